@@ -1,0 +1,130 @@
+// Store: versioned resources + history (and, in later issues, search indexes), transactional.
+//
+// The interface is backend-neutral: the embedded SQLite store (store/sqlite) implements it now and
+// PostgreSQL (store/postgres) will later, without changes above this line. Every row is keyed by
+// tenant.
+//
+// Threading: every method is thread-safe. Reads run concurrently on the caller's thread. Writes are
+// closures handed to Write(): the store runs them one at a time, each inside its own savepoint of a
+// shared database transaction that groups every write pending at that moment ("group commit"), so
+// durable commits do not cap throughput at the disk's fsync rate. A write is acknowledged (its
+// `done` runs with OK) only after the transaction that holds it is durably committed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/context.h"
+#include "kiln/resource.h"
+#include "kiln/status.h"
+
+namespace kiln {
+
+// The view of the store a write closure gets. Only valid inside that closure, on the writer thread.
+class StoreTxn {
+ public:
+  virtual ~StoreTxn() = default;
+
+  // The latest version of `key` (which may be a deletion marker) with its JSON, or nullopt if the
+  // resource never existed. Sees the writes made earlier in the same transaction.
+  virtual Result<std::optional<StoredResource>> ReadLatest(const ResourceKey& key) = 0;
+
+  // Appends a new version. `version.info.version` must be one more than the latest version
+  // (or 1 for a new resource): kConflict otherwise. For a deletion, info.deleted is true and
+  // json is empty. Sets version.info.seq to the store-wide sequence number it was given.
+  virtual Status Append(const std::string& tenant, StoredResource& version) = 0;
+
+  // A timestamp (microseconds since the epoch, UTC) for meta.lastUpdated: the wall clock, but
+  // strictly greater than every timestamp handed out before by this store, so lastUpdated order
+  // agrees with commit order even if the clock steps back.
+  virtual int64_t NextTimestamp() = 0;
+};
+
+// A closure run inside the write transaction. Returning a failed Status rolls back its effects
+// (and only its effects) and is passed to `done`.
+using WriteFn = std::function<Status(StoreTxn&)>;
+// Called once per write, on the store's writer thread, after the commit (OK) or the failure.
+// Keep it short: hand the result to another thread rather than doing work here.
+using WriteDone = std::function<void(Status)>;
+
+struct HistoryQuery {
+  std::string tenant = kDefaultTenant;
+  std::string type;  // empty: system history (all types)
+  std::string id;    // empty: type history (needs type) or system history
+  // Only versions with last_updated >= since.
+  std::optional<int64_t> since;
+  // Only versions that were current at some point during [at_low, at_high) (microseconds).
+  std::optional<int64_t> at_low;
+  std::optional<int64_t> at_high;
+  // Paging cursor: only versions with seq < before_seq. History is newest first (seq descending),
+  // so new writes never shift the pages that follow the first one.
+  std::optional<int64_t> before_seq;
+  int count = 20;  // page size (0 allowed: no entries, only whether more exist)
+  bool want_total = false;  // compute HistoryPage::total (all matching versions, ignoring paging)
+};
+
+struct HistoryPage {
+  std::vector<StoredResource> entries;  // newest first; deletion markers have empty json
+  bool has_more = false;                // more versions past the last entry (for a next link)
+  std::optional<int64_t> total;
+};
+
+struct StoreStats {
+  int64_t database_bytes = 0;  // main file + write-ahead log on disk
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The latest version of `key` (possibly a deletion marker), or nullopt if it never existed.
+  virtual Result<std::optional<StoredResource>> Read(const ResourceKey& key) = 0;
+  // One version of `key`, or nullopt if there is no such version.
+  virtual Result<std::optional<StoredResource>> ReadVersion(const ResourceKey& key,
+                                                            int64_t version) = 0;
+  virtual Result<HistoryPage> History(const HistoryQuery& query) = 0;
+
+  // Queues `fn` for the writer; `done` is called once it is durably committed or has failed.
+  // After Close() has begun, `done` is called at once with kUnavailable.
+  virtual void Write(WriteFn fn, WriteDone done) = 0;
+  // Write() and wait for the outcome (for tools and tests; never on an I/O thread).
+  Status WriteAndWait(WriteFn fn);
+
+  // A cheap liveness check of the database (for /healthz).
+  virtual Status Check() = 0;
+  virtual StoreStats Stats() = 0;
+
+  // Stops taking writes, commits what is queued, and closes the database. Idempotent.
+  virtual void Close() = 0;
+};
+
+// Forwards every call to another store: subclass it in tests to inject failures.
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(Store& target) : target_(target) {}
+  Result<std::optional<StoredResource>> Read(const ResourceKey& key) override {
+    return target_.Read(key);
+  }
+  Result<std::optional<StoredResource>> ReadVersion(const ResourceKey& key,
+                                                    int64_t version) override {
+    return target_.ReadVersion(key, version);
+  }
+  Result<HistoryPage> History(const HistoryQuery& query) override {
+    return target_.History(query);
+  }
+  void Write(WriteFn fn, WriteDone done) override {
+    target_.Write(std::move(fn), std::move(done));
+  }
+  Status Check() override { return target_.Check(); }
+  StoreStats Stats() override { return target_.Stats(); }
+  void Close() override { target_.Close(); }
+
+ protected:
+  Store& target_;
+};
+
+}  // namespace kiln
