@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(
-  build-essential cmake ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -29,7 +29,7 @@ if ((${#missing[@]})); then
 fi
 
 # The FHIR R4 definitions (pinned in package.json / package-lock.json).
-if [ ! -f node_modules/hl7.fhir.r4.examples/package/package.json ] ||
+if [ ! -f node_modules/hl7.fhir.r4.examples/package.json ] ||
    [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "install-deps: installing npm packages (package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null

@@ -31,6 +31,7 @@ enum class ErrorCode {
   kUnprocessable,     // 422: well formed but breaks a business rule
   kHeaderTooLarge,    // 431
   kInternal,          // 500: never shows internals to the client
+  kNotImplemented,    // 501: a FHIR interaction Kiln does not support (yet)
   kUnavailable,       // 503
 };
 

@@ -76,6 +76,7 @@ struct ServerOptions {
   size_t max_header_bytes = 16 * 1024;       // larger -> 431
   std::chrono::milliseconds read_timeout{10000};   // whole request (headers + body) must arrive
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{30000};  // whole response must be written
   std::chrono::milliseconds shutdown_grace{10000}; // how long Stop() waits for in-flight requests
   int max_connections = 10000;                     // beyond: accept and close at once
 };
@@ -90,12 +91,19 @@ class Server {
   // Blocks until Stop() completes.
   virtual void Wait() = 0;
   // Stops accepting, lets in-flight requests finish (up to shutdown_grace), closes idle
-  // connections, then joins the I/O threads. Safe to call from any thread, incl. a signal watcher.
+  // connections, then joins the I/O threads. Safe to call from any thread, incl. a signal watcher,
+  // and more than once. Returns when the server has stopped, except when called on one of the
+  // server's own I/O threads (e.g. from a handler): then it starts the stop and returns at once,
+  // since waiting there would wait for itself. Called from a thread that in-flight requests wait
+  // on (e.g. the one that calls their Responders), it blocks them until shutdown_grace runs out.
   virtual void Stop() = 0;
   virtual int64_t open_connections() const = 0;
 };
 
-// The Boost.Beast implementation. `handler` and `observer` must outlive the server.
+// The Boost.Beast implementation. `handler` and `observer` must outlive the server, and every
+// Responder must have been called or destroyed before the server is destroyed (a Responder keeps
+// its connection alive, and a connection needs the server's I/O context): stop the threads that
+// hold Responders (e.g. the database writer) before destroying the server.
 std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler& handler,
                                    RequestObserver observer);
 

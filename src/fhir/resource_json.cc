@@ -1,0 +1,358 @@
+#include "fhir/resource_json.h"
+
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/strings.h"
+
+namespace kiln::fhir {
+namespace {
+
+namespace json = boost::json;
+using core::AppendJsonEscaped;
+
+// Where the value of the member being parsed goes.
+enum class Sink { kNormal, kResourceType, kId, kMeta, kDiscard };
+
+struct Frame {
+  bool is_object = false;
+  size_t count = 0;               // values (arrays) or members (objects) written so far
+  std::vector<std::string> keys;  // member names seen, to refuse duplicates
+  Sink sink = Sink::kNormal;      // for objects: the sink of the value that opened it
+};
+
+// SAX handler that re-emits compact JSON into the PreparedResource's pieces.
+class Handler {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  PreparedResource result;
+  std::string problem;  // set when the handler itself refuses the document
+  std::string problem_path;
+  bool saw_resource_type = false;
+  bool root_is_object = false;
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+
+  bool on_object_begin(json::error_code& ec) {
+    if (frames_.empty()) {
+      root_is_object = true;
+      frames_.push_back(Frame{true, 0, {}, Sink::kNormal});
+      return true;
+    }
+    if (!BeginValue(ec, /*is_object=*/true)) return false;
+    Frame f;
+    f.is_object = true;
+    f.sink = sink_;
+    frames_.push_back(std::move(f));
+    out_->push_back('{');
+    return true;
+  }
+
+  bool on_object_end(std::size_t, json::error_code&) {
+    Sink closing = frames_.back().sink;
+    frames_.pop_back();
+    if (frames_.empty()) return true;  // end of the resource
+    if (frames_.size() == 1) {
+      // closing a top-level member's object value (meta's braces are RenderResource's job)
+      if (closing != Sink::kMeta) out_->push_back('}');
+      EndTopLevelValue();
+      return true;
+    }
+    out_->push_back('}');
+    return true;
+  }
+
+  bool on_array_begin(json::error_code& ec) {
+    if (frames_.empty()) return Fail(ec, "The body must be a JSON object (a FHIR resource)", "");
+    if (!BeginValue(ec, false)) return false;
+    frames_.push_back(Frame{false, 0, {}, sink_});
+    out_->push_back('[');
+    return true;
+  }
+
+  bool on_array_end(std::size_t, json::error_code&) {
+    frames_.pop_back();
+    out_->push_back(']');
+    if (frames_.size() == 1) EndTopLevelValue();
+    return true;
+  }
+
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
+    key_.append(s.data(), s.size());
+    Frame& f = frames_.back();
+    if (std::find(f.keys.begin(), f.keys.end(), key_) != f.keys.end())
+      return Fail(ec, "Duplicate JSON property '" + key_ + "'", Path() + key_);
+    f.keys.push_back(key_);
+    if (frames_.size() == 1) {
+      // A top-level member of the resource.
+      if (key_ == "resourceType") {
+        sink_ = Sink::kResourceType;
+      } else if (key_ == "id") {
+        sink_ = Sink::kId;
+      } else if (key_ == "meta") {
+        sink_ = Sink::kMeta;
+      } else {
+        sink_ = Sink::kNormal;
+        out_ = &result.body_rest;
+        AppendMember(*out_, key_, /*leading_comma=*/true);
+      }
+      top_key_ = key_;
+    } else if (frames_.size() == 2 && f.sink == Sink::kMeta) {
+      // A member of meta: versionId and lastUpdated belong to the server.
+      if (key_ == "versionId" || key_ == "lastUpdated") {
+        sink_ = Sink::kDiscard;
+        out_ = &discard_;
+      } else {
+        sink_ = Sink::kMeta;
+        out_ = &result.meta_rest;
+        AppendMember(*out_, key_, true);
+      }
+    } else {
+      AppendMember(*out_, key_, f.count++ > 0);
+    }
+    key_.clear();
+    return true;
+  }
+
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    str_.append(s.data(), s.size());
+    return true;
+  }
+
+  bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
+    str_.append(s.data(), s.size());
+    if (frames_.size() == 1 && sink_ == Sink::kResourceType) {
+      result.resource_type = std::move(str_);
+      saw_resource_type = true;
+      str_.clear();
+      return true;
+    }
+    if (frames_.size() == 1 && sink_ == Sink::kId) {
+      result.id = std::move(str_);
+      result.has_id = true;
+      str_.clear();
+      return true;
+    }
+    if (!BeginValue(ec, false)) return false;
+    out_->push_back('"');
+    AppendJsonEscaped(*out_, str_);
+    out_->push_back('"');
+    str_.clear();
+    if (frames_.size() == 1) EndTopLevelValue();
+    return true;
+  }
+
+  bool on_number_part(json::string_view s, json::error_code&) {
+    num_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(int64_t, json::string_view s, json::error_code& ec) { return Number(s, ec); }
+  bool on_uint64(uint64_t, json::string_view s, json::error_code& ec) { return Number(s, ec); }
+  bool on_double(double, json::string_view s, json::error_code& ec) { return Number(s, ec); }
+
+  bool on_bool(bool b, json::error_code& ec) { return Literal(b ? "true" : "false", ec); }
+  bool on_null(json::error_code& ec) { return Literal("null", ec); }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  bool Fail(json::error_code& ec, std::string message, std::string path) {
+    if (problem.empty()) {
+      problem = std::move(message);
+      problem_path = std::move(path);
+    }
+    ec = json::error::extra_data;  // any error stops the parser; `problem` says what it was
+    return false;
+  }
+
+  std::string Path() const {
+    return result.resource_type.empty() ? std::string() : result.resource_type + ".";
+  }
+
+  static void AppendMember(std::string& out, std::string_view key, bool leading_comma) {
+    if (leading_comma) out.push_back(',');
+    out.push_back('"');
+    AppendJsonEscaped(out, key);
+    out += "\":";
+  }
+
+  // Called before any value is written; checks the value's kind where the server cares and
+  // writes the separating comma inside arrays.
+  bool BeginValue(json::error_code& ec, bool is_object) {
+    if (frames_.empty()) return Fail(ec, "The body must be a JSON object (a FHIR resource)", "");
+    if (frames_.size() == 1) {
+      if (sink_ == Sink::kResourceType)
+        return Fail(ec, "resourceType must be a string", "resourceType");
+      if (sink_ == Sink::kId) return Fail(ec, "id must be a string", Path() + "id");
+      if (sink_ == Sink::kMeta) {
+        if (!is_object) return Fail(ec, "meta must be a JSON object", Path() + "meta");
+        out_ = &discard_;  // meta's own braces are written by RenderResource
+      }
+      return true;
+    }
+    Frame& f = frames_.back();
+    if (!f.is_object && f.count++ > 0) out_->push_back(',');
+    return true;
+  }
+
+  void EndTopLevelValue() {
+    sink_ = Sink::kNormal;
+    out_ = &discard_;
+  }
+
+  bool Number(json::string_view s, json::error_code& ec) {
+    num_.append(s.data(), s.size());
+    if (!BeginValue(ec, false)) return false;
+    out_->append(num_);  // the exact text the client sent
+    num_.clear();
+    if (frames_.size() == 1) EndTopLevelValue();
+    return true;
+  }
+
+  bool Literal(std::string_view text, json::error_code& ec) {
+    if (!BeginValue(ec, false)) return false;
+    out_->append(text);
+    if (frames_.size() == 1) EndTopLevelValue();
+    return true;
+  }
+
+  std::vector<Frame> frames_;
+  Sink sink_ = Sink::kNormal;
+  std::string* out_ = &discard_;
+  std::string discard_;
+  std::string key_, str_, num_, top_key_;
+};
+
+// 1-based line and column of byte `offset` in `text`, for parse error messages.
+std::string Position(std::string_view text, size_t offset) {
+  offset = std::min(offset, text.size());
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+}  // namespace
+
+Result<PreparedResource> PrepareResource(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = 128;  // deep Questionnaire item trees are legitimate
+  json::basic_parser<Handler> parser(options);
+  json::error_code ec;
+  size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
+  Handler& h = parser.handler();
+  if (!h.problem.empty()) return Status(ErrorCode::kInvalid, "structure", h.problem, h.problem_path);
+  if (ec) {
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      return Status(ErrorCode::kInvalid, "structure", "The request body is empty; a resource was expected");
+    return Status(ErrorCode::kInvalid, "structure",
+                  "The body is not valid JSON (" + ec.message() + " at " +
+                      Position(body, consumed) + ")");
+  }
+  if (!h.root_is_object)
+    return Status(ErrorCode::kInvalid, "structure", "The body must be a JSON object (a FHIR resource)");
+  if (!h.saw_resource_type || h.result.resource_type.empty())
+    return Status(ErrorCode::kInvalid, "required", "The resource has no resourceType",
+                  "resourceType");
+  return std::move(h.result);
+}
+
+std::string RenderResource(const PreparedResource& r, std::string_view id, int64_t version,
+                           std::string_view last_updated) {
+  std::string out;
+  out.reserve(64 + r.resource_type.size() + id.size() + last_updated.size() + r.meta_rest.size() +
+              r.body_rest.size());
+  out += "{\"resourceType\":\"";
+  core::AppendJsonEscaped(out, r.resource_type);
+  out += "\",\"id\":\"";
+  core::AppendJsonEscaped(out, id);
+  out += "\",\"meta\":{\"versionId\":\"";
+  out += std::to_string(version);
+  out += "\",\"lastUpdated\":\"";
+  out += last_updated;
+  out += '"';
+  out += r.meta_rest;
+  out += '}';
+  out += r.body_rest;
+  out += '}';
+  return out;
+}
+
+std::string PrettyPrint(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() * 2);
+  int indent = 0;
+  bool in_string = false;
+  auto newline = [&] {
+    out.push_back('\n');
+    out.append(static_cast<size_t>(indent) * 2, ' ');
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < in.size()) {
+        out.push_back(in[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case ' ': case '\t': case '\r': case '\n':
+        break;
+      case '"':
+        in_string = true;
+        out.push_back(c);
+        break;
+      case '{': case '[': {
+        size_t j = in.find_first_not_of(" \t\r\n", i + 1);
+        if (j != std::string_view::npos && (in[j] == '}' || in[j] == ']')) {
+          out.push_back(c);
+          out.push_back(in[j]);
+          i = j;
+        } else {
+          out.push_back(c);
+          ++indent;
+          newline();
+        }
+        break;
+      }
+      case '}': case ']':
+        --indent;
+        newline();
+        out.push_back(c);
+        break;
+      case ',':
+        out.push_back(',');
+        newline();
+        break;
+      case ':':
+        out += ": ";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln::fhir

@@ -1,0 +1,85 @@
+#include "rest/capabilities.h"
+
+#include "core/clock.h"
+#include "core/strings.h"
+#include "fhir/definitions.h"
+#include "rest/router.h"
+
+namespace kiln::rest {
+namespace {
+
+bool Supported(InteractionKind kind) {
+  for (const RouteDef& r : Routes())
+    if (r.kind == kind) return r.supported;
+  return false;
+}
+
+// Appends the supported interactions of the system level, or of the type and instance levels,
+// as [{"code":...},...].
+void AppendInteractions(std::string& out, bool system_level) {
+  out += '[';
+  bool first = true;
+  for (const RouteDef& r : Routes()) {
+    if ((r.level == Level::kSystem) != system_level || !r.supported || *r.fhir_code == '\0')
+      continue;
+    if (!first) out += ',';
+    first = false;
+    out += "{\"code\":\"";
+    out += r.fhir_code;
+    out += "\"}";
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string BuildCapabilityStatement(std::string_view base_url,
+                                     std::string_view software_version) {
+  // Instance- and type-level interactions are the same for every resource type.
+  std::string type_interactions;
+  AppendInteractions(type_interactions, false);
+  const bool conditional_read = Supported(InteractionKind::kRead);
+  std::string per_type = ",\"versioning\":\"versioned\",\"readHistory\":";
+  per_type += Supported(InteractionKind::kVRead) ? "true" : "false";
+  per_type += ",\"updateCreate\":";
+  per_type += Supported(InteractionKind::kUpdate) ? "true" : "false";
+  per_type += ",\"conditionalCreate\":false,\"conditionalRead\":\"";
+  per_type += conditional_read ? "full-support" : "not-supported";
+  per_type += "\",\"conditionalUpdate\":";
+  per_type += Supported(InteractionKind::kConditionalUpdate) ? "true" : "false";
+  per_type += ",\"conditionalDelete\":\"";
+  per_type += Supported(InteractionKind::kConditionalDelete) ? "single" : "not-supported";
+  per_type += "\"";
+
+  std::string out;
+  out.reserve(64 * 1024);
+  out += "{\"resourceType\":\"CapabilityStatement\",\"id\":\"kiln\",\"status\":\"active\",";
+  out += "\"date\":\"" + core::FormatInstant(core::NowMicros()) + "\",";
+  out += "\"publisher\":\"Kiln\",\"kind\":\"instance\",";
+  out += "\"software\":{\"name\":\"Kiln\",\"version\":" + core::JsonQuote(software_version) + "},";
+  out += "\"implementation\":{\"description\":\"Kiln FHIR R4 server\",\"url\":" +
+         core::JsonQuote(base_url) + "},";
+  out += "\"fhirVersion\":\"";
+  out += fhir::FhirVersion();
+  out += "\",\"format\":[\"application/fhir+json\",\"json\"],";
+  out += "\"rest\":[{\"mode\":\"server\",\"resource\":[";
+  bool first = true;
+  for (const fhir::TypeDef& t : fhir::ResourceTypes()) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"type\":\"";
+    out += t.name();
+    out += "\",\"profile\":\"";
+    out += t.url();
+    out += "\",\"interaction\":";
+    out += type_interactions;
+    out += per_type;
+    out += '}';
+  }
+  out += "],\"interaction\":";
+  AppendInteractions(out, true);
+  out += "}]}";
+  return out;
+}
+
+}  // namespace kiln::rest

@@ -1,0 +1,13 @@
+// The CapabilityStatement (GET /metadata), generated from the router's table of supported
+// interactions and the compiled-in R4 resource types, so it lists exactly what Kiln does.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace kiln::rest {
+
+// Compact JSON. Built once at start-up (it only changes with the binary).
+std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version);
+
+}  // namespace kiln::rest

@@ -1,0 +1,25 @@
+// The history interactions' parameters and Bundle (R4 http 3.1.0.9). Pure; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "kiln/status.h"
+#include "kiln/store.h"
+#include "rest/router.h"
+
+namespace kiln::rest {
+
+// _count, _since, _at and the paging cursor (_cursor) of a history request. Bad values -> 400.
+Result<HistoryQuery> ParseHistoryQuery(const Interaction& in, int default_count, int max_count);
+
+// A Bundle of type "history": entries newest first with request/response, deletions without a
+// resource, a self link and (when there is more) a next link that continues below the page's
+// last entry, so pages neither skip nor repeat versions while writes go on.
+std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
+                              const HistoryQuery& query, const HistoryPage& page);
+
+// Percent-encodes a query parameter name or value (everything but unreserved characters).
+std::string EncodeQueryComponent(std::string_view text);
+
+}  // namespace kiln::rest

@@ -1,0 +1,177 @@
+#include "rest/router.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <array>
+
+#include "core/ids.h"
+#include "fhir/definitions.h"
+
+namespace kiln::rest {
+namespace {
+
+constexpr std::array<RouteDef, 16> kRoutes = {{
+    {InteractionKind::kCapabilities, Level::kSystem, "GET", "", "capabilities", true},
+    {InteractionKind::kHistorySystem, Level::kSystem, "GET", "history-system", "history-system",
+     true},
+    {InteractionKind::kSearchSystem, Level::kSystem, "GET", "search-system", "search-system",
+     false},
+    {InteractionKind::kBatchOrTransaction, Level::kSystem, "POST", "transaction", "bundle", false},
+    {InteractionKind::kCreate, Level::kType, "POST", "create", "create", true},
+    {InteractionKind::kSearchType, Level::kType, "GET", "search-type", "search-type", false},
+    {InteractionKind::kHistoryType, Level::kType, "GET", "history-type", "history-type", true},
+    {InteractionKind::kConditionalUpdate, Level::kType, "PUT", "", "conditional-update", false},
+    {InteractionKind::kConditionalDelete, Level::kType, "DELETE", "", "conditional-delete", false},
+    {InteractionKind::kConditionalPatch, Level::kType, "PATCH", "", "conditional-patch", false},
+    {InteractionKind::kRead, Level::kInstance, "GET", "read", "read", true},
+    {InteractionKind::kVRead, Level::kInstance, "GET", "vread", "vread", true},
+    {InteractionKind::kUpdate, Level::kInstance, "PUT", "update", "update", true},
+    {InteractionKind::kPatch, Level::kInstance, "PATCH", "patch", "patch", false},
+    {InteractionKind::kDelete, Level::kInstance, "DELETE", "delete", "delete", true},
+    {InteractionKind::kHistoryInstance, Level::kInstance, "GET", "history-instance",
+     "history-instance", true},
+}};
+
+const RouteDef& RouteFor(InteractionKind kind) {
+  for (const RouteDef& r : kRoutes)
+    if (r.kind == kind) return r;
+  return kRoutes[0];  // unreachable: every kind is in the table
+}
+
+// The path shapes FHIR uses, with the interaction each method maps to there.
+struct Shape {
+  std::vector<std::pair<const char*, InteractionKind>> methods;
+};
+
+RouteResult Pick(std::string_view method, const Shape& shape, Interaction interaction) {
+  RouteResult result;
+  for (const auto& [m, kind] : shape.methods) {
+    if (method == m) {
+      interaction.route = &RouteFor(kind);
+      result.interaction = std::move(interaction);
+      return result;
+    }
+  }
+  for (const auto& [m, kind] : shape.methods) {
+    if (!result.allow.empty()) result.allow += ", ";
+    result.allow += m;
+  }
+  result.status = Status(ErrorCode::kMethodNotAllowed, "not-supported",
+                         "Method " + std::string(method) + " is not allowed here; allowed: " +
+                             result.allow);
+  return result;
+}
+
+RouteResult Fail(Status s) {
+  RouteResult r;
+  r.status = std::move(s);
+  return r;
+}
+
+}  // namespace
+
+std::span<const RouteDef> Routes() { return kRoutes; }
+
+std::string_view Interaction::Param(std::string_view name) const {
+  for (const auto& [k, v] : params)
+    if (k == name) return v;
+  return {};
+}
+
+bool Interaction::HasParam(std::string_view name) const {
+  for (const auto& [k, v] : params)
+    if (k == name) return true;
+  return false;
+}
+
+RouteResult Route(std::string_view method, std::string_view target, std::string_view base_path) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return Fail(Status::Invalid("Malformed request target"));
+  const boost::urls::url_view& url = *parsed;
+
+  std::vector<std::string> segments;
+  for (auto seg : url.segments()) segments.emplace_back(seg);
+  // Strip the base path ("/fhir" -> one segment "fhir").
+  std::vector<std::string> base;
+  {
+    std::string_view b = base_path;
+    while (!b.empty()) {
+      if (b.front() == '/') {
+        b.remove_prefix(1);
+        continue;
+      }
+      size_t slash = b.find('/');
+      base.emplace_back(b.substr(0, slash));
+      if (slash == std::string_view::npos) break;
+      b.remove_prefix(slash);
+    }
+  }
+  if (segments.size() < base.size())
+    return Fail(Status::NotFound("Not a FHIR endpoint; the FHIR base is " + std::string(base_path)));
+  for (size_t i = 0; i < base.size(); ++i)
+    if (segments[i] != base[i])
+      return Fail(
+          Status::NotFound("Not a FHIR endpoint; the FHIR base is " + std::string(base_path)));
+  segments.erase(segments.begin(), segments.begin() + static_cast<long>(base.size()));
+  // A trailing slash ("/fhir/Patient/") is the same resource as without it.
+  if (!segments.empty() && segments.back().empty()) segments.pop_back();
+
+  Interaction in;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (i) in.path += '/';
+    in.path += segments[i];
+  }
+  for (auto p : url.params()) in.params.emplace_back(p.key, p.has_value ? p.value : "");
+
+  using K = InteractionKind;
+  const size_t n = segments.size();
+  if (n == 0) return Pick(method, {{{"GET", K::kSearchSystem}, {"POST", K::kBatchOrTransaction}}}, in);
+  if (n == 1 && segments[0] == "metadata") return Pick(method, {{{"GET", K::kCapabilities}}}, in);
+  if (n == 1 && segments[0] == "_history") return Pick(method, {{{"GET", K::kHistorySystem}}}, in);
+
+  const std::string& type = segments[0];
+  if (!fhir::IsResourceType(type)) {
+    if (n == 1 && !type.empty() && type[0] == '$')
+      return Fail(Status(ErrorCode::kNotImplemented, "not-supported",
+                         "Operation " + type + " is not supported"));
+    return Fail(Status::NotFound("Unknown resource type '" + type + "'"));
+  }
+  in.type = type;
+  if (n == 1)
+    return Pick(method,
+                {{{"GET", K::kSearchType},
+                  {"POST", K::kCreate},
+                  {"PUT", K::kConditionalUpdate},
+                  {"DELETE", K::kConditionalDelete},
+                  {"PATCH", K::kConditionalPatch}}},
+                std::move(in));
+  if (n == 2 && segments[1] == "_history")
+    return Pick(method, {{{"GET", K::kHistoryType}}}, std::move(in));
+  if (n == 2 && segments[1] == "_search")
+    return Fail(Status(ErrorCode::kNotImplemented, "not-supported", "Search is not supported yet"));
+  if (!segments[1].empty() && segments[1][0] == '$')
+    return Fail(Status(ErrorCode::kNotImplemented, "not-supported",
+                       "Operation " + segments[1] + " is not supported"));
+
+  const std::string& id = segments[1];
+  if (!core::IsValidId(id))
+    return Fail(Status::Invalid("Invalid resource id '" + id +
+                                "': an id is 1-64 characters of A-Z, a-z, 0-9, '-' and '.'"));
+  in.id = id;
+  if (n == 2)
+    return Pick(method,
+                {{{"GET", K::kRead}, {"PUT", K::kUpdate}, {"DELETE", K::kDelete},
+                  {"PATCH", K::kPatch}}},
+                std::move(in));
+  if (segments[2] != "_history")
+    return Fail(Status::NotFound("Unknown path under " + type + "/" + id));
+  if (n == 3) return Pick(method, {{{"GET", K::kHistoryInstance}}}, std::move(in));
+  if (n == 4) {
+    in.vid = segments[3];
+    return Pick(method, {{{"GET", K::kVRead}}}, std::move(in));
+  }
+  return Fail(Status::NotFound("Unknown path under " + type + "/" + id + "/_history"));
+}
+
+}  // namespace kiln::rest

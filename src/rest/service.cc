@@ -1,0 +1,334 @@
+#include "rest/service.h"
+
+#include <charconv>
+#include <memory>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/strings.h"
+#include "fhir/resource_json.h"
+#include "rest/capabilities.h"
+#include "rest/history.h"
+#include "rest/negotiation.h"
+#include "rest/outcome.h"
+#include "rest/router.h"
+
+namespace kiln::rest {
+namespace {
+
+// What every handler needs to know about the request being served.
+struct Call {
+  std::string request_id;
+  Interaction in;
+  OutputFormat format;
+  http::Responder respond;
+  std::string label;
+
+  void Error(const Status& s) const { respond(ErrorResponse(s, request_id, format.pretty, label)); }
+};
+
+http::Response NewResponse(const Call& call, int status) {
+  http::Response r;
+  r.status = status;
+  r.interaction = call.label;
+  return r;
+}
+
+void SetBody(http::Response& r, const OutputFormat& format, std::string json) {
+  r.headers.emplace_back("Content-Type", format.content_type);
+  r.body = format.pretty ? fhir::PrettyPrint(json) : std::move(json);
+}
+
+void AddVersionHeaders(http::Response& r, const VersionInfo& info) {
+  r.headers.emplace_back("ETag", VersionETag(info.version));
+  r.headers.emplace_back("Last-Modified", core::FormatHttpDate(info.last_updated));
+}
+
+std::string VersionLocation(const RestOptions& o, const VersionInfo& info) {
+  return o.base_url + "/" + info.type + "/" + info.id + "/_history/" +
+         std::to_string(info.version);
+}
+
+// The answer to a successful create/update, per the client's Prefer header.
+http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
+                             const StoredResource& stored, ReturnPreference prefer) {
+  http::Response r = NewResponse(call, status);
+  AddVersionHeaders(r, stored.info);
+  r.headers.emplace_back("Location", VersionLocation(o, stored.info));
+  switch (prefer) {
+    case ReturnPreference::kMinimal: break;
+    case ReturnPreference::kOperationOutcome:
+      SetBody(r, call.format,
+              InformationOutcomeJson((status == 201 ? "Created " : "Updated ") + stored.info.type +
+                                     "/" + stored.info.id + " version " +
+                                     std::to_string(stored.info.version)));
+      break;
+    case ReturnPreference::kRepresentation: SetBody(r, call.format, stored.json); break;
+  }
+  return r;
+}
+
+// Parses the body of a create or update: Content-Type, JSON, resourceType matching the URL.
+Result<fhir::PreparedResource> ParseResourceBody(const http::Request& req, const Call& call) {
+  if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok()) return s;
+  auto prepared = fhir::PrepareResource(req.body);
+  if (!prepared.ok()) return prepared;
+  if (prepared->resource_type != call.in.type)
+    return Status(ErrorCode::kInvalid, "invalid",
+                  "The body's resourceType '" + prepared->resource_type +
+                      "' does not match the URL's type '" + call.in.type + "'",
+                  "resourceType");
+  return prepared;
+}
+
+// A write's result travels from the writer closure to its completion callback through this.
+struct WriteState {
+  fhir::PreparedResource resource;
+  StoredResource stored;
+  bool created = false;  // a new resource (or one brought back after deletion)
+  bool changed = true;   // false: delete of an absent or already deleted resource
+};
+
+}  // namespace
+
+Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
+    : options_(std::move(options)),
+      store_(store),
+      workers_(workers),
+      capability_statement_(BuildCapabilityStatement(options_.base_url,
+                                                     options_.software_version)) {}
+
+void Service::Handle(http::Request&& req, http::Responder respond) {
+  RouteResult routed = Route(req.method, req.target, options_.base_path);
+  if (!routed.status.ok()) {
+    http::Response r = ErrorResponse(routed.status, req.request_id, false, "unknown");
+    if (!routed.allow.empty()) r.headers.emplace_back("Allow", routed.allow);
+    respond(std::move(r));
+    return;
+  }
+  auto call = std::make_shared<Call>();
+  call->request_id = req.request_id;
+  call->in = std::move(routed.interaction);
+  call->respond = std::move(respond);
+  call->label = call->in.route->label;
+  auto format = NegotiateOutput(call->in.Param("_format"), req.Header("Accept"),
+                                call->in.Param("_pretty"));
+  if (!format.ok()) return call->Error(format.status());
+  call->format = *format;
+  if (!call->in.route->supported) {
+    return call->Error(Status(ErrorCode::kNotImplemented, "not-supported",
+                              std::string("The ") + call->in.route->label +
+                                  " interaction is not supported yet"));
+  }
+  const ResourceKey key{kDefaultTenant, call->in.type, call->in.id};
+
+  switch (call->in.route->kind) {
+    case InteractionKind::kCapabilities: {
+      http::Response r = NewResponse(*call, 200);
+      SetBody(r, call->format, capability_statement_);
+      call->respond(std::move(r));
+      return;
+    }
+
+    case InteractionKind::kRead: {
+      auto found = store_.Read(key);
+      if (!found.ok()) return call->Error(found.status());
+      if (!found->has_value())
+        return call->Error(Status::NotFound(key.type + "/" + key.id + " is not known"));
+      const StoredResource& res = **found;
+      if (res.info.deleted) {
+        http::Response r = ErrorResponse(Status::Gone(key.type + "/" + key.id + " was deleted"),
+                                         call->request_id, call->format.pretty, call->label);
+        AddVersionHeaders(r, res.info);
+        return call->respond(std::move(r));
+      }
+      // Conditional read: If-None-Match wins over If-Modified-Since (RFC 7232 section 6).
+      std::string_view inm = req.Header("If-None-Match");
+      bool not_modified = false;
+      if (!inm.empty()) {
+        not_modified = core::TrimSpaces(inm) == "*" || ParseVersionETag(inm) == res.info.version;
+      } else if (std::string_view ims = req.Header("If-Modified-Since"); !ims.empty()) {
+        auto since = core::ParseHttpDate(core::TrimSpaces(ims));
+        // HTTP dates have whole seconds: compare at that precision.
+        not_modified = since && res.info.last_updated / 1000000 <= *since / 1000000;
+      }
+      http::Response r = NewResponse(*call, not_modified ? 304 : 200);
+      AddVersionHeaders(r, res.info);
+      if (!not_modified) SetBody(r, call->format, res.json);
+      return call->respond(std::move(r));
+    }
+
+    case InteractionKind::kVRead: {
+      int64_t vid = 0;
+      const std::string& v = call->in.vid;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), vid);
+      if (ec != std::errc() || p != v.data() + v.size() || vid < 1)
+        return call->Error(
+            Status::NotFound(key.type + "/" + key.id + " has no version '" + v + "'"));
+      auto found = store_.ReadVersion(key, vid);
+      if (!found.ok()) return call->Error(found.status());
+      if (!found->has_value())
+        return call->Error(Status::NotFound(key.type + "/" + key.id + " has no version " + v));
+      const StoredResource& res = **found;
+      if (res.info.deleted) {
+        http::Response r =
+            ErrorResponse(Status::Gone(key.type + "/" + key.id + " version " + v +
+                                       " is a deletion"),
+                          call->request_id, call->format.pretty, call->label);
+        AddVersionHeaders(r, res.info);
+        return call->respond(std::move(r));
+      }
+      http::Response r = NewResponse(*call, 200);
+      AddVersionHeaders(r, res.info);
+      SetBody(r, call->format, res.json);
+      return call->respond(std::move(r));
+    }
+
+    case InteractionKind::kCreate: {
+      auto prepared = ParseResourceBody(req, *call);
+      if (!prepared.ok()) return call->Error(prepared.status());
+      auto state = std::make_shared<WriteState>();
+      state->resource = std::move(prepared).value();
+      // The server assigns the id; a client-sent id is ignored (R4 http 3.1.0.8).
+      std::string id = core::NewResourceId();
+      ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      store_.Write(
+          [state, type = key.type, id](StoreTxn& txn) -> Status {
+            StoredResource v;
+            v.info.type = type;
+            v.info.id = id;
+            v.info.version = 1;
+            v.info.last_updated = txn.NextTimestamp();
+            v.info.method = WriteMethod::kCreate;
+            v.json = fhir::RenderResource(state->resource, id, 1,
+                                          core::FormatInstant(v.info.last_updated));
+            if (Status s = txn.Append(kDefaultTenant, v); !s.ok()) return s;
+            state->stored = std::move(v);
+            return Status::Ok();
+          },
+          [state, call, prefer, this](Status s) {
+            if (!s.ok()) return call->Error(s);
+            call->respond(WriteResponse(*call, options_, 201, state->stored, prefer));
+          });
+      return;
+    }
+
+    case InteractionKind::kUpdate: {
+      auto prepared = ParseResourceBody(req, *call);
+      if (!prepared.ok()) return call->Error(prepared.status());
+      if (!prepared->has_id)
+        return call->Error(Status(ErrorCode::kInvalid, "required",
+                                  "An update must carry the resource id in the body", "id"));
+      if (prepared->id != key.id)
+        return call->Error(Status(ErrorCode::kInvalid, "invalid",
+                                  "The body's id '" + prepared->id +
+                                      "' does not match the URL's id '" + key.id + "'",
+                                  key.type + ".id"));
+      std::optional<int64_t> if_match;
+      if (std::string_view im = req.Header("If-Match"); !im.empty()) {
+        if_match = ParseVersionETag(im);
+        if (!if_match)
+          return call->Error(Status::Invalid("If-Match must be a version ETag such as W/\"3\", not " +
+                                             std::string(im)));
+      }
+      auto state = std::make_shared<WriteState>();
+      state->resource = std::move(prepared).value();
+      ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      store_.Write(
+          [state, key, if_match](StoreTxn& txn) -> Status {
+            auto latest = txn.ReadLatest(key);
+            if (!latest.ok()) return latest.status();
+            const std::optional<StoredResource>& cur = *latest;
+            if (if_match) {
+              if (!cur || cur->info.deleted)
+                return Status::PreconditionFailed("If-Match: " + key.type + "/" + key.id +
+                                                  " does not exist");
+              if (cur->info.version != *if_match)
+                return Status::PreconditionFailed(
+                    "If-Match: version " + std::to_string(*if_match) + " is not current; " +
+                    key.type + "/" + key.id + " is at version " +
+                    std::to_string(cur->info.version));
+            }
+            StoredResource v;
+            v.info.type = key.type;
+            v.info.id = key.id;
+            v.info.version = cur ? cur->info.version + 1 : 1;
+            v.info.last_updated = txn.NextTimestamp();
+            v.info.method = WriteMethod::kUpdate;
+            v.json = fhir::RenderResource(state->resource, key.id, v.info.version,
+                                          core::FormatInstant(v.info.last_updated));
+            if (Status s = txn.Append(key.tenant, v); !s.ok()) return s;
+            state->created = !cur || cur->info.deleted;
+            state->stored = std::move(v);
+            return Status::Ok();
+          },
+          [state, call, prefer, this](Status s) {
+            if (!s.ok()) return call->Error(s);
+            call->respond(
+                WriteResponse(*call, options_, state->created ? 201 : 200, state->stored, prefer));
+          });
+      return;
+    }
+
+    case InteractionKind::kDelete: {
+      auto state = std::make_shared<WriteState>();
+      store_.Write(
+          [state, key](StoreTxn& txn) -> Status {
+            auto latest = txn.ReadLatest(key);
+            if (!latest.ok()) return latest.status();
+            const std::optional<StoredResource>& cur = *latest;
+            if (!cur || cur->info.deleted) {
+              state->changed = false;  // deleting what is not there is fine (idempotent)
+              return Status::Ok();
+            }
+            StoredResource v;
+            v.info.type = key.type;
+            v.info.id = key.id;
+            v.info.version = cur->info.version + 1;
+            v.info.last_updated = txn.NextTimestamp();
+            v.info.deleted = true;
+            v.info.method = WriteMethod::kDelete;
+            if (Status s = txn.Append(key.tenant, v); !s.ok()) return s;
+            state->stored = std::move(v);
+            return Status::Ok();
+          },
+          [state, call](Status s) {
+            if (!s.ok()) return call->Error(s);
+            http::Response r = NewResponse(*call, 204);
+            if (state->changed) AddVersionHeaders(r, state->stored.info);
+            call->respond(std::move(r));
+          });
+      return;
+    }
+
+    case InteractionKind::kHistoryInstance:
+    case InteractionKind::kHistoryType:
+    case InteractionKind::kHistorySystem: {
+      auto query = ParseHistoryQuery(call->in, options_.default_count, options_.max_count);
+      if (!query.ok()) return call->Error(query.status());
+      // History pages can be large: build them off the I/O thread.
+      workers_.Post([this, call, query = std::move(query).value()]() mutable {
+        if (call->in.route->kind == InteractionKind::kHistoryInstance) {
+          auto exists = store_.Read({kDefaultTenant, call->in.type, call->in.id});
+          if (!exists.ok()) return call->Error(exists.status());
+          if (!exists->has_value())
+            return call->Error(
+                Status::NotFound(call->in.type + "/" + call->in.id + " is not known"));
+        }
+        auto page = store_.History(query);
+        if (!page.ok()) return call->Error(page.status());
+        http::Response r = NewResponse(*call, 200);
+        SetBody(r, call->format, HistoryBundleJson(options_.base_url, call->in, query, *page));
+        call->respond(std::move(r));
+      });
+      return;
+    }
+
+    default:
+      return call->Error(Status(ErrorCode::kNotImplemented, "not-supported",
+                                "This interaction is not supported yet"));
+  }
+}
+
+}  // namespace kiln::rest

@@ -1,0 +1,203 @@
+#include "server/app.h"
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/thread_pool.h"
+#include "http/server.h"
+#include "rest/outcome.h"
+#include "rest/service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace kiln::server {
+namespace {
+
+int OrCores(int n) {
+  if (n > 0) return n;
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 2 : static_cast<int>(hc);
+}
+
+// The access log names query parameters but never their values (they can hold patient data).
+std::string LoggablePath(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  std::string_view query = target.substr(q + 1);
+  bool first = true;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (!first) out += '&';
+    first = false;
+    out += pair.substr(0, pair.find('='));
+    out += '=';
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+// Routes the operational endpoints (/healthz, /metrics) and hands everything else to FHIR.
+class RootHandler : public http::Handler {
+ public:
+  RootHandler(Store& store, core::RequestMetrics& metrics) : store_(store), metrics_(metrics) {}
+
+  // The FHIR service can only be built once the port is bound (its links need the base URL, and
+  // port 0 picks the port at bind time); until then FHIR requests get 503.
+  void SetFhir(rest::Service* fhir) { fhir_.store(fhir); }
+  void SetServer(const http::Server* server) { server_.store(server); }
+
+  void Handle(http::Request&& req, http::Responder respond) override {
+    std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+    if (path == "/healthz") {
+      http::Response r;
+      r.interaction = "healthz";
+      Status s = store_.Check();
+      r.status = s.ok() ? 200 : 503;
+      r.headers.emplace_back("Content-Type", "application/json");
+      r.body = s.ok() ? R"({"status":"ok"})" : R"({"status":"unavailable","database":"failing"})";
+      if (!s.ok()) core::LogError("health check failed", {{"error", std::string_view(s.message())}});
+      return respond(std::move(r));
+    }
+    if (path == "/metrics") {
+      http::Response r;
+      r.interaction = "metrics";
+      r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      metrics_.RenderPrometheus(r.body);
+      const http::Server* server = server_.load();
+      core::AppendGauge(r.body, "kiln_http_open_connections", "Open HTTP connections.",
+                        server ? static_cast<double>(server->open_connections()) : 0);
+      core::AppendGauge(r.body, "kiln_database_size_bytes",
+                        "Size of the database on disk, write-ahead log included.",
+                        static_cast<double>(store_.Stats().database_bytes));
+      return respond(std::move(r));
+    }
+    rest::Service* fhir = fhir_.load();
+    if (!fhir) {
+      return respond(rest::ErrorResponse(Status::Unavailable("Kiln is starting"), req.request_id,
+                                         false, "unknown"));
+    }
+    fhir->Handle(std::move(req), std::move(respond));
+  }
+
+ private:
+  Store& store_;
+  core::RequestMetrics& metrics_;
+  std::atomic<rest::Service*> fhir_{nullptr};
+  std::atomic<const http::Server*> server_{nullptr};
+};
+
+}  // namespace
+
+struct App::Parts {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<core::ThreadPool> workers;
+  std::unique_ptr<rest::Service> fhir;
+  core::RequestMetrics metrics;
+  std::unique_ptr<RootHandler> root;
+  std::unique_ptr<http::Server> http;
+  std::string base_url;
+  std::string data_path;
+  std::mutex stop_mu;
+  bool stopped = false;  // guarded by stop_mu
+};
+
+App::App(Config config) : config_(std::move(config)), parts_(std::make_unique<Parts>()) {}
+
+App::~App() { Stop(); }
+
+Status App::Start() {
+  Parts& p = *parts_;
+  core::LogLevel level = core::LogLevel::kInfo;
+  core::ParseLogLevel(config_.log_level, level);
+  core::SetLogLevel(level);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  p.data_path = std::filesystem::absolute(config_.data_dir, ec).lexically_normal().string();
+  while (p.data_path.size() > 1 && p.data_path.back() == '/') p.data_path.pop_back();
+
+  store::sqlite::SqliteOptions store_options;
+  store_options.data_dir = p.data_path;
+  store_options.synchronous = config_.sync == "full" ? store::sqlite::Synchronous::kFull
+                                                     : store::sqlite::Synchronous::kNormal;
+  auto store = store::sqlite::OpenSqliteStore(store_options);
+  if (!store.ok()) return store.status();
+  p.store = std::move(store).value();
+
+  p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
+
+  http::ServerOptions http_options;
+  http_options.host = config_.host;
+  http_options.port = static_cast<uint16_t>(config_.port);
+  http_options.io_threads = OrCores(config_.threads);
+  http_options.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
+  http_options.max_header_bytes = static_cast<size_t>(config_.max_header_bytes);
+  http_options.read_timeout = std::chrono::milliseconds(config_.read_timeout_ms);
+  http_options.idle_timeout = std::chrono::milliseconds(config_.idle_timeout_ms);
+  http_options.shutdown_grace = std::chrono::milliseconds(config_.shutdown_grace_ms);
+  http_options.max_connections = config_.max_connections;
+
+  rest::RestOptions rest_options;
+  rest_options.default_count = config_.default_count;
+  rest_options.max_count = config_.max_count;
+  rest_options.software_version = KILN_VERSION;
+
+  p.root = std::make_unique<RootHandler>(*p.store, p.metrics);
+  bool access_log = config_.access_log;
+  core::RequestMetrics* metrics = &p.metrics;
+  p.http = http::MakeServer(
+      http_options, *p.root, [metrics, access_log](const http::RequestRecord& rec) {
+        metrics->Record(rec.interaction, rec.status, rec.seconds);
+        if (access_log) {
+          std::string path = LoggablePath(rec.target);
+          core::LogInfo("request", {{"method", rec.method},
+                                    {"path", std::string_view(path)},
+                                    {"status", static_cast<long long>(rec.status)},
+                                    {"duration_ms", rec.seconds * 1000.0},
+                                    {"request_id", rec.request_id},
+                                    {"interaction", rec.interaction}});
+        }
+      });
+  p.root->SetServer(p.http.get());
+  if (Status bind = p.http->Start(); !bind.ok()) {
+    p.http.reset();
+    p.store->Close();
+    return bind;
+  }
+  rest_options.base_url = EffectiveBaseUrl(config_, p.http->port());
+  p.fhir = std::make_unique<rest::Service>(rest_options, *p.store, *p.workers);
+  p.root->SetFhir(p.fhir.get());
+  p.base_url = rest_options.base_url;
+  core::LogInfo("kiln started", {{"url", std::string_view(p.base_url)},
+                                 {"data", std::string_view(p.data_path)},
+                                 {"store", "sqlite"}});
+  return Status::Ok();
+}
+
+void App::Wait() {
+  if (parts_->http) parts_->http->Wait();
+}
+
+void App::Stop() {
+  Parts& p = *parts_;
+  // A second caller (the main thread after Wait(), while the signal watcher is still stopping)
+  // waits here until the database is closed.
+  std::lock_guard lock(p.stop_mu);
+  if (p.stopped) return;
+  p.stopped = true;
+  if (p.http) p.http->Stop();  // finishes in-flight requests
+  if (p.workers) p.workers->Shutdown();
+  if (p.store) p.store->Close();  // commits queued writes, checkpoints, closes
+}
+
+int App::port() const { return parts_->http ? parts_->http->port() : config_.port; }
+const std::string& App::base_url() const { return parts_->base_url; }
+std::string App::data_path() const { return parts_->data_path; }
+
+}  // namespace kiln::server

@@ -1,0 +1,37 @@
+// The composition root: turns a Config into running components (store, REST service, HTTP
+// server) and owns their lifecycle. The only place that names a concrete backend.
+//
+// Start() opens the database and binds the port; Wait() blocks until Stop(); Stop() stops
+// accepting, lets in-flight requests finish, then closes the database. Stop() is safe to call
+// from any thread (the signal watcher calls it).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kiln/status.h"
+#include "server/config.h"
+
+namespace kiln::server {
+
+class App {
+ public:
+  explicit App(Config config);
+  ~App();
+
+  Status Start();
+  void Wait();
+  void Stop();
+
+  // Valid after Start().
+  int port() const;
+  const std::string& base_url() const;
+  std::string data_path() const;  // absolute data directory
+
+ private:
+  struct Parts;
+  Config config_;
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace kiln::server

@@ -1,0 +1,301 @@
+#include "server/config.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "core/log.h"
+#include "core/strings.h"
+
+namespace kiln::server {
+namespace {
+
+using Setter = std::function<Status(Config&, const std::string& value, const std::string& from)>;
+
+struct Setting {
+  const char* name;  // flag --name, env KILN_NAME (upper case, '-' -> '_'), file key name
+  const char* arg;   // placeholder in --help; "" for boolean switches
+  const char* help;
+  Setter set;
+};
+
+Status Bad(const std::string& from, const std::string& what) {
+  return Status::Invalid("Invalid configuration: " + from + ": " + what);
+}
+
+Setter Int(int Config::*field, int64_t lo, int64_t hi) {
+  return [=](Config& c, const std::string& v, const std::string& from) -> Status {
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi)
+      return Bad(from, "'" + v + "' is not an integer between " + std::to_string(lo) + " and " +
+                           std::to_string(hi));
+    c.*field = static_cast<int>(n);
+    return Status::Ok();
+  };
+}
+
+// Sizes accept a plain byte count or a K/M/G suffix (powers of 1024).
+Setter Size(int64_t Config::*field, int64_t lo, int64_t hi) {
+  return [=](Config& c, const std::string& v, const std::string& from) -> Status {
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    std::string_view rest(p, static_cast<size_t>(v.data() + v.size() - p));
+    int64_t mult = 1;
+    if (rest == "K" || rest == "k" || rest == "KiB") mult = 1024;
+    else if (rest == "M" || rest == "m" || rest == "MiB") mult = 1024 * 1024;
+    else if (rest == "G" || rest == "g" || rest == "GiB") mult = 1024LL * 1024 * 1024;
+    else if (!rest.empty()) mult = 0;
+    if (ec != std::errc() || mult == 0 || n * mult < lo || n * mult > hi)
+      return Bad(from, "'" + v + "' is not a size between " + std::to_string(lo) + " and " +
+                           std::to_string(hi) + " bytes (suffixes K, M, G allowed)");
+    c.*field = n * mult;
+    return Status::Ok();
+  };
+}
+
+Setter Text(std::string Config::*field) {
+  return [=](Config& c, const std::string& v, const std::string&) -> Status {
+    c.*field = v;
+    return Status::Ok();
+  };
+}
+
+Setter Bool(bool Config::*field) {
+  return [=](Config& c, const std::string& v, const std::string& from) -> Status {
+    std::string l = core::ToLowerAscii(v);
+    if (l == "true" || l == "1" || l == "yes" || l == "on") {
+      c.*field = true;
+    } else if (l == "false" || l == "0" || l == "no" || l == "off") {
+      c.*field = false;
+    } else {
+      return Bad(from, "'" + v + "' is not a boolean (true/false)");
+    }
+    return Status::Ok();
+  };
+}
+
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> kSettings = {
+      {"host", "ADDR",
+       "IP address to listen on (default 127.0.0.1). Kiln has no authentication yet, so any "
+       "non-loopback address also needs --allow-unauthenticated-remote.",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         std::string h = v == "localhost" ? "127.0.0.1" : v;
+         unsigned char buf[16];
+         if (inet_pton(AF_INET, h.c_str(), buf) != 1 && inet_pton(AF_INET6, h.c_str(), buf) != 1)
+           return Bad(from, "'" + v + "' is not an IPv4 or IPv6 address");
+         c.host = h;
+         return Status::Ok();
+       }},
+      {"port", "N", "TCP port (default 8080; 0 picks a free port and prints it).",
+       Int(&Config::port, 0, 65535)},
+      {"data", "DIR", "Data directory for the SQLite database (default ./kiln-data).",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         if (v.empty()) return Bad(from, "the data directory must not be empty");
+         c.data_dir = v;
+         return Status::Ok();
+       }},
+      {"base-url", "URL",
+       "Public URL of the FHIR base used in links and Location headers (default "
+       "http://<host>:<port>/fhir).",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return Bad(from, "'" + v + "' must be an absolute http:// or https:// URL");
+         c.base_url = v;
+         while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+         return Status::Ok();
+       }},
+      {"threads", "N", "HTTP I/O threads (default: one per core).", Int(&Config::threads, 0, 256)},
+      {"workers", "N", "Worker threads for long requests such as history (default: one per core).",
+       Int(&Config::workers, 0, 256)},
+      {"max-body", "SIZE", "Largest request body accepted, larger ones get 413 (default 16M).",
+       Size(&Config::max_body_bytes, 1024, 1LL << 32)},
+      {"max-header", "SIZE", "Largest request header block, larger ones get 431 (default 16K).",
+       Size(&Config::max_header_bytes, 1024, 1 << 20)},
+      {"read-timeout-ms", "MS",
+       "Time a client has to send a whole request, headers and body (default 10000).",
+       Int(&Config::read_timeout_ms, 50, 3600000)},
+      {"idle-timeout-ms", "MS", "Keep-alive connections idle this long are closed (default 60000).",
+       Int(&Config::idle_timeout_ms, 50, 3600000)},
+      {"shutdown-grace-ms", "MS",
+       "On SIGINT/SIGTERM, how long in-flight requests may take to finish (default 10000).",
+       Int(&Config::shutdown_grace_ms, 0, 600000)},
+      {"max-connections", "N", "Open connections beyond this are refused (default 10000).",
+       Int(&Config::max_connections, 1, 1000000)},
+      {"log-level", "LEVEL", "debug, info, warn, error or off (default info).",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         core::LogLevel l;
+         if (!core::ParseLogLevel(v, l))
+           return Bad(from, "'" + v + "' is not one of debug, info, warn, error, off");
+         c.log_level = v;
+         return Status::Ok();
+       }},
+      {"access-log", "BOOL", "One log line per request (default true).",
+       Bool(&Config::access_log)},
+      {"sync", "MODE",
+       "SQLite durability: full (default; an acknowledged write survives power loss) or normal "
+       "(survives a crash of Kiln, not of the machine).",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         if (v != "full" && v != "normal") return Bad(from, "'" + v + "' is not full or normal");
+         c.sync = v;
+         return Status::Ok();
+       }},
+      {"default-count", "N", "Page size of history bundles when _count is absent (default 20).",
+       Int(&Config::default_count, 1, 10000)},
+      {"max-count", "N", "Largest page size; larger _count values are capped (default 1000).",
+       Int(&Config::max_count, 1, 100000)},
+      {"allow-unauthenticated-remote", "",
+       "Acknowledge that Kiln has no authentication yet and allow listening on a non-loopback "
+       "address.",
+       Bool(&Config::allow_unauthenticated_remote)},
+      {"config", "FILE",
+       "Config file of 'name = value' lines using the flag names (e.g. port = 8080); '#' starts "
+       "a comment.",
+       Text(&Config::config_file)},
+  };
+  return kSettings;
+}
+
+const Setting* Find(std::string_view name) {
+  for (const Setting& s : Settings())
+    if (name == s.name) return &s;
+  return nullptr;
+}
+
+std::string EnvName(std::string_view name) {
+  std::string env = "KILN_";
+  for (char c : name) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return env;
+}
+
+bool IsLoopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+Status LoadFile(Config& c, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Bad("--config " + path, "cannot read the file");
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::string_view l = core::TrimSpaces(line);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    if (l.empty()) continue;
+    std::string where = path + ":" + std::to_string(line_no);
+    size_t eq = l.find('=');
+    if (eq == std::string_view::npos) return Bad(where, "expected 'name = value'");
+    std::string name(core::TrimSpaces(l.substr(0, eq)));
+    std::string value(core::TrimSpaces(l.substr(eq + 1)));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    const Setting* s = Find(name);
+    if (!s || name == "config") return Bad(where, "unknown setting '" + name + "'");
+    if (Status st = s->set(c, value, where + " (" + name + ")"); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help) {
+  help = false;
+  // Flags first parsed into (setting, value) pairs so they can be applied last.
+  std::vector<std::pair<const Setting*, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      help = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0)
+      return Status::Invalid("Invalid configuration: unexpected argument '" + a +
+                             "' (see kiln serve --help)");
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+      has_value = true;
+    }
+    const Setting* s = Find(name);
+    if (!s)
+      return Status::Invalid("Invalid configuration: unknown flag --" + name +
+                             " (see kiln serve --help)");
+    if (!has_value) {
+      if (*s->arg == '\0') {
+        value = "true";  // a switch
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Status::Invalid("Invalid configuration: --" + name + " needs a value (" +
+                               s->arg + ")");
+      }
+    }
+    flags.emplace_back(s, value);
+  }
+  if (help) return Config{};
+
+  Config c;
+  // The config file: --config wins over KILN_CONFIG.
+  std::string file;
+  if (const char* e = std::getenv("KILN_CONFIG")) file = e;
+  for (const auto& [s, v] : flags)
+    if (std::string_view(s->name) == "config") file = v;
+  if (!file.empty()) {
+    if (Status st = LoadFile(c, file); !st.ok()) return st;
+    c.config_file = file;
+  }
+  for (const Setting& s : Settings()) {
+    if (std::string_view(s.name) == "config") continue;
+    std::string env = EnvName(s.name);
+    if (const char* v = std::getenv(env.c_str())) {
+      if (Status st = s.set(c, v, env); !st.ok()) return st;
+    }
+  }
+  for (const auto& [s, v] : flags) {
+    if (std::string_view(s->name) == "config") continue;
+    if (Status st = s->set(c, v, std::string("--") + s->name); !st.ok()) return st;
+  }
+
+  if (!IsLoopback(c.host) && !c.allow_unauthenticated_remote)
+    return Status::Invalid(
+        "Invalid configuration: --host " + c.host +
+        ": Kiln has no authentication yet, so it only listens on loopback addresses. Pass "
+        "--allow-unauthenticated-remote (KILN_ALLOW_UNAUTHENTICATED_REMOTE=true) to acknowledge "
+        "that anyone who can reach this address can read and change all data.");
+  if (c.default_count > c.max_count)
+    return Status::Invalid("Invalid configuration: --default-count " +
+                           std::to_string(c.default_count) + " is larger than --max-count " +
+                           std::to_string(c.max_count));
+  return c;
+}
+
+std::string ConfigHelp() {
+  std::ostringstream out;
+  out << "Usage: kiln serve [flags]\n\n"
+         "Serves the FHIR R4 REST API over HTTP with an embedded SQLite database.\n"
+         "Each flag can also be set with a KILN_* environment variable (e.g. --max-body is\n"
+         "KILN_MAX_BODY) or a line in the config file; flags win over the environment, which\n"
+         "wins over the file.\n\nFlags:\n";
+  for (const Setting& s : Settings()) {
+    std::string left = std::string("  --") + s.name + (*s.arg ? std::string(" ") + s.arg : "");
+    out << left << "\n      " << s.help << "\n      env: " << EnvName(s.name) << "\n";
+  }
+  return out.str();
+}
+
+std::string EffectiveBaseUrl(const Config& c, int bound_port) {
+  if (!c.base_url.empty()) return c.base_url;
+  std::string host = c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host;
+  return "http://" + host + ":" + std::to_string(bound_port) + "/fhir";
+}
+
+}  // namespace kiln::server

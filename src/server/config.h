@@ -1,0 +1,50 @@
+// Kiln's settings: defaults, an optional config file, KILN_* environment variables and
+// command-line flags, in that order of precedence (a flag wins over everything).
+//
+// Every setting is described once, in the table in config.cc, which also produces `--help`.
+// Loading checks every value and fails with a message that names the setting and what is wrong.
+// Value types; not synchronised.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kiln/status.h"
+
+namespace kiln::server {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string data_dir = "./kiln-data";
+  std::string base_url;  // empty: http://<host>:<port>/fhir
+  int threads = 0;       // HTTP I/O threads; 0: one per core
+  int workers = 0;       // worker threads for long requests; 0: one per core
+  int64_t max_body_bytes = 16 * 1024 * 1024;
+  int64_t max_header_bytes = 16 * 1024;
+  int read_timeout_ms = 10000;
+  int idle_timeout_ms = 60000;
+  int shutdown_grace_ms = 10000;
+  int max_connections = 10000;
+  std::string log_level = "info";
+  bool access_log = true;
+  std::string sync = "full";  // SQLite synchronous mode: full (durable) or normal
+  int default_count = 20;
+  int max_count = 1000;
+  bool allow_unauthenticated_remote = false;
+  std::string config_file;
+};
+
+// Builds the configuration from `args` (the arguments after `kiln serve`), the environment and
+// the config file named by --config / KILN_CONFIG. Returns kInvalid with a message naming the
+// offending setting. `help` is set when --help was asked for.
+Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help);
+
+// The text of `kiln serve --help`, generated from the settings table.
+std::string ConfigHelp();
+
+// The FHIR base URL for a config whose port is known.
+std::string EffectiveBaseUrl(const Config& config, int bound_port);
+
+}  // namespace kiln::server

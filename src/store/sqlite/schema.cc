@@ -1,0 +1,127 @@
+#include "store/sqlite/schema.h"
+
+#include <string>
+
+namespace kiln::store::sqlite {
+namespace {
+
+struct Migration {
+  int64_t version;
+  const char* sql;
+};
+
+// Append only: a released migration is never edited, a change is a new migration.
+const Migration kMigrations[] = {
+    {1, R"sql(
+-- Every version of every resource, in commit order. seq is the store-wide sequence number that
+-- history is ordered and paged by; it is the rowid, so the JSON lives in the table's own b-tree
+-- and the indexes stay small. json holds the bytes served to clients (empty for a deletion).
+-- method: 0 create, 1 update, 2 delete.
+CREATE TABLE resource_version (
+  seq          INTEGER PRIMARY KEY,
+  tenant       TEXT    NOT NULL,
+  type         TEXT    NOT NULL,
+  id           TEXT    NOT NULL,
+  version      INTEGER NOT NULL,
+  last_updated INTEGER NOT NULL,
+  deleted      INTEGER NOT NULL,
+  method       INTEGER NOT NULL,
+  json         BLOB    NOT NULL
+);
+-- read latest (version DESC LIMIT 1), vread, instance history (version order = seq order within
+-- one resource), and the "next version" lookup behind _at.
+CREATE UNIQUE INDEX resource_version_by_key ON resource_version (tenant, type, id, version);
+-- type history, newest first, without touching other types.
+CREATE INDEX resource_version_by_type ON resource_version (tenant, type, seq);
+-- system history, newest first, without touching other tenants.
+CREATE INDEX resource_version_by_tenant ON resource_version (tenant, seq);
+
+-- The current version of each resource: one row per (tenant, type, id). rid is the stable key that
+-- search index rows hang off.
+CREATE TABLE resource (
+  rid          INTEGER PRIMARY KEY,
+  tenant       TEXT    NOT NULL,
+  type         TEXT    NOT NULL,
+  id           TEXT    NOT NULL,
+  version      INTEGER NOT NULL,
+  seq          INTEGER NOT NULL,
+  deleted      INTEGER NOT NULL,
+  last_updated INTEGER NOT NULL,
+  UNIQUE (tenant, type, id)
+);
+
+-- Small facts about the whole store, kept in the same transactions as the data:
+--   max_last_updated      the largest last_updated ever appended (NextTimestamp starts above it)
+--   history_time_ordered  1 while last_updated has increased with seq for every appended version,
+--                         which lets history turn _since and _at bounds into seq ranges
+CREATE TABLE store_meta (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO store_meta (key, value) VALUES ('max_last_updated', 0), ('history_time_ordered', 1);
+)sql"},
+};
+
+}  // namespace
+
+Result<int64_t> SchemaVersion(Connection& connection) {
+  return connection.QueryInt("PRAGMA user_version");
+}
+
+Status Migrate(Connection& connection) {
+  const std::string& path = connection.path();
+  // The first read of the file: a file that is not SQLite fails here ("file is not a database").
+  Result<int64_t> application_id = connection.QueryInt("PRAGMA application_id");
+  if (!application_id.ok()) {
+    return Status::Internal(path + " is not a Kiln database or is damaged: " +
+                            application_id.status().message());
+  }
+  Result<int64_t> version = SchemaVersion(connection);
+  if (!version.ok()) return version.take_status();
+
+  if (*application_id == 0 && *version == 0) {
+    // Either brand new or some other application's SQLite file: only an empty one is ours to take.
+    Result<int64_t> objects = connection.QueryInt("SELECT count(*) FROM sqlite_schema");
+    if (!objects.ok()) {
+      return Status::Internal(path + " is not a Kiln database or is damaged: " +
+                              objects.status().message());
+    }
+    if (*objects != 0) {
+      return Status::Internal(path +
+                              " is not a Kiln database: it is an SQLite database of another "
+                              "application (it has tables but no Kiln application id)");
+    }
+  } else if (*application_id != kApplicationId) {
+    return Status::Internal(path + " is not a Kiln database (SQLite application id " +
+                            std::to_string(*application_id) + ")");
+  }
+  if (*version > kSchemaVersion) {
+    return Status::Internal(path + " has schema version " + std::to_string(*version) +
+                            ", newer than the newest this Kiln knows (" +
+                            std::to_string(kSchemaVersion) +
+                            "): it was written by a newer Kiln; run that version or restore a "
+                            "backup");
+  }
+
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= *version) continue;
+    Status status = connection.Exec("BEGIN IMMEDIATE");
+    if (status.ok()) status = connection.Exec(migration.sql);
+    if (status.ok()) {
+      // PRAGMA takes no bound parameters; both values are integers this file controls.
+      std::string stamp = "PRAGMA application_id = " + std::to_string(kApplicationId) +
+                          "; PRAGMA user_version = " + std::to_string(migration.version);
+      status = connection.Exec(stamp.c_str());
+    }
+    if (status.ok()) status = connection.Exec("COMMIT");
+    if (!status.ok()) {
+      if (sqlite3_get_autocommit(connection.db()) == 0) (void)connection.Exec("ROLLBACK");
+      return Status(status.error(), "exception",
+                    "migrating " + path + " to schema version " +
+                        std::to_string(migration.version) + " failed: " + status.message());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kiln::store::sqlite

@@ -1,0 +1,950 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/lock_file.h"
+#include "store/sqlite/schema.h"
+
+namespace kiln::store::sqlite {
+namespace {
+
+constexpr int64_t kMinInt64 = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+
+// ---------------------------------------------------------------------------------------------
+// SQL. Every statement run more than once has a slot in each connection's statement cache.
+
+enum Slot : size_t {
+  // Transaction control (writer and readers).
+  kBegin,
+  kBeginImmediate,
+  kCommit,
+  kRollback,
+  kSavepoint,
+  kRelease,
+  kRollbackTo,
+  // Point reads (readers and, for ReadLatest, the writer).
+  kReadLatest,
+  kReadVersion,
+  // Writer only.
+  kFindCurrent,
+  kInsertVersion,
+  kUpdateCurrent,
+  kInsertCurrent,
+  kSetMeta,
+  // Readers only.
+  kCheck,
+  kMaxSeq,
+  kFirstSeqFrom,
+  // History: 3 scopes x (plain, with _at) x (page, count); see HistorySlot().
+  kHistoryFirst,
+  kSlotCount = kHistoryFirst + 12,
+};
+
+const char* const kBeginSql = "BEGIN";
+const char* const kBeginImmediateSql = "BEGIN IMMEDIATE";
+const char* const kCommitSql = "COMMIT";
+const char* const kRollbackSql = "ROLLBACK";
+const char* const kSavepointSql = "SAVEPOINT write";
+const char* const kReleaseSql = "RELEASE write";
+const char* const kRollbackToSql = "ROLLBACK TO write";
+
+// Columns 0..5 of both point reads; Fill() reads them.
+const char* const kReadLatestSql =
+    "SELECT seq, version, last_updated, deleted, method, json FROM resource_version "
+    "WHERE tenant = ?1 AND type = ?2 AND id = ?3 ORDER BY version DESC LIMIT 1";
+const char* const kReadVersionSql =
+    "SELECT seq, version, last_updated, deleted, method, json FROM resource_version "
+    "WHERE tenant = ?1 AND type = ?2 AND id = ?3 AND version = ?4";
+
+const char* const kFindCurrentSql =
+    "SELECT rid, version FROM resource WHERE tenant = ?1 AND type = ?2 AND id = ?3";
+const char* const kInsertVersionSql =
+    "INSERT INTO resource_version (tenant, type, id, version, last_updated, deleted, method, "
+    "json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const char* const kUpdateCurrentSql =
+    "UPDATE resource SET version = ?2, seq = ?3, deleted = ?4, last_updated = ?5 WHERE rid = ?1";
+const char* const kInsertCurrentSql =
+    "INSERT INTO resource (tenant, type, id, version, seq, deleted, last_updated) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const char* const kSetMetaSql = "UPDATE store_meta SET value = ?2 WHERE key = ?1";
+
+const char* const kCheckSql = "SELECT value FROM store_meta WHERE key = 'max_last_updated'";
+const char* const kMaxSeqSql = "SELECT max(seq) FROM resource_version";
+const char* const kFirstSeqFromSql =
+    "SELECT last_updated FROM resource_version WHERE seq >= ?1 ORDER BY seq LIMIT 1";
+
+enum class Scope { kSystem = 0, kType = 1, kInstance = 2 };
+
+// History parameters, the same numbers in every variant:
+//   ?1 tenant  ?2 lowest seq (inclusive)  ?3 highest seq (exclusive)
+//   ?4 lowest last_updated (inclusive)  ?5 highest last_updated (exclusive)  ?6 limit
+//   ?7 type  ?8 id  ?9 at_low
+// Bounds that a query does not have are bound to the int64 extremes rather than left out, so one
+// statement per shape serves every combination and the seq range always drives the index.
+size_t HistorySlot(Scope scope, bool at, bool count) {
+  return kHistoryFirst + static_cast<size_t>(scope) * 4 + (at ? 2 : 0) + (count ? 1 : 0);
+}
+
+std::string HistorySql(Scope scope, bool at, bool count) {
+  std::string sql = count ? "SELECT count(*)"
+                          : "SELECT seq, type, id, version, last_updated, deleted, method, json";
+  sql += " FROM resource_version AS v WHERE tenant = ?1";
+  if (scope != Scope::kSystem) sql += " AND type = ?7";
+  if (scope == Scope::kInstance) sql += " AND id = ?8";
+  sql += " AND seq >= ?2 AND seq < ?3 AND last_updated >= ?4 AND last_updated < ?5";
+  if (at) {
+    // Current at some point of [at_low, at_high): it started before at_high (?5) and was not
+    // replaced by its next version at or before at_low.
+    sql +=
+        " AND NOT EXISTS (SELECT 1 FROM resource_version AS next WHERE next.tenant = v.tenant"
+        " AND next.type = v.type AND next.id = v.id AND next.version = v.version + 1"
+        " AND next.last_updated <= ?9)";
+  }
+  if (!count) {
+    // Within one resource, version order is seq order, and the key index already has it.
+    sql += scope == Scope::kInstance ? " ORDER BY version DESC" : " ORDER BY seq DESC";
+    sql += " LIMIT ?6";
+  }
+  return sql;
+}
+
+const char* HistorySqlFor(Scope scope, bool at, bool count) {
+  static const std::vector<std::string> kAll = [] {
+    std::vector<std::string> all(12);
+    for (Scope s : {Scope::kSystem, Scope::kType, Scope::kInstance}) {
+      for (bool a : {false, true}) {
+        for (bool c : {false, true}) all[HistorySlot(s, a, c) - kHistoryFirst] = HistorySql(s, a, c);
+      }
+    }
+    return all;
+  }();
+  return kAll[HistorySlot(scope, at, count) - kHistoryFirst].c_str();
+}
+
+// WriteMethod is stored as a small integer; this mapping, not the enum's values, is the format.
+int MethodCode(WriteMethod method) {
+  switch (method) {
+    case WriteMethod::kCreate:
+      return 0;
+    case WriteMethod::kUpdate:
+      return 1;
+    case WriteMethod::kDelete:
+      return 2;
+  }
+  return 1;
+}
+WriteMethod MethodFromCode(int64_t code) {
+  return code == 0 ? WriteMethod::kCreate : code == 2 ? WriteMethod::kDelete : WriteMethod::kUpdate;
+}
+
+// Reads columns seq, version, last_updated, deleted, method, json starting at `first`.
+void FillVersion(sqlite3_stmt* stmt, int first, StoredResource& out) {
+  out.info.seq = sqlite3_column_int64(stmt, first);
+  out.info.version = sqlite3_column_int64(stmt, first + 1);
+  out.info.last_updated = sqlite3_column_int64(stmt, first + 2);
+  out.info.deleted = sqlite3_column_int64(stmt, first + 3) != 0;
+  out.info.method = MethodFromCode(sqlite3_column_int64(stmt, first + 4));
+  std::string_view json = ColumnBlob(stmt, first + 5);
+  out.json.assign(json.data(), json.size());
+}
+
+// Runs a cached no-result statement (transaction control, DML).
+Status Run(Connection& connection, size_t slot, const char* sql) {
+  Result<sqlite3_stmt*> stmt = connection.Statement(slot, sql);
+  if (!stmt.ok()) return stmt.take_status();
+  StatementScope scope(*stmt);
+  int rc = sqlite3_step(*stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return connection.Error(rc, sql);
+  return Status::Ok();
+}
+
+// Runs a cached statement and returns the first column of its first row (0 if there is none).
+Result<int64_t> QueryInt(Connection& connection, size_t slot, const char* sql) {
+  Result<sqlite3_stmt*> stmt = connection.Statement(slot, sql);
+  if (!stmt.ok()) return stmt.take_status();
+  StatementScope scope(*stmt);
+  int rc = sqlite3_step(*stmt);
+  if (rc == SQLITE_DONE) return int64_t{0};
+  if (rc != SQLITE_ROW) return connection.Error(rc, sql);
+  return sqlite3_column_int64(*stmt, 0);
+}
+
+// The latest version of `key` as `connection` sees it (its own uncommitted writes included).
+Result<std::optional<StoredResource>> ReadLatestOn(Connection& connection, const ResourceKey& key) {
+  Result<sqlite3_stmt*> prepared = connection.Statement(kReadLatest, kReadLatestSql);
+  if (!prepared.ok()) return prepared.take_status();
+  sqlite3_stmt* stmt = *prepared;
+  StatementScope scope(stmt);
+  BindText(stmt, 1, key.tenant);
+  BindText(stmt, 2, key.type);
+  BindText(stmt, 3, key.id);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::optional<StoredResource>();
+  if (rc != SQLITE_ROW) return connection.Error(rc, kReadLatestSql);
+  std::optional<StoredResource> out(std::in_place);
+  out->info.type = key.type;
+  out->info.id = key.id;
+  FillVersion(stmt, 0, *out);
+  return out;
+}
+
+int SynchronousLevel(Synchronous mode) {
+  switch (mode) {
+    case Synchronous::kOff:
+      return 0;
+    case Synchronous::kNormal:
+      return 1;
+    case Synchronous::kFull:
+      return 2;
+  }
+  return 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader pool: read-only connections handed out one per call.
+
+class ReaderPool {
+ public:
+  void Add(std::unique_ptr<Connection> connection) {
+    idle_.push_back(connection.get());
+    all_.push_back(std::move(connection));
+  }
+
+  // A connection for the caller's exclusive use, or null once the pool is closing.
+  Connection* Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (idle_.empty() && !closing_) idle_cv_.wait(lock);
+    if (closing_) return nullptr;
+    Connection* connection = idle_.back();
+    idle_.pop_back();
+    return connection;
+  }
+
+  void Release(Connection* connection) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(connection);
+    }
+    idle_cv_.notify_one();
+  }
+
+  // Refuses new leases, waits for the outstanding ones to come back, and closes every connection.
+  void Close() {
+    std::unique_lock<std::mutex> lock(mu_);
+    closing_ = true;
+    idle_cv_.notify_all();
+    idle_cv_.wait(lock, [&] { return idle_.size() == all_.size(); });
+    idle_.clear();
+    all_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  bool closing_ = false;                         // guarded by mu_
+  std::vector<Connection*> idle_;                // guarded by mu_
+  std::vector<std::unique_ptr<Connection>> all_;  // fixed after open, cleared by Close()
+};
+
+// A connection borrowed from the pool for one call.
+class ReaderLease {
+ public:
+  explicit ReaderLease(ReaderPool& pool) : pool_(pool), connection_(pool.Acquire()) {}
+  ~ReaderLease() {
+    if (connection_ != nullptr) pool_.Release(connection_);
+  }
+  ReaderLease(const ReaderLease&) = delete;
+  ReaderLease& operator=(const ReaderLease&) = delete;
+
+  Connection* get() const { return connection_; }
+
+ private:
+  ReaderPool& pool_;
+  Connection* connection_;
+};
+
+// Ends an explicit read transaction on scope exit (a read transaction has nothing to roll back;
+// COMMIT just releases the snapshot).
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Connection& connection) : connection_(connection) {}
+  Status Begin() {
+    Status status = Run(connection_, kBegin, kBeginSql);
+    open_ = status.ok();
+    return status;
+  }
+  ~ReadTransaction() {
+    if (open_ && !Run(connection_, kCommit, kCommitSql).ok()) {
+      (void)Run(connection_, kRollback, kRollbackSql);
+    }
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  Connection& connection_;
+  bool open_ = false;
+};
+
+Status Closed() { return Status::Unavailable("the store is closed"); }
+
+// ---------------------------------------------------------------------------------------------
+
+class SqliteStoreImpl final : public SqliteStore {
+ public:
+  SqliteStoreImpl(SqliteOptions options, std::string database_path,
+                  std::unique_ptr<LockFile> lock)
+      : options_(std::move(options)),
+        database_path_(std::move(database_path)),
+        lock_(std::move(lock)),
+        txn_(*this) {}
+
+  ~SqliteStoreImpl() override { Close(); }
+
+  // Opens the connections and starts the writer. Called once, by OpenSqliteStore.
+  Status Open();
+
+  Result<std::optional<StoredResource>> Read(const ResourceKey& key) override;
+  Result<std::optional<StoredResource>> ReadVersion(const ResourceKey& key,
+                                                    int64_t version) override;
+  Result<HistoryPage> History(const HistoryQuery& query) override;
+  void Write(WriteFn fn, WriteDone done) override;
+  Status Check() override;
+  StoreStats Stats() override;
+  void Close() override;
+
+  SqliteCounters Counters() const override {
+    SqliteCounters counters;
+    counters.commits = commits_.load(std::memory_order_relaxed);
+    counters.failed_commits = failed_commits_.load(std::memory_order_relaxed);
+    counters.writes_committed = writes_committed_.load(std::memory_order_relaxed);
+    counters.writes_failed = writes_failed_.load(std::memory_order_relaxed);
+    counters.largest_group = largest_group_.load(std::memory_order_relaxed);
+    return counters;
+  }
+  const std::string& database_path() const override { return database_path_; }
+
+ private:
+  struct PendingWrite {
+    WriteFn fn;
+    WriteDone done;
+  };
+
+  // Writer-thread state that must roll back with a savepoint or a failed commit.
+  struct WriterState {
+    int64_t max_last_updated = 0;
+    bool time_ordered = true;
+    bool operator==(const WriterState&) const = default;
+  };
+
+  // The StoreTxn handed to write closures. One instance, used only on the writer thread.
+  class Txn final : public StoreTxn {
+   public:
+    explicit Txn(SqliteStoreImpl& store) : store_(store) {}
+    Result<std::optional<StoredResource>> ReadLatest(const ResourceKey& key) override {
+      return ReadLatestOn(*store_.writer_, key);
+    }
+    Status Append(const std::string& tenant, StoredResource& version) override {
+      return store_.Append(tenant, version);
+    }
+    int64_t NextTimestamp() override {
+      int64_t now = core::NowMicros();
+      store_.last_timestamp_ = std::max(now, store_.last_timestamp_ + 1);
+      return store_.last_timestamp_;
+    }
+
+   private:
+    SqliteStoreImpl& store_;
+  };
+
+  Status OpenWriter();
+  Status OpenReaders();
+  Status ConfigureConnection(Connection& connection, bool writer);
+
+  void WriterLoop();
+  void RunGroup(std::vector<PendingWrite>& group);
+  Status RunOne(PendingWrite& write);
+  Status Append(const std::string& tenant, StoredResource& version);
+  Status SaveState();
+
+  // Smallest seq whose row has last_updated >= `t` (max_seq + 1 if none), by binary search over
+  // seq. Only meaningful while history is time ordered (last_updated increases with seq).
+  Result<int64_t> FirstSeqAtOrAfter(Connection& connection, int64_t t, int64_t max_seq);
+
+  const SqliteOptions options_;
+  const std::string database_path_;
+  std::unique_ptr<LockFile> lock_;  // released last, after the database is closed
+
+  ReaderPool readers_;
+
+  // The writer's connection and state: used only by the writer thread once it runs (by Open()
+  // before, by Close() after it is joined).
+  std::unique_ptr<Connection> writer_;
+  Txn txn_;
+  WriterState state_;            // includes the writes of the current group so far
+  WriterState committed_state_;  // as of the last commit
+  int64_t last_timestamp_ = 0;   // the last NextTimestamp(), or the largest appended last_updated
+
+  // Whether readers may turn time bounds into seq bounds. Cleared before the commit that breaks
+  // the order, so a reader whose snapshot holds that commit always sees it cleared.
+  std::atomic<bool> time_ordered_{true};
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingWrite> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;           // guarded by queue_mu_
+  std::thread writer_thread_;
+
+  bool opened_ = false;   // Open() succeeded; set before the store is shared
+  std::mutex close_mu_;  // serialises Close()
+  bool closed_ = false;  // guarded by close_mu_
+
+  std::atomic<int64_t> commits_{0};
+  std::atomic<int64_t> failed_commits_{0};
+  std::atomic<int64_t> writes_committed_{0};
+  std::atomic<int64_t> writes_failed_{0};
+  std::atomic<int64_t> largest_group_{0};
+};
+
+Status SqliteStoreImpl::Open() {
+  Status status = OpenWriter();
+  if (!status.ok()) return status;
+  status = OpenReaders();
+  if (!status.ok()) return status;
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+  opened_ = true;
+  return Status::Ok();
+}
+
+Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer) {
+  std::string pragmas = "PRAGMA cache_size = -" + std::to_string(options_.cache_kib) +
+                        "; PRAGMA mmap_size = " + std::to_string(options_.mmap_bytes) +
+                        "; PRAGMA temp_store = MEMORY";
+  if (writer) {
+    pragmas += "; PRAGMA synchronous = " + std::to_string(SynchronousLevel(options_.synchronous)) +
+               "; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864";
+  }
+  return connection.Exec(pragmas.c_str());
+}
+
+Status SqliteStoreImpl::OpenWriter() {
+  Result<std::unique_ptr<Connection>> opened = Connection::Open(
+      database_path_, Connection::Mode::kReadWrite, options_.vfs, options_.busy_timeout_ms);
+  if (!opened.ok()) return opened.take_status();
+  writer_ = std::move(*opened);
+
+  // Migrate() reads the header first, so a foreign or damaged file is reported as such before
+  // anything is written to it.
+  Status status = Migrate(*writer_);
+  if (!status.ok()) return status;
+  Result<std::string> mode = writer_->QueryText("PRAGMA journal_mode = WAL");
+  if (!mode.ok()) return mode.take_status();
+  if (mode.value() != "wal") {
+    return Status::Unavailable("cannot put " + database_path_ +
+                               " in write-ahead-log mode (journal mode stays '" + mode.value() +
+                               "'); is the file system one that supports shared memory?");
+  }
+  status = ConfigureConnection(*writer_, /*writer=*/true);
+  if (!status.ok()) return status;
+
+  Result<int64_t> max_last_updated =
+      writer_->QueryInt("SELECT value FROM store_meta WHERE key = 'max_last_updated'");
+  if (!max_last_updated.ok()) return max_last_updated.take_status();
+  Result<int64_t> time_ordered =
+      writer_->QueryInt("SELECT value FROM store_meta WHERE key = 'history_time_ordered'");
+  if (!time_ordered.ok()) return time_ordered.take_status();
+  state_.max_last_updated = *max_last_updated;
+  state_.time_ordered = *time_ordered != 0;
+  committed_state_ = state_;
+  time_ordered_.store(state_.time_ordered);
+  last_timestamp_ = state_.max_last_updated;
+  return Status::Ok();
+}
+
+Status SqliteStoreImpl::OpenReaders() {
+  for (int i = 0; i < options_.reader_connections; ++i) {
+    Result<std::unique_ptr<Connection>> opened = Connection::Open(
+        database_path_, Connection::Mode::kReadOnly, options_.vfs, options_.busy_timeout_ms);
+    if (!opened.ok()) return opened.take_status();
+    Status status = ConfigureConnection(**opened, /*writer=*/false);
+    if (!status.ok()) return status;
+    readers_.Add(std::move(*opened));
+  }
+  return Status::Ok();
+}
+
+// --- reads -----------------------------------------------------------------------------------
+
+Result<std::optional<StoredResource>> SqliteStoreImpl::Read(const ResourceKey& key) {
+  ReaderLease lease(readers_);
+  if (lease.get() == nullptr) return Closed();
+  return ReadLatestOn(*lease.get(), key);
+}
+
+Result<std::optional<StoredResource>> SqliteStoreImpl::ReadVersion(const ResourceKey& key,
+                                                                   int64_t version) {
+  ReaderLease lease(readers_);
+  Connection* connection = lease.get();
+  if (connection == nullptr) return Closed();
+  Result<sqlite3_stmt*> prepared = connection->Statement(kReadVersion, kReadVersionSql);
+  if (!prepared.ok()) return prepared.take_status();
+  sqlite3_stmt* stmt = *prepared;
+  StatementScope scope(stmt);
+  BindText(stmt, 1, key.tenant);
+  BindText(stmt, 2, key.type);
+  BindText(stmt, 3, key.id);
+  sqlite3_bind_int64(stmt, 4, version);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::optional<StoredResource>();
+  if (rc != SQLITE_ROW) return connection->Error(rc, kReadVersionSql);
+  std::optional<StoredResource> out(std::in_place);
+  out->info.type = key.type;
+  out->info.id = key.id;
+  FillVersion(stmt, 0, *out);
+  return out;
+}
+
+Result<int64_t> SqliteStoreImpl::FirstSeqAtOrAfter(Connection& connection, int64_t t,
+                                                   int64_t max_seq) {
+  Result<sqlite3_stmt*> prepared = connection.Statement(kFirstSeqFrom, kFirstSeqFromSql);
+  if (!prepared.ok()) return prepared.take_status();
+  sqlite3_stmt* stmt = *prepared;
+  // f(x) = last_updated of the first row with seq >= x is non-decreasing in x (seqs may have
+  // gaps); find the smallest x in [1, max_seq + 1] with f(x) >= t, taking f(max_seq + 1) = +inf.
+  int64_t low = 1;
+  int64_t high = max_seq + 1;
+  while (low < high) {
+    int64_t mid = low + (high - low) / 2;
+    StatementScope scope(stmt);
+    sqlite3_bind_int64(stmt, 1, mid);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return connection.Error(rc, kFirstSeqFromSql);
+    bool at_or_after = rc == SQLITE_DONE || sqlite3_column_int64(stmt, 0) >= t;
+    if (at_or_after) {
+      high = mid;
+    } else {
+      low = mid + 1;
+    }
+  }
+  return low;
+}
+
+Result<HistoryPage> SqliteStoreImpl::History(const HistoryQuery& query) {
+  if (!query.id.empty() && query.type.empty()) {
+    return Status::Invalid("instance history needs a resource type");
+  }
+  if (query.count < 0) return Status::Invalid("history page size must not be negative");
+  Scope scope = query.id.empty() ? (query.type.empty() ? Scope::kSystem : Scope::kType)
+                                 : Scope::kInstance;
+  bool at = query.at_low.has_value();
+
+  ReaderLease lease(readers_);
+  Connection* connection = lease.get();
+  if (connection == nullptr) return Closed();
+  // One snapshot for the seq probes, the page and the total.
+  ReadTransaction transaction(*connection);
+  Status status = transaction.Begin();
+  if (!status.ok()) return status;
+
+  int64_t seq_low = 0;
+  int64_t seq_high = kMaxInt64;  // from the time bounds; before_seq is applied to the page only
+  int64_t time_low = query.since.value_or(kMinInt64);
+  int64_t time_high = query.at_high.value_or(kMaxInt64);
+  if (query.since || query.at_high) {
+    Result<int64_t> max_seq = QueryInt(*connection, kMaxSeq, kMaxSeqSql);
+    if (!max_seq.ok()) return max_seq.take_status();
+    // Read after the snapshot is taken (by the query above): see time_ordered_.
+    if (time_ordered_.load()) {
+      // last_updated grows with seq, so each time bound is a seq bound: the index then reads
+      // exactly the matching rows instead of filtering back through all of history.
+      if (query.since) {
+        Result<int64_t> seq = FirstSeqAtOrAfter(*connection, *query.since, *max_seq);
+        if (!seq.ok()) return seq.take_status();
+        seq_low = *seq;
+      }
+      if (query.at_high) {
+        Result<int64_t> seq = FirstSeqAtOrAfter(*connection, *query.at_high, *max_seq);
+        if (!seq.ok()) return seq.take_status();
+        seq_high = *seq;
+      }
+    }
+  }
+
+  // Binds the parameters every variant shares; the seq upper bound differs (page vs total).
+  auto bind = [&](sqlite3_stmt* stmt, int64_t high) {
+    BindText(stmt, 1, query.tenant);
+    sqlite3_bind_int64(stmt, 2, seq_low);
+    sqlite3_bind_int64(stmt, 3, high);
+    sqlite3_bind_int64(stmt, 4, time_low);
+    sqlite3_bind_int64(stmt, 5, time_high);
+    if (scope != Scope::kSystem) BindText(stmt, 7, query.type);
+    if (scope == Scope::kInstance) BindText(stmt, 8, query.id);
+    if (at) sqlite3_bind_int64(stmt, 9, *query.at_low);
+  };
+
+  HistoryPage page;
+  {
+    const char* sql = HistorySqlFor(scope, at, /*count=*/false);
+    Result<sqlite3_stmt*> prepared = connection->Statement(HistorySlot(scope, at, false), sql);
+    if (!prepared.ok()) return prepared.take_status();
+    sqlite3_stmt* stmt = *prepared;
+    StatementScope statement_scope(stmt);
+    bind(stmt, std::min(seq_high, query.before_seq.value_or(kMaxInt64)));
+    sqlite3_bind_int64(stmt, 6, static_cast<int64_t>(query.count) + 1);
+    page.entries.reserve(static_cast<size_t>(std::min(query.count, 1000)));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      if (page.entries.size() == static_cast<size_t>(query.count)) {
+        page.has_more = true;
+        break;
+      }
+      StoredResource& entry = page.entries.emplace_back();
+      entry.info.seq = sqlite3_column_int64(stmt, 0);
+      entry.info.type = ColumnText(stmt, 1);
+      entry.info.id = ColumnText(stmt, 2);
+      entry.info.version = sqlite3_column_int64(stmt, 3);
+      entry.info.last_updated = sqlite3_column_int64(stmt, 4);
+      entry.info.deleted = sqlite3_column_int64(stmt, 5) != 0;
+      entry.info.method = MethodFromCode(sqlite3_column_int64(stmt, 6));
+      std::string_view json = ColumnBlob(stmt, 7);
+      entry.json.assign(json.data(), json.size());
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return connection->Error(rc, sql);
+  }
+  if (query.want_total) {
+    const char* sql = HistorySqlFor(scope, at, /*count=*/true);
+    Result<sqlite3_stmt*> prepared = connection->Statement(HistorySlot(scope, at, true), sql);
+    if (!prepared.ok()) return prepared.take_status();
+    sqlite3_stmt* stmt = *prepared;
+    StatementScope statement_scope(stmt);
+    bind(stmt, seq_high);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) return connection->Error(rc, sql);
+    page.total = sqlite3_column_int64(stmt, 0);
+  }
+  return page;
+}
+
+Status SqliteStoreImpl::Check() {
+  ReaderLease lease(readers_);
+  Connection* connection = lease.get();
+  if (connection == nullptr) return Closed();
+  Result<sqlite3_stmt*> prepared = connection->Statement(kCheck, kCheckSql);
+  if (!prepared.ok()) return prepared.take_status();
+  StatementScope scope(*prepared);
+  int rc = sqlite3_step(*prepared);
+  if (rc != SQLITE_ROW) {
+    return rc == SQLITE_DONE ? Status::Internal(database_path_ + " has no store_meta row")
+                             : connection->Error(rc, kCheckSql);
+  }
+  return Status::Ok();
+}
+
+StoreStats SqliteStoreImpl::Stats() {
+  StoreStats stats;
+  for (const std::string& path : {database_path_, database_path_ + "-wal"}) {
+    std::error_code error;
+    uintmax_t size = std::filesystem::file_size(path, error);
+    if (!error) stats.database_bytes += static_cast<int64_t>(size);
+  }
+  return stats;
+}
+
+// --- writes ----------------------------------------------------------------------------------
+
+void SqliteStoreImpl::Write(WriteFn fn, WriteDone done) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!stopping_) {
+      queue_.push_back({std::move(fn), std::move(done)});
+      // Notifying under the lock is fine: the writer re-checks the queue before it sleeps.
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  if (done) done(Closed());
+}
+
+void SqliteStoreImpl::WriterLoop() {
+  std::vector<PendingWrite> group;
+  const size_t max_group = static_cast<size_t>(options_.max_group_writes);
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and everything queued has been committed
+      size_t n = std::min(queue_.size(), max_group);
+      group.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunGroup(group);
+    group.clear();
+  }
+}
+
+Status SqliteStoreImpl::RunOne(PendingWrite& write) {
+  Status status = Run(*writer_, kSavepoint, kSavepointSql);
+  if (!status.ok()) return status;
+  WriterState before = state_;
+  try {
+    status = write.fn(txn_);
+  } catch (const std::exception& e) {
+    status = Status::Internal(std::string("a write threw an exception: ") + e.what());
+  } catch (...) {
+    status = Status::Internal("a write threw a non-standard exception");
+  }
+  if (status.ok()) {
+    status = Run(*writer_, kRelease, kReleaseSql);
+    if (status.ok()) return status;
+  }
+  // Undo this write only: the savepoint keeps the group's earlier writes.
+  state_ = before;
+  if (sqlite3_get_autocommit(writer_->db()) == 0) {
+    (void)Run(*writer_, kRollbackTo, kRollbackToSql);
+    (void)Run(*writer_, kRelease, kReleaseSql);
+  }
+  return status;
+}
+
+void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
+  std::vector<Status> results(group.size());
+  int64_t ok_count = 0;
+  Status group_failure = Run(*writer_, kBeginImmediate, kBeginImmediateSql);
+  if (group_failure.ok()) {
+    for (size_t i = 0; i < group.size(); ++i) {
+      results[i] = RunOne(group[i]);
+      if (sqlite3_get_autocommit(writer_->db()) != 0) {
+        // SQLite rolled the whole transaction back (disk full, I/O error): the writes before this
+        // one are gone too, so none of the group may be acknowledged.
+        group_failure = Status::Unavailable(
+            "the database rolled back the write transaction: " +
+            (results[i].ok() ? std::string("(no detail)") : results[i].message()));
+        break;
+      }
+      if (results[i].ok()) ++ok_count;
+    }
+    if (group_failure.ok()) group_failure = SaveState();
+    if (group_failure.ok()) group_failure = Run(*writer_, kCommit, kCommitSql);
+    if (!group_failure.ok() && sqlite3_get_autocommit(writer_->db()) == 0) {
+      (void)Run(*writer_, kRollback, kRollbackSql);
+    }
+  }
+
+  if (group_failure.ok()) {
+    committed_state_ = state_;
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    writes_committed_.fetch_add(ok_count, std::memory_order_relaxed);
+    writes_failed_.fetch_add(static_cast<int64_t>(group.size()) - ok_count,
+                             std::memory_order_relaxed);
+    int64_t size = static_cast<int64_t>(group.size());
+    if (size > largest_group_.load(std::memory_order_relaxed)) {
+      largest_group_.store(size, std::memory_order_relaxed);
+    }
+  } else {
+    // Nothing of this group is durable: every write fails, including those whose closure
+    // succeeded (their Status says why; a retry is safe since none of them took effect).
+    state_ = committed_state_;
+    failed_commits_.fetch_add(1, std::memory_order_relaxed);
+    writes_failed_.fetch_add(static_cast<int64_t>(group.size()), std::memory_order_relaxed);
+    Status failure = Status::Unavailable("the write was not committed: " + group_failure.message());
+    for (Status& result : results) result = failure;
+  }
+
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!group[i].done) continue;
+    try {
+      group[i].done(std::move(results[i]));
+    } catch (...) {
+      // A throwing callback must not take the writer thread (and every later write) down.
+    }
+  }
+}
+
+Status SqliteStoreImpl::Append(const std::string& tenant, StoredResource& version) {
+  VersionInfo& info = version.info;
+  if (tenant.empty() || info.type.empty() || info.id.empty()) {
+    return Status::Invalid("a stored version needs a tenant, a type and an id");
+  }
+  if (info.deleted && !version.json.empty()) {
+    return Status::Invalid("a deletion marker has no content");
+  }
+  Connection& db = *writer_;
+
+  int64_t rid = 0;
+  int64_t latest = 0;
+  {
+    Result<sqlite3_stmt*> prepared = db.Statement(kFindCurrent, kFindCurrentSql);
+    if (!prepared.ok()) return prepared.take_status();
+    sqlite3_stmt* stmt = *prepared;
+    StatementScope scope(stmt);
+    BindText(stmt, 1, tenant);
+    BindText(stmt, 2, info.type);
+    BindText(stmt, 3, info.id);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      rid = sqlite3_column_int64(stmt, 0);
+      latest = sqlite3_column_int64(stmt, 1);
+    } else if (rc != SQLITE_DONE) {
+      return db.Error(rc, kFindCurrentSql);
+    }
+  }
+  if (info.version != latest + 1) {
+    return Status::Conflict(info.type + "/" + info.id + ": cannot store version " +
+                            std::to_string(info.version) + ", the latest version is " +
+                            std::to_string(latest));
+  }
+
+  int64_t seq = 0;
+  {
+    Result<sqlite3_stmt*> prepared = db.Statement(kInsertVersion, kInsertVersionSql);
+    if (!prepared.ok()) return prepared.take_status();
+    sqlite3_stmt* stmt = *prepared;
+    StatementScope scope(stmt);
+    BindText(stmt, 1, tenant);
+    BindText(stmt, 2, info.type);
+    BindText(stmt, 3, info.id);
+    sqlite3_bind_int64(stmt, 4, info.version);
+    sqlite3_bind_int64(stmt, 5, info.last_updated);
+    sqlite3_bind_int(stmt, 6, info.deleted ? 1 : 0);
+    sqlite3_bind_int(stmt, 7, MethodCode(info.method));
+    BindBlob(stmt, 8, version.json);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return db.Error(rc, kInsertVersionSql);
+    // The rowid SQLite picks is one past the largest, so seq follows commit order.
+    seq = sqlite3_last_insert_rowid(db.db());
+  }
+  {
+    const char* sql = rid != 0 ? kUpdateCurrentSql : kInsertCurrentSql;
+    Result<sqlite3_stmt*> prepared =
+        db.Statement(rid != 0 ? kUpdateCurrent : kInsertCurrent, sql);
+    if (!prepared.ok()) return prepared.take_status();
+    sqlite3_stmt* stmt = *prepared;
+    StatementScope scope(stmt);
+    if (rid != 0) {
+      sqlite3_bind_int64(stmt, 1, rid);
+      sqlite3_bind_int64(stmt, 2, info.version);
+      sqlite3_bind_int64(stmt, 3, seq);
+      sqlite3_bind_int(stmt, 4, info.deleted ? 1 : 0);
+      sqlite3_bind_int64(stmt, 5, info.last_updated);
+    } else {
+      BindText(stmt, 1, tenant);
+      BindText(stmt, 2, info.type);
+      BindText(stmt, 3, info.id);
+      sqlite3_bind_int64(stmt, 4, info.version);
+      sqlite3_bind_int64(stmt, 5, seq);
+      sqlite3_bind_int(stmt, 6, info.deleted ? 1 : 0);
+      sqlite3_bind_int64(stmt, 7, info.last_updated);
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return db.Error(rc, sql);
+  }
+
+  if (info.last_updated <= state_.max_last_updated) state_.time_ordered = false;
+  state_.max_last_updated = std::max(state_.max_last_updated, info.last_updated);
+  last_timestamp_ = std::max(last_timestamp_, info.last_updated);
+  info.seq = seq;
+  return Status::Ok();
+}
+
+// Records the group's effect on store_meta in the group's transaction.
+Status SqliteStoreImpl::SaveState() {
+  if (state_ == committed_state_) return Status::Ok();
+  if (!state_.time_ordered && committed_state_.time_ordered) {
+    // Before the commit: a reader whose snapshot includes this group must not trust time order.
+    time_ordered_.store(false);
+  }
+  Result<sqlite3_stmt*> prepared = writer_->Statement(kSetMeta, kSetMetaSql);
+  if (!prepared.ok()) return prepared.take_status();
+  sqlite3_stmt* stmt = *prepared;
+  auto set = [&](const char* key, int64_t value) -> Status {
+    StatementScope scope(stmt);
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, value);
+    int rc = sqlite3_step(stmt);
+    return rc == SQLITE_DONE ? Status::Ok() : writer_->Error(rc, kSetMetaSql);
+  };
+  Status status = set("max_last_updated", state_.max_last_updated);
+  if (status.ok() && state_.time_ordered != committed_state_.time_ordered) {
+    status = set("history_time_ordered", state_.time_ordered ? 1 : 0);
+  }
+  return status;
+}
+
+// --- lifecycle -------------------------------------------------------------------------------
+
+void SqliteStoreImpl::Close() {
+  std::lock_guard<std::mutex> close_lock(close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  readers_.Close();
+  if (writer_ && opened_) {
+    // Folds the log into the database file and truncates it, so a closed data directory is one
+    // self-contained file (easy to copy) and the next open has no log to replay. Best effort: a
+    // failure leaves a valid log that the next open uses.
+    (void)writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  writer_.reset();
+  lock_.reset();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  if (options.data_dir.empty()) return Status::Invalid("the SQLite store needs a data directory");
+  if (options.max_group_writes < 1) return Status::Invalid("max_group_writes must be at least 1");
+  if (options.reader_connections < 1) {
+    return Status::Invalid("reader_connections must be at least 1");
+  }
+  if (options.cache_kib < 0 || options.mmap_bytes < 0 || options.busy_timeout_ms < 0) {
+    return Status::Invalid("cache_kib, mmap_bytes and busy_timeout_ms must not be negative");
+  }
+
+  std::filesystem::path dir(options.data_dir);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return Status::Unavailable("cannot create the data directory " + options.data_dir + ": " +
+                               error.message());
+  }
+  if (!std::filesystem::is_directory(dir, error)) {
+    return Status::Unavailable("the data directory " + options.data_dir + " is not a directory");
+  }
+
+  Result<std::unique_ptr<LockFile>> lock = LockFile::Acquire((dir / kLockFileName).string());
+  if (!lock.ok()) return lock.take_status();
+
+  auto store = std::make_unique<SqliteStoreImpl>(options, (dir / kDatabaseFileName).string(),
+                                                 std::move(*lock));
+  Status status = store->Open();
+  if (!status.ok()) return status;  // the destructor closes what was opened, lock last
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace kiln::store::sqlite
