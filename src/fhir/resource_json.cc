@@ -267,6 +267,10 @@ Result<PreparedResource> PrepareResource(std::string_view body) {
                   "The body is not valid JSON (" + ec.message() + " at " +
                       Position(body, consumed) + ")");
   }
+  if (body.find_first_not_of(" \t\r\n", consumed) != std::string_view::npos)
+    return Status(ErrorCode::kInvalid, "structure",
+                  "The body is not valid JSON (unexpected data after the resource at " +
+                      Position(body, consumed) + ")");
   if (!h.root_is_object)
     return Status(ErrorCode::kInvalid, "structure", "The body must be a JSON object (a FHIR resource)");
   if (!h.saw_resource_type || h.result.resource_type.empty())

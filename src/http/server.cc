@@ -12,12 +12,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -38,6 +38,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "core/log.h"
 #include "http/message_util.h"
 #include "http/server.h"
 
@@ -70,10 +71,6 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 thread_local const void* tls_io_thread_owner = nullptr;
 
-void Log(const char* what, std::string_view detail) {
-  std::fprintf(stderr, "kiln http: %s: %.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-}
 
 bool IsParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -385,7 +382,8 @@ void Session::OnRequest() {
   try {
     server_.handler().Handle(std::move(request), std::move(respond));
   } catch (const std::exception& e) {
-    Log("handler threw", request_id_ + ": " + e.what());
+    core::LogError("handler threw", {{"request_id", std::string_view(request_id_)},
+                                     {"error", std::string_view(e.what())}});
     Response response;
     response.status = 500;
     response.headers.emplace_back("Content-Type", "application/fhir+json");
@@ -394,7 +392,8 @@ void Session::OnRequest() {
                          request_id_);
     OnResponse(seq, std::move(response));  // ignored if the handler answered before throwing
   } catch (...) {
-    Log("handler threw", request_id_ + ": unknown exception");
+    core::LogError("handler threw", {{"request_id", std::string_view(request_id_)},
+                                     {"error", "unknown exception"}});
     Response response;
     response.status = 500;
     response.headers.emplace_back("Content-Type", "application/fhir+json");
@@ -420,7 +419,8 @@ void Session::OnResponse(uint64_t seq, Response&& response) {
 
   int status = response.status;
   if (status < 100 || status > 599) {
-    Log("handler returned an invalid status", request_id_ + ": " + std::to_string(status));
+    core::LogError("handler returned an invalid status",
+                   {{"request_id", std::string_view(request_id_)}, {"status", static_cast<long long>(status)}});
     status = 500;
     response.body = OperationOutcomeJson("exception", "Internal server error");
     response.headers.clear();
@@ -433,7 +433,9 @@ void Session::OnResponse(uint64_t seq, Response&& response) {
   response_.result(static_cast<unsigned>(status));
   for (const auto& [name, value] : response.headers) {
     if (name.empty() || !IsSafeHeaderText(name) || !IsSafeHeaderText(value)) {
-      Log("handler set an unsafe header, dropped", request_id_ + ": " + name);
+      core::LogError("handler set an unsafe response header; dropped",
+                     {{"request_id", std::string_view(request_id_)},
+                      {"header", std::string_view(name)}});
       continue;
     }
     response_.insert(name, value);
@@ -520,7 +522,7 @@ void Session::OnWrite(error_code ec, size_t /*bytes*/) {
     try {
       observer(record);
     } catch (const std::exception& e) {
-      Log("request observer threw", e.what());
+      core::LogError("request observer threw", {{"error", std::string_view(e.what())}});
     }
   }
   received_ = Clock::time_point();
@@ -618,7 +620,8 @@ Status ServerImpl::Start() {
           ioc_.run();
           break;
         } catch (const std::exception& e) {
-          Log("I/O thread caught", e.what());  // keep serving: one bad request is not fatal
+          // Keep serving: one bad connection is not a reason to lose an I/O thread.
+          core::LogError("HTTP I/O thread caught", {{"error", std::string_view(e.what())}});
         }
       }
     });
@@ -635,7 +638,7 @@ void ServerImpl::DoAccept() {
 void ServerImpl::OnAccept(error_code ec, tcp::socket::rebind_executor<Strand>::other socket) {
   if (ec) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    Log("accept failed", ec.message());
+    core::LogWarn("HTTP accept failed", {{"error", std::string_view(ec.message())}});
     // Out of descriptors or memory: give closing connections a moment instead of spinning.
     accept_timer_.expires_after(kAcceptBackoff);
     accept_timer_.async_wait([this](error_code wait_ec) {
@@ -687,6 +690,9 @@ void ServerImpl::Stop() {
     }
     if (!stop_requested_) {
       stop_requested_ = true;
+      // Set before returning, so every answer that follows (even one the calling handler is
+      // about to give) says Connection: close.
+      stopping_.store(true, std::memory_order_release);
       // A thread of its own, so a Stop() from an I/O thread can return while the stop proceeds.
       stopper_ = std::thread([this] { RunStop(); });
     }
@@ -696,21 +702,26 @@ void ServerImpl::Stop() {
 }
 
 void ServerImpl::RunStop() {
-  stopping_.store(true, std::memory_order_release);
   net::post(acceptor_.get_executor(), [this] {
     error_code ignored;
     acceptor_.close(ignored);
     accept_timer_.cancel();
   });
+  std::vector<std::shared_ptr<Session>> sessions;
   {
     std::lock_guard<std::mutex> lock(sessions_mu_);
+    sessions.reserve(sessions_.size());
     for (Session* session : sessions_) {
       // A Session whose destructor is waiting for sessions_mu_ yields an empty pointer here.
-      if (auto alive = session->weak_from_this().lock()) {
-        net::post(alive->executor(), [alive] { alive->OnStop(); });
-      }
+      if (auto alive = session->weak_from_this().lock()) sessions.push_back(std::move(alive));
     }
   }
+  // Outside the lock: dropping the last reference to a Session runs its destructor, which takes
+  // sessions_mu_.
+  for (auto& session : sessions) {
+    net::post(session->executor(), [session] { session->OnStop(); });
+  }
+  sessions.clear();
   {
     std::unique_lock<std::mutex> lock(mu_);
     drained_cv_.wait_for(lock, options_.shutdown_grace,

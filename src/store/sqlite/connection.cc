@@ -5,16 +5,15 @@
 namespace kiln::store::sqlite {
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Mode mode,
-                                                     const std::string& vfs,
-                                                     int busy_timeout_ms) {
+                                                     const std::string& vfs, int busy_timeout_ms) {
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-  flags |= mode == Mode::kReadWrite ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                    : SQLITE_OPEN_READONLY;
+  flags |=
+      mode == Mode::kReadWrite ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs.empty() ? nullptr : vfs.c_str());
   if (rc != SQLITE_OK) {
     std::string message = "cannot open database " + path + ": " +
-                           (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);  // a handle is returned even on failure (null only when out of memory)
     return Status::Unavailable(std::move(message));
   }
@@ -68,9 +67,8 @@ Result<int64_t> Connection::QueryInt(const char* sql) {
 
 Result<std::string> Connection::QueryText(const char* sql) {
   std::string value;
-  Status status = QueryFirstRow(*this, sql, [&](sqlite3_stmt* stmt) {
-    value = std::string(ColumnText(stmt, 0));
-  });
+  Status status = QueryFirstRow(
+      *this, sql, [&](sqlite3_stmt* stmt) { value = std::string(ColumnText(stmt, 0)); });
   if (!status.ok()) return status;
   return value;
 }
@@ -86,8 +84,8 @@ Result<sqlite3_stmt*> Connection::Prepare(size_t slot, const char* sql) {
 
 Status Connection::Error(int rc, std::string_view what) const {
   std::string message = "database " + path_ + ": " + sqlite3_errmsg(db_) + " (" +
-                        sqlite3_errstr(rc) + ", code " + std::to_string(rc) + ") while running: " +
-                        std::string(what);
+                        sqlite3_errstr(rc) + ", code " + std::to_string(rc) +
+                        ") while running: " + std::string(what);
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:

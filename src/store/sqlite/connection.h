@@ -52,7 +52,8 @@ class Connection {
   }
 
   // A failed Status for result code `rc` of this connection: kUnavailable for conditions that can
-  // pass (busy, locked, disk full, I/O errors), kInternal otherwise. `what` says what was being done.
+  // pass (busy, locked, disk full, I/O errors), kInternal otherwise. `what` says what was being
+  // done.
   Status Error(int rc, std::string_view what) const;
 
  private:
@@ -92,16 +93,16 @@ inline void BindBlob(sqlite3_stmt* stmt, int index, std::string_view bytes) {
 inline std::string_view ColumnText(sqlite3_stmt* stmt, int column) {
   const unsigned char* text = sqlite3_column_text(stmt, column);
   int size = sqlite3_column_bytes(stmt, column);
-  return text == nullptr ? std::string_view()
-                         : std::string_view(reinterpret_cast<const char*>(text),
-                                            static_cast<size_t>(size));
+  return text == nullptr
+             ? std::string_view()
+             : std::string_view(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
 }
 inline std::string_view ColumnBlob(sqlite3_stmt* stmt, int column) {
   const void* bytes = sqlite3_column_blob(stmt, column);
   int size = sqlite3_column_bytes(stmt, column);
-  return bytes == nullptr ? std::string_view()
-                          : std::string_view(static_cast<const char*>(bytes),
-                                             static_cast<size_t>(size));
+  return bytes == nullptr
+             ? std::string_view()
+             : std::string_view(static_cast<const char*>(bytes), static_cast<size_t>(size));
 }
 
 }  // namespace kiln::store::sqlite

@@ -31,10 +31,11 @@ CREATE TABLE resource_version (
 -- read latest (version DESC LIMIT 1), vread, instance history (version order = seq order within
 -- one resource), and the "next version" lookup behind _at.
 CREATE UNIQUE INDEX resource_version_by_key ON resource_version (tenant, type, id, version);
--- type history, newest first, without touching other types.
-CREATE INDEX resource_version_by_type ON resource_version (tenant, type, seq);
+-- type history, newest first, without touching other types; last_updated rides along so that
+-- _since/_at filters and totals are answered from the index without visiting the rows.
+CREATE INDEX resource_version_by_type ON resource_version (tenant, type, seq, last_updated);
 -- system history, newest first, without touching other tenants.
-CREATE INDEX resource_version_by_tenant ON resource_version (tenant, seq);
+CREATE INDEX resource_version_by_tenant ON resource_version (tenant, seq, last_updated);
 
 -- The current version of each resource: one row per (tenant, type, id). rid is the stable key that
 -- search index rows hang off.
@@ -73,8 +74,8 @@ Status Migrate(Connection& connection) {
   // The first read of the file: a file that is not SQLite fails here ("file is not a database").
   Result<int64_t> application_id = connection.QueryInt("PRAGMA application_id");
   if (!application_id.ok()) {
-    return Status::Internal(path + " is not a Kiln database or is damaged: " +
-                            application_id.status().message());
+    return Status::Internal(
+        path + " is not a Kiln database or is damaged: " + application_id.status().message());
   }
   Result<int64_t> version = SchemaVersion(connection);
   if (!version.ok()) return version.take_status();
@@ -83,8 +84,8 @@ Status Migrate(Connection& connection) {
     // Either brand new or some other application's SQLite file: only an empty one is ours to take.
     Result<int64_t> objects = connection.QueryInt("SELECT count(*) FROM sqlite_schema");
     if (!objects.ok()) {
-      return Status::Internal(path + " is not a Kiln database or is damaged: " +
-                              objects.status().message());
+      return Status::Internal(
+          path + " is not a Kiln database or is damaged: " + objects.status().message());
     }
     if (*objects != 0) {
       return Status::Internal(path +

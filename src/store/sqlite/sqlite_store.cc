@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/lock_file.h"
 #include "store/sqlite/schema.h"
@@ -66,7 +67,7 @@ const char* const kSavepointSql = "SAVEPOINT write";
 const char* const kReleaseSql = "RELEASE write";
 const char* const kRollbackToSql = "ROLLBACK TO write";
 
-// Columns 0..5 of both point reads; Fill() reads them.
+// Columns 0..5 of both point reads; FillVersion() reads them.
 const char* const kReadLatestSql =
     "SELECT seq, version, last_updated, deleted, method, json FROM resource_version "
     "WHERE tenant = ?1 AND type = ?2 AND id = ?3 ORDER BY version DESC LIMIT 1";
@@ -106,7 +107,13 @@ size_t HistorySlot(Scope scope, bool at, bool count) {
 std::string HistorySql(Scope scope, bool at, bool count) {
   std::string sql = count ? "SELECT count(*)"
                           : "SELECT seq, type, id, version, last_updated, deleted, method, json";
-  sql += " FROM resource_version AS v WHERE tenant = ?1";
+  // The index is named, not left to the planner: without statistics it prefers the type index
+  // for instance history (a seq range there looks selective), which scans the whole type.
+  sql += " FROM resource_version AS v INDEXED BY ";
+  sql += scope == Scope::kSystem ? "resource_version_by_tenant"
+         : scope == Scope::kType ? "resource_version_by_type"
+                                 : "resource_version_by_key";
+  sql += " WHERE tenant = ?1";
   if (scope != Scope::kSystem) sql += " AND type = ?7";
   if (scope == Scope::kInstance) sql += " AND id = ?8";
   sql += " AND seq >= ?2 AND seq < ?3 AND last_updated >= ?4 AND last_updated < ?5";
@@ -131,7 +138,9 @@ const char* HistorySqlFor(Scope scope, bool at, bool count) {
     std::vector<std::string> all(12);
     for (Scope s : {Scope::kSystem, Scope::kType, Scope::kInstance}) {
       for (bool a : {false, true}) {
-        for (bool c : {false, true}) all[HistorySlot(s, a, c) - kHistoryFirst] = HistorySql(s, a, c);
+        for (bool c : {false, true}) {
+          all[HistorySlot(s, a, c) - kHistoryFirst] = HistorySql(s, a, c);
+        }
       }
     }
     return all;
@@ -259,8 +268,8 @@ class ReaderPool {
  private:
   std::mutex mu_;
   std::condition_variable idle_cv_;
-  bool closing_ = false;                         // guarded by mu_
-  std::vector<Connection*> idle_;                // guarded by mu_
+  bool closing_ = false;                          // guarded by mu_
+  std::vector<Connection*> idle_;                 // guarded by mu_
   std::vector<std::unique_ptr<Connection>> all_;  // fixed after open, cleared by Close()
 };
 
@@ -310,8 +319,7 @@ Status Closed() { return Status::Unavailable("the store is closed"); }
 
 class SqliteStoreImpl final : public SqliteStore {
  public:
-  SqliteStoreImpl(SqliteOptions options, std::string database_path,
-                  std::unique_ptr<LockFile> lock)
+  SqliteStoreImpl(SqliteOptions options, std::string database_path, std::unique_ptr<LockFile> lock)
       : options_(std::move(options)),
         database_path_(std::move(database_path)),
         lock_(std::move(lock)),
@@ -413,7 +421,7 @@ class SqliteStoreImpl final : public SqliteStore {
   bool stopping_ = false;           // guarded by queue_mu_
   std::thread writer_thread_;
 
-  bool opened_ = false;   // Open() succeeded; set before the store is shared
+  bool opened_ = false;  // Open() succeeded; set before the store is shared
   std::mutex close_mu_;  // serialises Close()
   bool closed_ = false;  // guarded by close_mu_
 
@@ -552,8 +560,8 @@ Result<HistoryPage> SqliteStoreImpl::History(const HistoryQuery& query) {
     return Status::Invalid("instance history needs a resource type");
   }
   if (query.count < 0) return Status::Invalid("history page size must not be negative");
-  Scope scope = query.id.empty() ? (query.type.empty() ? Scope::kSystem : Scope::kType)
-                                 : Scope::kInstance;
+  Scope scope =
+      query.id.empty() ? (query.type.empty() ? Scope::kSystem : Scope::kType) : Scope::kInstance;
   bool at = query.at_low.has_value();
 
   ReaderLease lease(readers_);
@@ -762,13 +770,20 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
       largest_group_.store(size, std::memory_order_relaxed);
     }
   } else {
-    // Nothing of this group is durable: every write fails, including those whose closure
-    // succeeded (their Status says why; a retry is safe since none of them took effect).
+    // Nothing of this group is durable: every write fails. Those whose closure succeeded (or never
+    // ran) get kUnavailable, so a retry is safe since none of them took effect; those that failed
+    // on their own keep their own Status.
     state_ = committed_state_;
     failed_commits_.fetch_add(1, std::memory_order_relaxed);
     writes_failed_.fetch_add(static_cast<int64_t>(group.size()), std::memory_order_relaxed);
+    core::LogError("store group commit failed",
+                   {{"database", database_path_},
+                    {"writes", static_cast<long long>(group.size())},  // NOLINT(google-runtime-int)
+                    {"error", group_failure.message()}});
     Status failure = Status::Unavailable("the write was not committed: " + group_failure.message());
-    for (Status& result : results) result = failure;
+    for (Status& result : results) {
+      if (result.ok()) result = failure;
+    }
   }
 
   for (size_t i = 0; i < group.size(); ++i) {
@@ -777,6 +792,7 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
       group[i].done(std::move(results[i]));
     } catch (...) {
       // A throwing callback must not take the writer thread (and every later write) down.
+      core::LogError("store write callback threw; ignored", {{"database", database_path_}});
     }
   }
 }
@@ -836,8 +852,7 @@ Status SqliteStoreImpl::Append(const std::string& tenant, StoredResource& versio
   }
   {
     const char* sql = rid != 0 ? kUpdateCurrentSql : kInsertCurrentSql;
-    Result<sqlite3_stmt*> prepared =
-        db.Statement(rid != 0 ? kUpdateCurrent : kInsertCurrent, sql);
+    Result<sqlite3_stmt*> prepared = db.Statement(rid != 0 ? kUpdateCurrent : kInsertCurrent, sql);
     if (!prepared.ok()) return prepared.take_status();
     sqlite3_stmt* stmt = *prepared;
     StatementScope scope(stmt);
@@ -894,6 +909,13 @@ Status SqliteStoreImpl::SaveState() {
 // --- lifecycle -------------------------------------------------------------------------------
 
 void SqliteStoreImpl::Close() {
+  if (std::this_thread::get_id() == writer_thread_.get_id()) {
+    // From a write closure or a done callback: the writer cannot join itself. Stop taking writes
+    // now; the owner's Close() (or the destructor) finishes the job.
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+    return;
+  }
   std::lock_guard<std::mutex> close_lock(close_mu_);
   if (closed_) return;
   closed_ = true;
@@ -908,7 +930,10 @@ void SqliteStoreImpl::Close() {
     // Folds the log into the database file and truncates it, so a closed data directory is one
     // self-contained file (easy to copy) and the next open has no log to replay. Best effort: a
     // failure leaves a valid log that the next open uses.
-    (void)writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    Status status = writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!status.ok()) {
+      core::LogWarn("store checkpoint on close failed", {{"error", status.message()}});
+    }
   }
   writer_.reset();
   lock_.reset();
@@ -917,6 +942,13 @@ void SqliteStoreImpl::Close() {
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  static std::once_flag configured;
+  std::call_once(configured, [] {
+    // Memory statistics take a process-wide mutex on every SQLite allocation, which readers on
+    // many threads then queue on; Kiln does not read them. Only possible before SQLite's first
+    // use in the process: if something initialised SQLite earlier, this fails harmlessly.
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
   if (options.data_dir.empty()) return Status::Invalid("the SQLite store needs a data directory");
   if (options.max_group_writes < 1) return Status::Invalid("max_group_writes must be at least 1");
   if (options.reader_connections < 1) {

@@ -13,7 +13,9 @@
 //
 // Thread-safety: everything in the Store interface, and Counters(), may be called from any thread.
 // The store object owns its connections, its writer thread and the lock; Close() (or destruction)
-// drains queued writes, checkpoints the write-ahead log and releases the directory.
+// drains queued writes, checkpoints the write-ahead log and releases the directory. Close() called
+// from a write closure or a done callback only stops new writes (the writer cannot join itself);
+// the store must not be destroyed from one.
 #pragma once
 
 #include <cstdint>

@@ -194,8 +194,9 @@ TEST_F(SqliteStoreTest, FailingWriteRollsBackOnlyItself) {
   WriterGate gate;
   gate.Hold(*store_);
   Outcomes outcomes(5);
-  store_->Write([](StoreTxn& txn) { return AppendNext(txn, kDefaultTenant, "Patient", "ok1", "{}"); },
-                outcomes.Callback(0));
+  store_->Write(
+      [](StoreTxn& txn) { return AppendNext(txn, kDefaultTenant, "Patient", "ok1", "{}"); },
+      outcomes.Callback(0));
   store_->Write(
       [](StoreTxn& txn) {
         // Appends two versions and then fails: neither may survive.
@@ -216,8 +217,9 @@ TEST_F(SqliteStoreTest, FailingWriteRollsBackOnlyItself) {
         throw std::runtime_error("boom");
       },
       outcomes.Callback(3));
-  store_->Write([](StoreTxn& txn) { return AppendNext(txn, kDefaultTenant, "Patient", "ok2", "{}"); },
-                outcomes.Callback(4));
+  store_->Write(
+      [](StoreTxn& txn) { return AppendNext(txn, kDefaultTenant, "Patient", "ok2", "{}"); },
+      outcomes.Callback(4));
   int64_t commits_before = store_->Counters().commits;
   gate.Release();
   ASSERT_TRUE(gate.Wait().ok());
@@ -244,14 +246,18 @@ TEST_F(SqliteStoreTest, FailingWriteRollsBackOnlyItself) {
 TEST_F(SqliteStoreTest, NextTimestampIsStrictlyIncreasing) {
   std::vector<int64_t> stamps;
   int64_t before = core::NowMicros();
-  ASSERT_TRUE(store_->WriteAndWait([&](StoreTxn& txn) {
-    for (int i = 0; i < 10000; ++i) stamps.push_back(txn.NextTimestamp());
-    return Status::Ok();
-  }).ok());
-  ASSERT_TRUE(store_->WriteAndWait([&](StoreTxn& txn) {
-    stamps.push_back(txn.NextTimestamp());
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->WriteAndWait([&](StoreTxn& txn) {
+                    for (int i = 0; i < 10000; ++i) stamps.push_back(txn.NextTimestamp());
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->WriteAndWait([&](StoreTxn& txn) {
+                    stamps.push_back(txn.NextTimestamp());
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_GE(stamps.front(), before);
   for (size_t i = 1; i < stamps.size(); ++i) ASSERT_LT(stamps[i - 1], stamps[i]) << i;
 }
@@ -260,15 +266,20 @@ TEST_F(SqliteStoreTest, NextTimestampStaysAboveAppendedTimestamps) {
   // A version stamped an hour ahead (a clock that later steps back, or an import): later
   // timestamps still sort after it.
   int64_t ahead = core::NowMicros() + 3600LL * 1000000;
-  ASSERT_TRUE(store_->WriteAndWait([&](StoreTxn& txn) {
-    StoredResource v = Version("Patient", "future", 1, ahead, "{}", WriteMethod::kCreate);
-    return txn.Append(kDefaultTenant, v);
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->WriteAndWait([&](StoreTxn& txn) {
+                    StoredResource v =
+                        Version("Patient", "future", 1, ahead, "{}", WriteMethod::kCreate);
+                    return txn.Append(kDefaultTenant, v);
+                  })
+                  .ok());
   int64_t next = 0;
-  ASSERT_TRUE(store_->WriteAndWait([&](StoreTxn& txn) {
-    next = txn.NextTimestamp();
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->WriteAndWait([&](StoreTxn& txn) {
+                    next = txn.NextTimestamp();
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_GT(next, ahead);
 }
 
@@ -276,9 +287,9 @@ TEST_F(SqliteStoreTest, SeqFollowsCommitOrder) {
   std::vector<int64_t> seqs;
   for (int i = 0; i < 20; ++i) {
     StoredResource v;
-    std::string id = "r";
-    id += std::to_string(i % 3);  // (not "r" + ...: g++ 12 warns falsely on that, -Wrestrict)
-    ASSERT_TRUE(Put(*store_, i % 2 ? "Patient" : "Observation", id, "{}", &v).ok());
+    ASSERT_TRUE(
+        Put(*store_, i % 2 ? "Patient" : "Observation", testing::Numbered("r", i % 3), "{}", &v)
+            .ok());
     seqs.push_back(v.info.seq);
   }
   for (size_t i = 1; i < seqs.size(); ++i) EXPECT_LT(seqs[i - 1], seqs[i]);

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "kiln/store.h"
@@ -56,6 +57,13 @@ inline std::unique_ptr<SqliteStore> OpenOrDie(const std::string& dir) {
   return OpenOrDie(options);
 }
 
+// prefix + i. (Not `"p" + std::to_string(i)`: g++ 12 warns falsely on that, -Wrestrict.)
+inline std::string Numbered(std::string_view prefix, int64_t i) {
+  std::string out(prefix);
+  out += std::to_string(i);
+  return out;
+}
+
 inline ResourceKey Key(std::string type, std::string id, std::string tenant = kDefaultTenant) {
   ResourceKey key;
   key.tenant = std::move(tenant);
@@ -86,9 +94,9 @@ inline Status AppendNext(StoreTxn& txn, const std::string& tenant, const std::st
   Result<std::optional<StoredResource>> latest = txn.ReadLatest(Key(type, id, tenant));
   if (!latest.ok()) return latest.take_status();
   int64_t next = latest.value() ? latest.value()->info.version + 1 : 1;
-  WriteMethod method = json.empty()     ? WriteMethod::kDelete
-                       : next == 1      ? WriteMethod::kCreate
-                                        : WriteMethod::kUpdate;
+  WriteMethod method = json.empty() ? WriteMethod::kDelete
+                       : next == 1  ? WriteMethod::kCreate
+                                    : WriteMethod::kUpdate;
   StoredResource version = Version(type, id, next, txn.NextTimestamp(), json, method);
   Status status = txn.Append(tenant, version);
   if (status.ok() && written != nullptr) *written = version;
@@ -98,9 +106,8 @@ inline Status AppendNext(StoreTxn& txn, const std::string& tenant, const std::st
 inline Status Put(Store& store, const std::string& type, const std::string& id,
                   const std::string& json, StoredResource* written = nullptr,
                   const std::string& tenant = kDefaultTenant) {
-  return store.WriteAndWait([&](StoreTxn& txn) {
-    return AppendNext(txn, tenant, type, id, json, written);
-  });
+  return store.WriteAndWait(
+      [&](StoreTxn& txn) { return AppendNext(txn, tenant, type, id, json, written); });
 }
 
 // Holds the writer thread inside one write until Release(): writes queued meanwhile are taken

@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# Kiln benchmarks: start-up time, memory, read and create throughput, and the plain-HTTP ceiling
+# on the same machine. Prints a report and a summary table; see bench/README.md.
+#
+# Usage: bench/run.sh [BUILD_DIR]            (what `make bench` runs; BUILD_DIR defaults to build)
+# Settings (environment):
+#   BENCH_KILN_THREADS   kiln --threads and bare_responder threads (default 2)
+#   BENCH_DURATION       seconds of each main wrk run (default 10)
+#   BENCH_LOG_DURATION   seconds of the access-log-on read run (default 5)
+#   BENCH_WARMUP         seconds of unreported warm-up before each read run (default 2)
+#   BENCH_VERBOSE=1      also print wrk's own output
+#
+# It is a benchmark, not a test: it exits 0 when everything ran, whatever the figures, and 1
+# when something could not run (build failed, server did not start, loading failed).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${1:-build}
+[[ $BUILD_DIR = /* ]] || BUILD_DIR=$PWD/$BUILD_DIR
+
+KILN_THREADS=${BENCH_KILN_THREADS:-2}
+DURATION=${BENCH_DURATION:-10}
+LOG_DURATION=${BENCH_LOG_DURATION:-5}
+WARMUP=${BENCH_WARMUP:-2}
+VERBOSE=${BENCH_VERBOSE:-0}
+CONNECTIONS=32
+WRK_THREADS=2
+IDS=1000            # Patients p0..p999 loaded before the read run
+STARTUP_RUNS=5
+
+# Targets (see bench/README.md).
+T_STARTUP_MS=200
+T_IDLE_RSS_MB=50
+T_READ_RPS=40000
+T_READ_P99_MS=2
+T_CEILING_RATIO=0.6
+T_CREATE_RPS=5000
+
+KILN=$BUILD_DIR/kiln
+BARE=$BUILD_DIR/bench/bare_responder
+PROBE=$BUILD_DIR/bench/startup_probe
+LUA=$ROOT/bench/lua
+
+die() { echo "bench: $*" >&2; exit 1; }
+warn() { echo "  WARNING: $*"; WARNINGS+=("$*"); }
+WARNINGS=()
+
+for tool in wrk curl awk; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install $tool)"
+done
+
+# ---------------------------------------------------------------- clean-up of what we start
+TMP=$(mktemp -d -t kiln-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- build
+echo "== Building kiln, bare_responder, startup_probe in $BUILD_DIR"
+if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$TMP/configure.log" 2>&1 ||
+    { tail -20 "$TMP/configure.log"; die "cmake configure failed"; }
+fi
+cmake --build "$BUILD_DIR" --target kiln bare_responder startup_probe >"$TMP/build.log" 2>&1 ||
+  { tail -30 "$TMP/build.log"; die "build failed"; }
+build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt")
+[[ $build_type == Release ]] || echo "  note: $BUILD_DIR is a '$build_type' build, not Release"
+
+# ---------------------------------------------------------------- helpers
+# A free loopback port below the ephemeral range (wrk's client ports live there).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+# wait_ready PID PORT: until GET /healthz answers 200 (at most 10 s).
+wait_ready() {
+  local pid=$1 port=$2
+  for _ in $(seq 1 500); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/healthz" \
+         2>/dev/null) == 200 ]] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# start_kiln DATA_DIR ACCESS_LOG(true|false) NAME: sets KPID and KPORT.
+start_kiln() {
+  KPORT=$(free_port)
+  "$KILN" serve --port "$KPORT" --data "$1" --access-log "$2" --threads "$KILN_THREADS" \
+    >"$TMP/$3.out" 2>"$TMP/$3.log" &
+  KPID=$!
+  PIDS+=("$KPID")
+  wait_ready "$KPID" "$KPORT" || { tail -5 "$TMP/$3.log"; die "kiln ($3) did not become ready"; }
+}
+
+status_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+# Share of both cores busy over one second, in percent (from /proc/stat).
+cpu_busy_pct() {
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%d", (busy + idle) ? 100 * busy / (busy + idle) : 0}'
+}
+
+# Wait (at most 60 s) for other work on the machine to settle; remember how busy it was.
+wait_quiet() {
+  local busy
+  busy=$(cpu_busy_pct)
+  for _ in $(seq 1 30); do
+    ((busy < 15)) && break
+    echo "  machine busy (${busy}% CPU used by others), waiting..."
+    sleep 1
+    busy=$(cpu_busy_pct)
+  done
+  ((busy < 15)) || warn "machine still busy before this measurement (${busy}% CPU in use by others)"
+  QUIET_BUSY=$busy
+}
+
+# run_wrk NAME SCRIPT SECONDS URL [PID]: runs wrk, sets R_RPS R_P50 R_P90 R_P99 R_NON2XX R_ERR
+# (latencies in ms) and R_CPU (cores used by PID and by wrk during the run).
+run_wrk() {
+  local name=$1 script=$2 secs=$3 url=$4 pid=${5:-} t0=0 t1=0 wrk_cpu line
+  [[ -n $pid ]] && t0=$(cpu_ticks "$pid")
+  local TIMEFORMAT='%U %S'
+  { time wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s --latency \
+      -s "$LUA/$script" "$url" >"$TMP/$name.wrk" 2>&1; } 2>"$TMP/$name.time" ||
+    { cat "$TMP/$name.wrk"; die "wrk ($name) failed"; }
+  [[ -n $pid ]] && t1=$(cpu_ticks "$pid")
+  [[ $VERBOSE == 1 ]] && sed 's/^/    | /' "$TMP/$name.wrk"
+  line=$(grep '^BENCH ' "$TMP/$name.wrk") || { cat "$TMP/$name.wrk"; die "no result from wrk ($name)"; }
+  get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+  R_RPS=$(get rps)
+  R_P50=$(awk -v u="$(get p50_us)" 'BEGIN {printf "%.2f", u / 1000}')
+  R_P90=$(awk -v u="$(get p90_us)" 'BEGIN {printf "%.2f", u / 1000}')
+  R_P99=$(awk -v u="$(get p99_us)" 'BEGIN {printf "%.2f", u / 1000}')
+  R_MAX=$(awk -v u="$(get max_us)" 'BEGIN {printf "%.2f", u / 1000}')
+  R_NON2XX=$(get non2xx)
+  R_ERR=$(get socket_errors)
+  R_REQS=$(get requests)
+  wrk_cpu=$(awk '{print $1 + $2}' "$TMP/$name.time")
+  R_CPU=$(awk -v k="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v w="$wrk_cpu" -v s="$secs" \
+    'BEGIN {printf "server %.2f cores, wrk %.2f cores", k / hz / s, w / s}')
+  ((R_NON2XX == 0)) || warn "$name: $R_NON2XX responses were not 2xx/3xx"
+  ((R_ERR == 0)) || warn "$name: $R_ERR socket errors (connect/read/write/timeout)"
+}
+
+fmt_int() { awk -v x="$1" 'BEGIN {s = sprintf("%d", x + 0.5); while (s ~ /[0-9]{4}/) sub(/[0-9]{3}($|,)/, ",&", s); print s}'; }
+
+metric() {  # metric PORT 'name{labels}' -> value or 0
+  curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+    awk -v k="$2" '$1 == k {v = $2} END {print v + 0}'
+}
+
+# ---------------------------------------------------------------- context
+echo
+echo "== Machine"
+echo "  $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)),"\
+  "$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sr)"
+echo "  kiln $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'), $build_type build"
+echo "  load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  kiln and wrk share the machine: kiln --threads $KILN_THREADS, wrk -t$WRK_THREADS -c$CONNECTIONS"
+wait_quiet
+echo "  CPU busy with other work just before measuring: ${QUIET_BUSY}%"
+
+# ---------------------------------------------------------------- 1, 2: start-up and idle RSS
+echo
+echo "== 1, 2. Start-up to first answered GET /healthz, and idle RSS ($STARTUP_RUNS runs, fresh data dir each)"
+startup=()
+rss=()
+for i in $(seq 1 "$STARTUP_RUNS"); do
+  port=$(free_port)
+  out=$("$PROBE" "$port" 250 10000 "$KILN" serve --port "$port" --data "$TMP/startup-$i" \
+          --access-log false --threads "$KILN_THREADS") || die "kiln did not start (run $i)"
+  ms=$(sed -n 's/.*startup_ms=\([^ ]*\).*/\1/p' <<<"$out")
+  kb=$(sed -n 's/.*rss_kb=\([^ ]*\).*/\1/p' <<<"$out")
+  startup+=("$ms")
+  rss+=("$kb")
+  echo "  run $i: ${ms} ms to first 200, VmRSS $(mb "$kb") MB 250 ms later"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+STARTUP_MS=$(median "${startup[@]}")
+IDLE_RSS_MB=$(mb "$(median "${rss[@]}")")
+echo "  median: $STARTUP_MS ms, idle RSS $IDLE_RSS_MB MB"
+
+# ---------------------------------------------------------------- load the Patients
+DATA=$TMP/data
+start_kiln "$DATA" false kiln-nolog
+echo
+echo "== Loading $IDS Patients p0..p$((IDS - 1)) with PUT (about 330 bytes each, --sync full)"
+body='{"resourceType":"Patient","id":"ID","active":true,'\
+'"name":[{"use":"official","family":"Chalmers","given":["Peter","James"]}],'\
+'"telecom":[{"system":"phone","value":"(03) 5555 6473","use":"work"}],'\
+'"gender":"male","birthDate":"1974-12-25",'\
+'"address":[{"use":"home","line":["534 Erewhon St"],"city":"PleasantVille",'\
+'"state":"Vic","postalCode":"3999"}]}'
+esc=${body//\"/\\\"}
+for ((i = 0; i < IDS; i++)); do
+  ((i == 0)) || echo next
+  printf 'url = "http://127.0.0.1:%s/fhir/Patient/p%d"\nrequest = "PUT"\n' "$KPORT" "$i"
+  printf 'header = "Content-Type: application/fhir+json"\ndata = "%s"\n' "${esc//ID/p$i}"
+  printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+done >"$TMP/load.curl"
+load_start=$(date +%s%N)
+curl -s --parallel --parallel-max "$CONNECTIONS" -K "$TMP/load.curl" >"$TMP/load.codes" 2>/dev/null || true
+load_ms=$((($(date +%s%N) - load_start) / 1000000))
+created=$(grep -c '^201$' "$TMP/load.codes" || true)
+((created == IDS)) || { sort "$TMP/load.codes" | uniq -c; die "loading failed: $created of $IDS PUTs answered 201"; }
+echo "  $IDS x 201 Created in $load_ms ms (curl, $CONNECTIONS in parallel)"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KPORT/fhir/Patient/p$((IDS - 1))") == 200 ]] ||
+  die "GET Patient/p$((IDS - 1)) after loading did not answer 200"
+
+# ---------------------------------------------------------------- 3: read by id, access log off
+echo
+echo "== 3. Read by id: GET /fhir/Patient/p<random 0..$((IDS - 1))>, keep-alive, $CONNECTIONS connections, ${DURATION} s"
+echo "  kiln --access-log false --threads $KILN_THREADS (warm-up ${WARMUP} s not counted)"
+wait_quiet
+((WARMUP > 0)) && run_wrk read-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+run_wrk read read.lua "$DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+READ_RPS=$R_RPS READ_P50=$R_P50 READ_P90=$R_P90 READ_P99=$R_P99
+echo "  $(fmt_int "$READ_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+  " ($(fmt_int "$R_REQS") requests, $R_NON2XX non-2xx, $R_ERR socket errors)"
+echo "  CPU: $R_CPU"
+
+# ---------------------------------------------------------------- 5: create
+echo
+echo "== 5. Create: POST /fhir/Patient (about 330 bytes), $CONNECTIONS connections, ${DURATION} s, --sync full (default)"
+echo "  same kiln process (--access-log false)"
+wait_quiet
+key='kiln_http_requests_total{interaction="create",code="201"}'
+before=$(metric "$KPORT" "$key")
+run_wrk create create.lua "$DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+after=$(metric "$KPORT" "$key")
+CREATE_RPS=$R_RPS
+CREATED=$(awk -v a="$after" -v b="$before" 'BEGIN {printf "%d", a - b}')
+echo "  $(fmt_int "$CREATE_RPS") creates/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+  " ($R_NON2XX non-2xx, $R_ERR socket errors)"
+echo "  /metrics counts $(fmt_int "$CREATED") new 201 Created for $(fmt_int "$R_REQS") requests wrk completed"
+((CREATED >= R_REQS)) || warn "create: only $CREATED of $R_REQS requests answered 201"
+echo "  CPU: $R_CPU"
+
+# ---------------------------------------------------------------- 6: peak RSS
+PEAK_RSS_MB=$(mb "$(status_kb "$KPID" VmHWM)")
+NOW_RSS_MB=$(mb "$(status_kb "$KPID" VmRSS)")
+echo
+echo "== 6. Memory of kiln after the read and create runs"
+echo "  VmHWM (peak RSS) $PEAK_RSS_MB MB, VmRSS now $NOW_RSS_MB MB"
+stop_pid "$KPID"
+
+# ---------------------------------------------------------------- 3b: read by id, access log on
+echo
+echo "== 3b. Read by id again with the access log ON (JSON lines to a file), ${LOG_DURATION} s"
+start_kiln "$DATA" true kiln-log
+wait_quiet
+((WARMUP > 0)) && run_wrk readlog-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+run_wrk readlog read.lua "$LOG_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+LOG_RPS=$R_RPS LOG_P99=$R_P99
+echo "  $(fmt_int "$LOG_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+  " ($R_NON2XX non-2xx, $R_ERR socket errors)"
+echo "  CPU: $R_CPU"
+echo "  access log: $(awk 'END {print NR}' "$TMP/kiln-log.log") lines,"\
+  "$(du -m "$TMP/kiln-log.log" | cut -f1) MB"
+stop_pid "$KPID"
+
+# ---------------------------------------------------------------- 4: HTTP ceiling
+echo
+echo "== 4. HTTP ceiling: bare_responder (plain Beast, fixed 2 KB body, $KILN_THREADS threads), same wrk command"
+BPORT=$(free_port)
+"$BARE" "$BPORT" "$KILN_THREADS" >/dev/null 2>"$TMP/bare.log" &
+BPID=$!
+PIDS+=("$BPID")
+for _ in $(seq 1 250); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$BPORT/" 2>/dev/null) == 200 ]] && break
+  kill -0 "$BPID" 2>/dev/null || die "bare_responder exited: $(cat "$TMP/bare.log")"
+  sleep 0.02
+done
+wait_quiet
+((WARMUP > 0)) && run_wrk bare-warmup read.lua "$WARMUP" "http://127.0.0.1:$BPORT" "$BPID"
+run_wrk bare read.lua "$DURATION" "http://127.0.0.1:$BPORT" "$BPID"
+BARE_RPS=$R_RPS
+echo "  $(fmt_int "$BARE_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"
+echo "  CPU: $R_CPU"
+stop_pid "$BPID"
+
+# ---------------------------------------------------------------- summary
+CEILING_RATIO=$(awk -v a="$READ_RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.2f", b ? a / b : 0}')
+LOG_RATIO=$(awk -v a="$LOG_RPS" -v b="$READ_RPS" 'BEGIN {printf "%.2f", b ? a / b : 0}')
+
+# row NAME VALUE UNIT TARGET_OP TARGET: "Met" is judged from the op (<, <=, >=, or - for none).
+row() {
+  awk -v name="$1" -v v="$2" -v unit="$3" -v op="$4" -v t="$5" 'BEGIN {
+    val = (v >= 1000) ? sprintf("%d", v + 0.5) : v
+    while (val ~ /^[0-9]{4}/) sub(/[0-9]{3}($|,|\.)/, ",&", val)
+    if (op == "-") { printf "  %-44s %12s %-6s %-14s %6s  %s\n", name, val, unit, "(report only)", "", ""; exit }
+    tv = (t >= 1000) ? sprintf("%d", t) : t
+    while (tv ~ /^[0-9]{4}/) sub(/[0-9]{3}($|,)/, ",&", tv)
+    met = (op == "<") ? v < t : (op == "<=") ? v <= t : v >= t
+    printf "  %-44s %12s %-6s %-14s %6.2f  %s\n", name, val, unit, op " " tv " " unit, t ? v / t : 0, met ? "yes" : "NO"
+  }'
+}
+
+echo
+echo "== Summary (kiln --threads $KILN_THREADS; wrk -t$WRK_THREADS -c$CONNECTIONS on the same $(nproc) cores;"\
+  "ratio = value / target)"
+printf '  %-44s %12s %-6s %-14s %6s  %s\n' "Figure" "Value" "" "Target" "Ratio" "Met"
+row "1. Start-up to first 200 (median of $STARTUP_RUNS)" "$STARTUP_MS" ms "<" "$T_STARTUP_MS"
+row "2. Idle RSS after start-up (median)" "$IDLE_RSS_MB" MB "<" "$T_IDLE_RSS_MB"
+row "3. Read by id, access log off" "$READ_RPS" req/s ">=" "$T_READ_RPS"
+row "   p50 latency" "$READ_P50" ms "-" ""
+row "   p99 latency" "$READ_P99" ms "<=" "$T_READ_P99_MS"
+row "3b. Read by id, access log on" "$LOG_RPS" req/s "-" ""
+row "   p99 latency, access log on" "$LOG_P99" ms "-" ""
+row "   log on / log off throughput" "$LOG_RATIO" x "-" ""
+row "4. HTTP ceiling (bare_responder)" "$BARE_RPS" req/s "-" ""
+row "   Kiln read / ceiling" "$CEILING_RATIO" x ">=" "$T_CEILING_RATIO"
+row "5. Create, durable (--sync full)" "$CREATE_RPS" req/s ">=" "$T_CREATE_RPS"
+row "6. Peak RSS after load (VmHWM)" "$PEAK_RSS_MB" MB "-" ""
+if ((${#WARNINGS[@]})); then
+  echo
+  echo "  Warnings:"
+  printf '    - %s\n' "${WARNINGS[@]}"
+fi
+exit 0
