@@ -8,13 +8,6 @@
 //
 // Usage: bare_responder [port=8081] [threads=2]
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
-#include <string>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,9 +16,17 @@
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -59,15 +60,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void Read() {
-    request_ = {};
+    // A parser of our own rather than async_read into a message, which would allocate a parser
+    // per request.
+    parser_.emplace();
     stream_.expires_after(kTimeout);
-    http::async_read(stream_, buffer_, request_,
+    http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
     if (ec) return Close();
-    response_.keep_alive(request_.keep_alive());
+    response_.keep_alive(parser_->get().keep_alive());
     stream_.expires_after(kTimeout);
     http::async_write(stream_, response_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
@@ -86,7 +89,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Stream stream_;
   beast::flat_buffer buffer_;
-  http::request<http::string_body> request_;
+  std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
 };
 

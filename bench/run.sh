@@ -131,6 +131,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 # Share of both cores busy over one second, in percent (from /proc/stat).
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 cpu_busy_pct() {
   local a b
   a=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
@@ -140,30 +141,35 @@ cpu_busy_pct() {
     busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%d", (busy + idle) ? 100 * busy / (busy + idle) : 0}'
 }
 
-# Wait (at most 60 s) for other work on the machine to settle; remember how busy it was.
+# wait_quiet MAX_SECONDS: wait for other work on the machine to settle (CPU < 15% busy over a
+# second); sets QUIET_BUSY and warns when it did not settle in time.
 wait_quiet() {
-  local busy
+  local busy waited=0
   busy=$(cpu_busy_pct)
-  for _ in $(seq 1 30); do
-    ((busy < 15)) && break
-    echo "  machine busy (${busy}% CPU used by others), waiting..."
-    sleep 1
-    busy=$(cpu_busy_pct)
-  done
-  ((busy < 15)) || warn "machine still busy before this measurement (${busy}% CPU in use by others)"
+  if ((busy >= 15)); then
+    printf '  waiting for the machine to quieten (%d%% CPU busy with other work)...' "$busy"
+    while ((busy >= 15 && waited < $1)); do
+      busy=$(cpu_busy_pct)
+      waited=$((waited + 1))
+    done
+    ((busy < 15)) && echo " quiet after ${waited} s" || echo " still ${busy}% after ${waited} s"
+  fi
+  ((busy < 15)) || warn "other work was using ${busy}% of the CPU when a measurement started"
   QUIET_BUSY=$busy
 }
 
 # run_wrk NAME SCRIPT SECONDS URL [PID]: runs wrk, sets R_RPS R_P50 R_P90 R_P99 R_NON2XX R_ERR
 # (latencies in ms) and R_CPU (cores used by PID and by wrk during the run).
 run_wrk() {
-  local name=$1 script=$2 secs=$3 url=$4 pid=${5:-} t0=0 t1=0 wrk_cpu line
-  [[ -n $pid ]] && t0=$(cpu_ticks "$pid")
+  local name=$1 script=$2 secs=$3 url=$4 pid=$5 t0 t1 all0 all1 wrk_cpu line
+  t0=$(cpu_ticks "$pid")
+  all0=$(busy_ticks)
   local TIMEFORMAT='%U %S'
   { time wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s --latency \
       -s "$LUA/$script" "$url" >"$TMP/$name.wrk" 2>&1; } 2>"$TMP/$name.time" ||
     { cat "$TMP/$name.wrk"; die "wrk ($name) failed"; }
-  [[ -n $pid ]] && t1=$(cpu_ticks "$pid")
+  t1=$(cpu_ticks "$pid")
+  all1=$(busy_ticks)
   [[ $VERBOSE == 1 ]] && sed 's/^/    | /' "$TMP/$name.wrk"
   line=$(grep '^BENCH ' "$TMP/$name.wrk") || { cat "$TMP/$name.wrk"; die "no result from wrk ($name)"; }
   get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
@@ -176,13 +182,21 @@ run_wrk() {
   R_ERR=$(get socket_errors)
   R_REQS=$(get requests)
   wrk_cpu=$(awk '{print $1 + $2}' "$TMP/$name.time")
-  R_CPU=$(awk -v k="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v w="$wrk_cpu" -v s="$secs" \
-    'BEGIN {printf "server %.2f cores, wrk %.2f cores", k / hz / s, w / s}')
+  R_CPU=$(awk -v k="$((t1 - t0))" -v all="$((all1 - all0))" -v hz="$(getconf CLK_TCK)" \
+    -v w="$wrk_cpu" -v s="$secs" 'BEGIN {o = (all - k) / hz / s - w / s; if (o < 0) o = 0
+    printf "server %.2f cores, wrk %.2f cores, everything else %.2f cores", k / hz / s, w / s, o}')
   ((R_NON2XX == 0)) || warn "$name: $R_NON2XX responses were not 2xx/3xx"
   ((R_ERR == 0)) || warn "$name: $R_ERR socket errors (connect/read/write/timeout)"
 }
 
-fmt_int() { awk -v x="$1" 'BEGIN {s = sprintf("%d", x + 0.5); while (s ~ /[0-9]{4}/) sub(/[0-9]{3}($|,)/, ",&", s); print s}'; }
+# awk helper: commas(12345.6) -> "12,346" for values >= 1000, the value unchanged below.
+AWK_COMMAS='function commas(x,   i, out) {
+  if (x < 1000) return x
+  i = sprintf("%d", x + 0.5); out = ""
+  while (length(i) > 3) { out = "," substr(i, length(i) - 2) out; i = substr(i, 1, length(i) - 3) }
+  return i out
+}'
+fmt_int() { awk -v x="$1" "$AWK_COMMAS"' BEGIN {print commas(x)}'; }
 
 metric() {  # metric PORT 'name{labels}' -> value or 0
   curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
@@ -198,7 +212,7 @@ echo "  kiln $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
   git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'), $build_type build"
 echo "  load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  kiln and wrk share the machine: kiln --threads $KILN_THREADS, wrk -t$WRK_THREADS -c$CONNECTIONS"
-wait_quiet
+wait_quiet 60
 echo "  CPU busy with other work just before measuring: ${QUIET_BUSY}%"
 
 # ---------------------------------------------------------------- 1, 2: start-up and idle RSS
@@ -252,7 +266,7 @@ echo "  $IDS x 201 Created in $load_ms ms (curl, $CONNECTIONS in parallel)"
 echo
 echo "== 3. Read by id: GET /fhir/Patient/p<random 0..$((IDS - 1))>, keep-alive, $CONNECTIONS connections, ${DURATION} s"
 echo "  kiln --access-log false --threads $KILN_THREADS (warm-up ${WARMUP} s not counted)"
-wait_quiet
+wait_quiet 15
 ((WARMUP > 0)) && run_wrk read-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
 run_wrk read read.lua "$DURATION" "http://127.0.0.1:$KPORT" "$KPID"
 READ_RPS=$R_RPS READ_P50=$R_P50 READ_P90=$R_P90 READ_P99=$R_P99
@@ -264,7 +278,7 @@ echo "  CPU: $R_CPU"
 echo
 echo "== 5. Create: POST /fhir/Patient (about 330 bytes), $CONNECTIONS connections, ${DURATION} s, --sync full (default)"
 echo "  same kiln process (--access-log false)"
-wait_quiet
+wait_quiet 15
 key='kiln_http_requests_total{interaction="create",code="201"}'
 before=$(metric "$KPORT" "$key")
 run_wrk create create.lua "$DURATION" "http://127.0.0.1:$KPORT" "$KPID"
@@ -289,7 +303,7 @@ stop_pid "$KPID"
 echo
 echo "== 3b. Read by id again with the access log ON (JSON lines to a file), ${LOG_DURATION} s"
 start_kiln "$DATA" true kiln-log
-wait_quiet
+wait_quiet 15
 ((WARMUP > 0)) && run_wrk readlog-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
 run_wrk readlog read.lua "$LOG_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
 LOG_RPS=$R_RPS LOG_P99=$R_P99
@@ -312,7 +326,7 @@ for _ in $(seq 1 250); do
   kill -0 "$BPID" 2>/dev/null || die "bare_responder exited: $(cat "$TMP/bare.log")"
   sleep 0.02
 done
-wait_quiet
+wait_quiet 15
 ((WARMUP > 0)) && run_wrk bare-warmup read.lua "$WARMUP" "http://127.0.0.1:$BPORT" "$BPID"
 run_wrk bare read.lua "$DURATION" "http://127.0.0.1:$BPORT" "$BPID"
 BARE_RPS=$R_RPS
@@ -326,12 +340,10 @@ LOG_RATIO=$(awk -v a="$LOG_RPS" -v b="$READ_RPS" 'BEGIN {printf "%.2f", b ? a / 
 
 # row NAME VALUE UNIT TARGET_OP TARGET: "Met" is judged from the op (<, <=, >=, or - for none).
 row() {
-  awk -v name="$1" -v v="$2" -v unit="$3" -v op="$4" -v t="$5" 'BEGIN {
-    val = (v >= 1000) ? sprintf("%d", v + 0.5) : v
-    while (val ~ /^[0-9]{4}/) sub(/[0-9]{3}($|,|\.)/, ",&", val)
+  awk -v name="$1" -v v="$2" -v unit="$3" -v op="$4" -v t="$5" "$AWK_COMMAS"' BEGIN {
+    val = commas(v)
     if (op == "-") { printf "  %-44s %12s %-6s %-14s %6s  %s\n", name, val, unit, "(report only)", "", ""; exit }
-    tv = (t >= 1000) ? sprintf("%d", t) : t
-    while (tv ~ /^[0-9]{4}/) sub(/[0-9]{3}($|,)/, ",&", tv)
+    tv = commas(t)
     met = (op == "<") ? v < t : (op == "<=") ? v <= t : v >= t
     printf "  %-44s %12s %-6s %-14s %6.2f  %s\n", name, val, unit, op " " tv " " unit, t ? v / t : 0, met ? "yes" : "NO"
   }'

@@ -48,9 +48,10 @@ int Serve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "kiln: %s\n", s.message().c_str());
     return 1;
   }
-  std::printf("Kiln %s, a FHIR R4 server\n  FHIR base: %s\n  Data:      %s (SQLite)\n"
-              "  Press Ctrl-C to stop.\n",
-              KILN_VERSION, app.base_url().c_str(), app.data_path().c_str());
+  std::printf("Kiln %s, a FHIR R4 server\n  FHIR base: %s\n  Listening: %s\n"
+              "  Data:      %s (SQLite)\n  Press Ctrl-C to stop.\n",
+              KILN_VERSION, app.base_url().c_str(), app.listen_url().c_str(),
+              app.data_path().c_str());
   std::fflush(stdout);
 
   std::thread watcher([&app, signals] {

@@ -24,8 +24,11 @@ std::string_view HttpDateNow();
 // {"resourceType":"OperationOutcome","issue":[{"severity":"error","code":...,"diagnostics":...}]}
 std::string OperationOutcomeJson(std::string_view issue_code, std::string_view diagnostics);
 
-// True if `text` can go into a header name or value as is: no CR, LF or NUL (which would let a
-// value split the response).
+// True if `text` can go into a header value as is: no CR, LF or NUL (which would let a value
+// split the response).
 bool IsSafeHeaderText(std::string_view text);
+
+// True if `name` is a valid header field name (an RFC 9110 token).
+bool IsHeaderName(std::string_view name);
 
 }  // namespace kiln::http

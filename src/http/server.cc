@@ -8,17 +8,10 @@
 //
 // A Session reads one request, hands it to the Handler, writes the response, and only then reads
 // the next one; pipelined requests wait in the read buffer, so answers go out in order.
+#include "http/server.h"
+
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <cstdint>
-#include <exception>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <unordered_set>
-#include <vector>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,10 +30,17 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "core/log.h"
 #include "http/message_util.h"
-#include "http/server.h"
 
 namespace kiln::http {
 namespace {
@@ -71,9 +71,20 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 thread_local const void* tls_io_thread_owner = nullptr;
 
-
 bool IsParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+// The answer to a handler failure: says what to quote when asking for help, and nothing else.
+Response InternalError(std::string_view request_id) {
+  Response response;
+  response.status = 500;
+  response.headers.emplace_back("Content-Type", "application/fhir+json");
+  response.body = OperationOutcomeJson(
+      "exception", "Internal server error; the server log has details under request id " +
+                       std::string(request_id));
+  response.interaction = "error";
+  return response;
 }
 
 class ServerImpl;
@@ -244,8 +255,8 @@ void Session::ReadRequest(bool first) {
   if (server_.stopping()) return CloseNow();
   state_ = State::kReading;
   parser_.emplace();
-  parser_->header_limit(static_cast<uint32_t>(
-      std::min<size_t>(server_.options().max_header_bytes, UINT32_MAX)));
+  parser_->header_limit(
+      static_cast<uint32_t>(std::min<size_t>(server_.options().max_header_bytes, UINT32_MAX)));
   parser_->body_limit(server_.options().max_body_bytes);
   if (buffer_.size() > 0) {  // a pipelined request is already here
     stream_.expires_after(server_.options().read_timeout);
@@ -326,9 +337,9 @@ void Session::OnBody(error_code ec, size_t /*bytes*/) {
 void Session::OnReadError(const error_code& ec) {
   const ServerOptions& options = server_.options();
   if (ec == bhttp::error::body_limit) {
-    return SendError(413, "too-long",
-                     "Request body exceeds the limit of " +
-                         std::to_string(options.max_body_bytes) + " bytes");
+    return SendError(
+        413, "too-long",
+        "Request body exceeds the limit of " + std::to_string(options.max_body_bytes) + " bytes");
   }
   if (ec == bhttp::error::header_limit) {
     return SendError(431, "too-long",
@@ -384,23 +395,11 @@ void Session::OnRequest() {
   } catch (const std::exception& e) {
     core::LogError("handler threw", {{"request_id", std::string_view(request_id_)},
                                      {"error", std::string_view(e.what())}});
-    Response response;
-    response.status = 500;
-    response.headers.emplace_back("Content-Type", "application/fhir+json");
-    response.body = OperationOutcomeJson(
-        "exception", "Internal server error; the server log has details under request id " +
-                         request_id_);
-    OnResponse(seq, std::move(response));  // ignored if the handler answered before throwing
+    OnResponse(seq, InternalError(request_id_));  // ignored if the handler answered already
   } catch (...) {
-    core::LogError("handler threw", {{"request_id", std::string_view(request_id_)},
-                                     {"error", "unknown exception"}});
-    Response response;
-    response.status = 500;
-    response.headers.emplace_back("Content-Type", "application/fhir+json");
-    response.body = OperationOutcomeJson(
-        "exception", "Internal server error; the server log has details under request id " +
-                         request_id_);
-    OnResponse(seq, std::move(response));
+    core::LogError("handler threw",
+                   {{"request_id", std::string_view(request_id_)}, {"error", "unknown exception"}});
+    OnResponse(seq, InternalError(request_id_));
   }
 }
 
@@ -417,25 +416,23 @@ void Session::OnResponse(uint64_t seq, Response&& response) {
   // Late (connection closed, server stopped) or duplicate answers are dropped.
   if (state_ != State::kHandling || seq != seq_) return;
 
-  int status = response.status;
-  if (status < 100 || status > 599) {
-    core::LogError("handler returned an invalid status",
-                   {{"request_id", std::string_view(request_id_)}, {"status", static_cast<long long>(status)}});
-    status = 500;
-    response.body = OperationOutcomeJson("exception", "Internal server error");
-    response.headers.clear();
-    response.headers.emplace_back("Content-Type", "application/fhir+json");
+  if (response.status < 100 || response.status > 599) {
+    core::LogError("handler answered with an invalid status",
+                   {{"request_id", std::string_view(request_id_)},
+                    {"status", static_cast<long long>(response.status)}});
+    response = InternalError(request_id_);
   }
+  const int status = response.status;
   close_after_write_ = response.close || !keep_alive_ || server_.stopping();
 
   response_ = {};
   response_.version(version_);
   response_.result(static_cast<unsigned>(status));
   for (const auto& [name, value] : response.headers) {
-    if (name.empty() || !IsSafeHeaderText(name) || !IsSafeHeaderText(value)) {
-      core::LogError("handler set an unsafe response header; dropped",
-                     {{"request_id", std::string_view(request_id_)},
-                      {"header", std::string_view(name)}});
+    if (!IsHeaderName(name) || !IsSafeHeaderText(value)) {
+      core::LogError(
+          "handler set an unsafe response header; dropped",
+          {{"request_id", std::string_view(request_id_)}, {"header", std::string_view(name)}});
       continue;
     }
     response_.insert(name, value);
@@ -453,6 +450,7 @@ void Session::OnResponse(uint64_t seq, Response&& response) {
     response_bytes_ = 0;  // these never carry a body (nor, here, a Content-Length)
   } else if (head_) {
     response_.content_length(response.body.size());  // what a GET would send; no body follows
+    response_bytes_ = 0;
   } else {
     response_.content_length(response.body.size());
     response_.body() = std::move(response.body);
@@ -585,8 +583,8 @@ Status ServerImpl::Start() {
     endpoint = tcp::endpoint(address, options_.port);
   } else {
     tcp::resolver resolver(ioc_);
-    auto results = resolver.resolve(options_.host, std::to_string(options_.port),
-                                    tcp::resolver::passive, ec);
+    auto results =
+        resolver.resolve(options_.host, std::to_string(options_.port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
       return Status::Unavailable("Cannot resolve HTTP listen address " + where + ": " +
                                  (ec ? ec.message() : "no address"));
@@ -667,8 +665,9 @@ void ServerImpl::OnAccept(error_code ec, tcp::socket::rebind_executor<Strand>::o
 void ServerImpl::RejectBusy(tcp::socket::rebind_executor<Strand>::other& socket) {
   // Best effort and never blocking: a fresh socket's send buffer takes these few bytes at once.
   std::string body = OperationOutcomeJson("transient", "Too many open connections; retry later");
-  std::string text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/fhir+json\r\n"
-                     "Server: kiln\r\nRetry-After: 1\r\nConnection: close\r\nDate: ";
+  std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/fhir+json\r\n"
+      "Server: kiln\r\nRetry-After: 1\r\nConnection: close\r\nDate: ";
   text += HttpDateNow();
   text += "\r\nX-Request-Id: " + NewRequestId();
   text += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

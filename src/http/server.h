@@ -72,13 +72,13 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: pick a free port (see Server::port())
   int io_threads = 2;
-  size_t max_body_bytes = 16 * 1024 * 1024;  // larger -> 413
-  size_t max_header_bytes = 16 * 1024;       // larger -> 431
-  std::chrono::milliseconds read_timeout{10000};   // whole request (headers + body) must arrive
-  std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
-  std::chrono::milliseconds write_timeout{30000};  // whole response must be written
-  std::chrono::milliseconds shutdown_grace{10000}; // how long Stop() waits for in-flight requests
-  int max_connections = 10000;                     // beyond: accept and close at once
+  size_t max_body_bytes = 16 * 1024 * 1024;         // larger -> 413
+  size_t max_header_bytes = 16 * 1024;              // larger -> 431
+  std::chrono::milliseconds read_timeout{10000};    // whole request (headers + body) must arrive
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{30000};   // whole response must be written
+  std::chrono::milliseconds shutdown_grace{10000};  // how long Stop() waits for in-flight requests
+  int max_connections = 10000;                      // beyond: accept and close at once
 };
 
 class Server {

@@ -198,6 +198,11 @@ void App::Stop() {
 
 int App::port() const { return parts_->http ? parts_->http->port() : config_.port; }
 const std::string& App::base_url() const { return parts_->base_url; }
+std::string App::listen_url() const {
+  const std::string& h = config_.host;
+  return "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+         std::to_string(port());
+}
 std::string App::data_path() const { return parts_->data_path; }
 
 }  // namespace kiln::server

@@ -26,6 +26,8 @@ class App {
   // Valid after Start().
   int port() const;
   const std::string& base_url() const;
+  // Where the socket listens, e.g. http://127.0.0.1:8080 (differs from base_url behind a proxy).
+  std::string listen_url() const;
   std::string data_path() const;  // absolute data directory
 
  private:

@@ -24,27 +24,28 @@ export async function startKiln({ dataDir = freshDataDir(), args = [], env = {} 
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
-  const base = await new Promise((resolve, reject) => {
+  const [base, listening] = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`kiln did not start:\n${stderr}`)), 15000);
     child.stdout.on('data', (d) => {
       stdout += d;
-      const m = stdout.match(/FHIR base: (\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      const m = stdout.match(/FHIR base: (\S+)\n\s*Listening: (\S+)/);
+      if (m) { clearTimeout(timer); resolve([m[1], m[2]]); }
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`kiln exited with ${code} before starting:\n${stderr}`));
     });
   });
-  const url = new URL(base);
+  const url = new URL(listening);
   const server = {
     child, dataDir, base,
     origin: url.origin, port: Number(url.port),
     get stderr() { return stderr; },
     get stdout() { return stdout; },
     // HTTP request relative to the FHIR base ("/Patient/1") or absolute ("http://...").
+    // Always sent to the listening socket, even when --base-url names another host.
     async request(method, path, { headers = {}, body } = {}) {
-      const target = path.startsWith('http') ? path : base + path;
+      const target = path.startsWith('http') ? path : `${url.origin}${new URL(base).pathname}${path}`;
       const init = { method, headers: { ...headers } };
       if (body !== undefined) {
         init.body = typeof body === 'string' ? body : JSON.stringify(body);

@@ -56,10 +56,19 @@ TEST(MessageUtilTest, SafeHeaderText) {
   EXPECT_FALSE(IsSafeHeaderText(std::string("a\0b", 3)));
 }
 
+TEST(MessageUtilTest, HeaderNames) {
+  EXPECT_TRUE(IsHeaderName("X-Request-Id"));
+  EXPECT_TRUE(IsHeaderName("ETag"));
+  EXPECT_FALSE(IsHeaderName(""));
+  EXPECT_FALSE(IsHeaderName("Bad Name"));
+  EXPECT_FALSE(IsHeaderName("a:b"));
+  EXPECT_FALSE(IsHeaderName("a\r\nb"));
+}
+
 TEST(MessageUtilTest, RequestHeaderLookupIgnoresCase) {
   Request request;
-  request.headers = {{"Content-Type", "application/fhir+json"}, {"If-Match", "W/\"1\""},
-                     {"if-match", "W/\"2\""}};
+  request.headers = {
+      {"Content-Type", "application/fhir+json"}, {"If-Match", "W/\"1\""}, {"if-match", "W/\"2\""}};
   EXPECT_EQ(request.Header("content-type"), "application/fhir+json");
   EXPECT_EQ(request.Header("IF-MATCH"), "W/\"1\"");
   EXPECT_EQ(request.Header("Prefer"), "");
