@@ -105,7 +105,7 @@ std::optional<int64_t> ParseHttpDate(std::string_view t) {
       t[16] != ' ' || t[19] != ':' || t[22] != ':' || t.substr(25) != " GMT")
     return std::nullopt;
   size_t pos = 5;
-  int64_t day, year, hh, mm, ss;
+  int64_t day = 0, year = 0, hh = 0, mm = 0, ss = 0;
   if (!Digits(t, pos, 2, day)) return std::nullopt;
   unsigned month = 0;
   for (unsigned i = 0; i < 12; ++i)
@@ -129,7 +129,7 @@ std::optional<TimeRange> ParseFhirDateTime(std::string_view t) {
   // YYYY(-MM(-DD(Thh:mm(:ss(.f+)?)?(Z|(+|-)hh:mm))?)?)?   (R4 allows hh:mm without seconds only
   // in search values; we accept it here because this parses search and history parameters too)
   size_t pos = 0;
-  int64_t year, month = 1, day = 1, hh = 0, mm = 0, ss = 0;
+  int64_t year = 0, month = 1, day = 1, hh = 0, mm = 0, ss = 0;
   if (!Digits(t, pos, 4, year)) return std::nullopt;
   if (pos == t.size()) {
     int64_t lo = DaysFromCivil(year, 1, 1) * kMicrosPerDay;
@@ -180,7 +180,7 @@ std::optional<TimeRange> ParseFhirDateTime(std::string_view t) {
     ++pos;
   } else if (t[pos] == '+' || t[pos] == '-') {
     int sign = t[pos++] == '-' ? -1 : 1;
-    int64_t oh, om;
+    int64_t oh = 0, om = 0;
     if (!Digits(t, pos, 2, oh) || pos >= t.size() || t[pos++] != ':' || !Digits(t, pos, 2, om) ||
         om > 59 || oh * 60 + om > 14 * 60)
       return std::nullopt;

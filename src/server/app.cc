@@ -140,6 +140,7 @@ Status App::Start() {
   http_options.max_header_bytes = static_cast<size_t>(config_.max_header_bytes);
   http_options.read_timeout = std::chrono::milliseconds(config_.read_timeout_ms);
   http_options.idle_timeout = std::chrono::milliseconds(config_.idle_timeout_ms);
+  http_options.write_timeout = std::chrono::milliseconds(config_.write_timeout_ms);
   http_options.shutdown_grace = std::chrono::milliseconds(config_.shutdown_grace_ms);
   http_options.max_connections = config_.max_connections;
 

@@ -122,6 +122,10 @@ const std::vector<Setting>& Settings() {
        Int(&Config::read_timeout_ms, 50, 3600000)},
       {"idle-timeout-ms", "MS", "Keep-alive connections idle this long are closed (default 60000).",
        Int(&Config::idle_timeout_ms, 50, 3600000)},
+      {"write-timeout-ms", "MS",
+       "A response must be taken by the client within this, or the connection is closed "
+       "(default 30000).",
+       Int(&Config::write_timeout_ms, 50, 3600000)},
       {"shutdown-grace-ms", "MS",
        "On SIGINT/SIGTERM, how long in-flight requests may take to finish (default 10000).",
        Int(&Config::shutdown_grace_ms, 0, 600000)},

@@ -25,6 +25,7 @@ struct Config {
   int64_t max_header_bytes = 16 * 1024;
   int read_timeout_ms = 10000;
   int idle_timeout_ms = 60000;
+  int write_timeout_ms = 30000;
   int shutdown_grace_ms = 10000;
   int max_connections = 10000;
   std::string log_level = "info";
