@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/clock.h"
+#include "core/strings.h"
 #include "http/server.h"
 
 namespace kiln::http {
@@ -21,55 +22,11 @@ uint64_t NextRandom() {
   return z ^ (z >> 31);
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-void AppendJsonString(std::string& out, std::string_view text) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 }  // namespace
 
 std::string_view Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (EqualsIgnoreCase(key, name)) return value;
+    if (core::EqualsIgnoreCase(key, name)) return value;
   }
   return {};
 }
@@ -108,9 +65,9 @@ std::string OperationOutcomeJson(std::string_view issue_code, std::string_view d
   std::string out;
   out.reserve(96 + diagnostics.size());
   out += R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":)";
-  AppendJsonString(out, issue_code);
+  out += core::JsonQuote(issue_code);
   out += R"(,"diagnostics":)";
-  AppendJsonString(out, diagnostics);
+  out += core::JsonQuote(diagnostics);
   out += "}]}";
   return out;
 }

@@ -20,7 +20,8 @@ void AppendInteractions(std::string& out, bool system_level) {
   out += '[';
   bool first = true;
   for (const RouteDef& r : Routes()) {
-    if ((r.level == Level::kSystem) != system_level || !r.supported || *r.fhir_code == '\0')
+    if ((r.level == Level::kSystem) != system_level || !r.supported || *r.fhir_code == '\0' ||
+        r.kind == InteractionKind::kValidate)
       continue;
     if (!first) out += ',';
     first = false;
@@ -74,10 +75,18 @@ std::string BuildCapabilityStatement(std::string_view base_url,
     out += "\",\"interaction\":";
     out += type_interactions;
     out += per_type;
+    if (Supported(InteractionKind::kValidate)) {
+      out += ",\"operation\":[{\"name\":\"validate\",\"definition\":"
+             "\"http://hl7.org/fhir/OperationDefinition/Resource-validate\"}]";
+    }
     out += '}';
   }
   out += "],\"interaction\":";
   AppendInteractions(out, true);
+  if (Supported(InteractionKind::kValidate)) {
+    out += ",\"operation\":[{\"name\":\"validate\",\"definition\":"
+           "\"http://hl7.org/fhir/OperationDefinition/Resource-validate\"}]";
+  }
   out += "}]}";
   return out;
 }

@@ -11,7 +11,7 @@
 namespace kiln::rest {
 namespace {
 
-constexpr std::array<RouteDef, 16> kRoutes = {{
+constexpr std::array<RouteDef, 17> kRoutes = {{
     {InteractionKind::kCapabilities, Level::kSystem, "GET", "", "capabilities", true},
     {InteractionKind::kHistorySystem, Level::kSystem, "GET", "history-system", "history-system",
      true},
@@ -31,6 +31,7 @@ constexpr std::array<RouteDef, 16> kRoutes = {{
     {InteractionKind::kDelete, Level::kInstance, "DELETE", "delete", "delete", true},
     {InteractionKind::kHistoryInstance, Level::kInstance, "GET", "history-instance",
      "history-instance", true},
+    {InteractionKind::kValidate, Level::kSystem, "POST", "validate", "validate", true},
 }};
 
 const RouteDef& RouteFor(InteractionKind kind) {
@@ -129,6 +130,7 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
   if (n == 0) return Pick(method, {{{"GET", K::kSearchSystem}, {"POST", K::kBatchOrTransaction}}}, in);
   if (n == 1 && segments[0] == "metadata") return Pick(method, {{{"GET", K::kCapabilities}}}, in);
   if (n == 1 && segments[0] == "_history") return Pick(method, {{{"GET", K::kHistorySystem}}}, in);
+  if (n == 1 && segments[0] == "$validate") return Pick(method, {{{"POST", K::kValidate}}}, in);
 
   const std::string& type = segments[0];
   if (!fhir::IsResourceType(type)) {
@@ -148,6 +150,8 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
                 std::move(in));
   if (n == 2 && segments[1] == "_history")
     return Pick(method, {{{"GET", K::kHistoryType}}}, std::move(in));
+  if (n == 2 && segments[1] == "$validate")
+    return Pick(method, {{{"POST", K::kValidate}}}, std::move(in));
   if (n == 2 && segments[1] == "_search")
     return Fail(Status(ErrorCode::kNotImplemented, "not-supported", "Search is not supported yet"));
   if (!segments[1].empty() && segments[1][0] == '$')
@@ -164,6 +168,8 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
                 {{{"GET", K::kRead}, {"PUT", K::kUpdate}, {"DELETE", K::kDelete},
                   {"PATCH", K::kPatch}}},
                 std::move(in));
+  if (n == 3 && segments[2] == "$validate")
+    return Pick(method, {{{"POST", K::kValidate}}}, std::move(in));
   if (segments[2] != "_history")
     return Fail(Status::NotFound("Unknown path under " + type + "/" + id));
   if (n == 3) return Pick(method, {{{"GET", K::kHistoryInstance}}}, std::move(in));

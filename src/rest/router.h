@@ -30,6 +30,7 @@ enum class InteractionKind {
   kConditionalUpdate,
   kConditionalDelete,
   kConditionalPatch,
+  kValidate,  // $validate at system, type or instance level (always POST)
 };
 
 enum class Level { kSystem, kType, kInstance };
@@ -38,7 +39,8 @@ struct RouteDef {
   InteractionKind kind;
   Level level;
   const char* method;
-  const char* fhir_code;  // TypeRestfulInteraction / SystemRestfulInteraction code, "" if none
+  const char* fhir_code;  // TypeRestfulInteraction / SystemRestfulInteraction code, or the
+                          // operation name for operations ("validate"); "" if none
   const char* label;      // metrics and log label
   bool supported;         // false: answered 501 until the issue that builds it lands
 };

@@ -13,9 +13,9 @@
 #include "rest/negotiation.h"
 #include "rest/outcome.h"
 #include "rest/router.h"
+#include "rest/validate.h"
 
 namespace kiln::rest {
-namespace {
 
 // What every handler needs to know about the request being served.
 struct Call {
@@ -27,6 +27,12 @@ struct Call {
 
   void Error(const Status& s) const { respond(ErrorResponse(s, request_id, format.pretty, label)); }
 };
+
+namespace {
+
+// Bodies larger than this are parsed and validated on a worker, not on the I/O thread, so one big
+// upload does not stall the other connections served by that thread.
+constexpr size_t kInlineBodyBytes = 64 * 1024;
 
 http::Response NewResponse(const Call& call, int status) {
   http::Response r;
@@ -52,25 +58,33 @@ std::string VersionLocation(const RestOptions& o, const VersionInfo& info) {
 
 // The answer to a successful create/update, per the client's Prefer header.
 http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
-                             const StoredResource& stored, ReturnPreference prefer) {
+                             const StoredResource& stored, ReturnPreference prefer,
+                             const std::vector<Issue>& warnings) {
   http::Response r = NewResponse(call, status);
   AddVersionHeaders(r, stored.info);
   r.headers.emplace_back("Location", VersionLocation(o, stored.info));
   switch (prefer) {
     case ReturnPreference::kMinimal: break;
-    case ReturnPreference::kOperationOutcome:
-      SetBody(r, call.format,
-              InformationOutcomeJson((status == 201 ? "Created " : "Updated ") + stored.info.type +
-                                     "/" + stored.info.id + " version " +
-                                     std::to_string(stored.info.version)));
+    case ReturnPreference::kOperationOutcome: {
+      std::vector<Issue> issues = warnings;
+      issues.insert(issues.begin(),
+                    Issue{Severity::kInformation, "informational",
+                          (status == 201 ? "Created " : "Updated ") + stored.info.type + "/" +
+                              stored.info.id + " version " + std::to_string(stored.info.version),
+                          ""});
+      SetBody(r, call.format, OperationOutcomeJson(Status(ErrorCode::kInvalid, issues), ""));
       break;
+    }
     case ReturnPreference::kRepresentation: SetBody(r, call.format, stored.json); break;
   }
   return r;
 }
 
-// Parses the body of a create or update: Content-Type, JSON, resourceType matching the URL.
-Result<fhir::PreparedResource> ParseResourceBody(const http::Request& req, const Call& call) {
+// Parses the body of a create or update: Content-Type, JSON, resourceType matching the URL, then
+// validation against the R4 definitions (every problem reported at once).
+Result<fhir::PreparedResource> ParseResourceBody(const http::Request& req, const Call& call,
+                                                 const ValidationPolicy& policy,
+                                                 std::vector<Issue>& warnings) {
   if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok()) return s;
   auto prepared = fhir::PrepareResource(req.body);
   if (!prepared.ok()) return prepared;
@@ -79,6 +93,13 @@ Result<fhir::PreparedResource> ParseResourceBody(const http::Request& req, const
                   "The body's resourceType '" + prepared->resource_type +
                       "' does not match the URL's type '" + call.in.type + "'",
                   "resourceType");
+  if (Status s = CheckWrite(req.body, policy, warnings); !s.ok()) return s;
+  if (!warnings.empty()) {
+    core::LogWarn("stored a resource that fails validation (warn-only mode)",
+                  {{"request_id", std::string_view(call.request_id)},
+                   {"issues", static_cast<long long>(warnings.size())},
+                   {"first", std::string_view(warnings.front().diagnostics)}});
+  }
   return prepared;
 }
 
@@ -88,6 +109,7 @@ struct WriteState {
   StoredResource stored;
   bool created = false;  // a new resource (or one brought back after deletion)
   bool changed = true;   // false: delete of an absent or already deleted resource
+  std::vector<Issue> warnings;  // validation problems let through in warn-only mode
 };
 
 }  // namespace
@@ -121,6 +143,15 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
                               std::string("The ") + call->in.route->label +
                                   " interaction is not supported yet"));
   }
+  if (req.body.size() > kInlineBodyBytes) {
+    auto shared = std::make_shared<http::Request>(std::move(req));
+    workers_.Post([this, call, shared] { Dispatch(call, *shared); });
+    return;
+  }
+  Dispatch(call, req);
+}
+
+void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
   const ResourceKey key{kDefaultTenant, call->in.type, call->in.id};
 
   switch (call->in.route->kind) {
@@ -186,9 +217,9 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
     }
 
     case InteractionKind::kCreate: {
-      auto prepared = ParseResourceBody(req, *call);
-      if (!prepared.ok()) return call->Error(prepared.status());
       auto state = std::make_shared<WriteState>();
+      auto prepared = ParseResourceBody(req, *call, options_.validation, state->warnings);
+      if (!prepared.ok()) return call->Error(prepared.status());
       state->resource = std::move(prepared).value();
       // The server assigns the id; a client-sent id is ignored (R4 http 3.1.0.8).
       std::string id = core::NewResourceId();
@@ -209,13 +240,15 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
-            call->respond(WriteResponse(*call, options_, 201, state->stored, prefer));
+            call->respond(
+                WriteResponse(*call, options_, 201, state->stored, prefer, state->warnings));
           });
       return;
     }
 
     case InteractionKind::kUpdate: {
-      auto prepared = ParseResourceBody(req, *call);
+      auto state = std::make_shared<WriteState>();
+      auto prepared = ParseResourceBody(req, *call, options_.validation, state->warnings);
       if (!prepared.ok()) return call->Error(prepared.status());
       if (!prepared->has_id)
         return call->Error(Status(ErrorCode::kInvalid, "required",
@@ -232,7 +265,6 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
           return call->Error(Status::Invalid("If-Match must be a version ETag such as W/\"3\", not " +
                                              std::string(im)));
       }
-      auto state = std::make_shared<WriteState>();
       state->resource = std::move(prepared).value();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
@@ -265,8 +297,8 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
-            call->respond(
-                WriteResponse(*call, options_, state->created ? 201 : 200, state->stored, prefer));
+            call->respond(WriteResponse(*call, options_, state->created ? 201 : 200,
+                                        state->stored, prefer, state->warnings));
           });
       return;
     }
@@ -323,6 +355,17 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
         call->respond(std::move(r));
       });
       return;
+    }
+
+    case InteractionKind::kValidate: {
+      if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok())
+        return call->Error(s);
+      auto outcome =
+          ValidateOperation(req.body, call->in.type, call->in.id, options_.validation.options);
+      if (!outcome.ok()) return call->Error(outcome.status());
+      http::Response r = NewResponse(*call, 200);
+      SetBody(r, call->format, std::move(outcome).value());
+      return call->respond(std::move(r));
     }
 
     default:

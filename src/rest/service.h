@@ -7,11 +7,13 @@
 // which must outlive it. Thread-safe.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/thread_pool.h"
 #include "http/server.h"
 #include "kiln/store.h"
+#include "rest/validate.h"
 
 namespace kiln::rest {
 
@@ -21,7 +23,10 @@ struct RestOptions {
   int default_count = 20;            // page size when _count is absent
   int max_count = 1000;              // larger _count values are capped to this
   std::string software_version;      // for the CapabilityStatement
+  ValidationPolicy validation;       // every create and update passes through it
 };
+
+struct Call;  // one request being served (service.cc)
 
 class Service : public http::Handler {
  public:
@@ -31,6 +36,9 @@ class Service : public http::Handler {
   const RestOptions& options() const { return options_; }
 
  private:
+  // Runs the interaction; on the I/O thread, or on a worker for large bodies.
+  void Dispatch(const std::shared_ptr<Call>& call, http::Request& req);
+
   RestOptions options_;
   Store& store_;
   core::ThreadPool& workers_;

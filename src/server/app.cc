@@ -148,6 +148,12 @@ Status App::Start() {
   rest_options.default_count = config_.default_count;
   rest_options.max_count = config_.max_count;
   rest_options.software_version = KILN_VERSION;
+  rest_options.validation.warn_only = config_.validation == "warn-only";
+  rest_options.validation.options.check_narrative = config_.validate_narrative;
+  if (config_.validation == "off") {
+    rest_options.validation.enabled = false;
+    core::LogWarn("validation is off: resources are stored unchecked (--validation off)");
+  }
 
   p.root = std::make_unique<RootHandler>(*p.store, p.metrics);
   bool access_log = config_.access_log;

@@ -149,6 +149,19 @@ const std::vector<Setting>& Settings() {
          c.sync = v;
          return Status::Ok();
        }},
+      {"validation", "MODE",
+       "enforce (default): writes that break the R4 rules get 400 with every problem listed. "
+       "warn-only: store them anyway and report the problems as warnings (for migrations of "
+       "imperfect data). off: no validation (benchmarks only; unsafe narratives get stored).",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         if (v != "enforce" && v != "warn-only" && v != "off")
+           return Bad(from, "'" + v + "' is not enforce, warn-only or off");
+         c.validation = v;
+         return Status::Ok();
+       }},
+      {"validate-narrative", "BOOL",
+       "Check that narratives (text.div) are well-formed, safe XHTML (default true).",
+       Bool(&Config::validate_narrative)},
       {"default-count", "N", "Page size of history bundles when _count is absent (default 20).",
        Int(&Config::default_count, 1, 10000)},
       {"max-count", "N", "Largest page size; larger _count values are capped (default 1000).",

@@ -31,6 +31,8 @@ struct Config {
   std::string log_level = "info";
   bool access_log = true;
   std::string sync = "full";  // SQLite synchronous mode: full (durable) or normal
+  std::string validation = "enforce";  // enforce, warn-only or off
+  bool validate_narrative = true;
   int default_count = 20;
   int max_count = 1000;
   bool allow_unauthenticated_remote = false;

@@ -1,0 +1,25 @@
+// Required-binding value sets, expanded at build time from the package's ValueSets and CodeSystems
+// (tools/gen_definitions.mjs), so codes can be checked with no terminology server. Only the value
+// sets bound as required by the core resources and data types are held; docs/terminology.md lists
+// the ones that cannot be expanded locally and why.
+// Immutable tables; thread-safe; lookups do not allocate.
+#pragma once
+
+#include <string_view>
+
+namespace kiln::fhir {
+
+enum class CodeCheck {
+  kInValueSet,     // the code (and system, when given) is in the expansion
+  kNotInValueSet,  // the value set was expanded and does not contain it
+  kNotExpandable,  // unknown value set, or one that cannot be expanded locally (external code
+                   // systems such as UCUM, BCP-47 or MIME types, or filters Kiln does not run)
+};
+
+// Is `code` from `system` in the value set `value_set_url` (canonical URL without |version)?
+// An empty `system` (a bare `code` element) matches the code in any of the set's systems.
+// Comparison is exact (case-sensitive). Codes their code system marks abstract (notSelectable) or
+// retired are not in the expansions, since data may not use them.
+CodeCheck CheckCode(std::string_view value_set_url, std::string_view system, std::string_view code);
+
+}  // namespace kiln::fhir

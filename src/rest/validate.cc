@@ -1,0 +1,109 @@
+#include "rest/validate.h"
+
+#include <boost/json/parse.hpp>
+
+#include "core/strings.h"
+#include "fhir/resource_json.h"
+#include "rest/outcome.h"
+
+namespace kiln::rest {
+namespace {
+
+namespace json = boost::json;
+
+bool IsError(const Issue& issue) {
+  return issue.severity == Severity::kError || issue.severity == Severity::kFatal;
+}
+
+Result<json::value> ParseDom(std::string_view body) {
+  json::error_code ec;
+  json::parse_options options;
+  options.max_depth = 128;
+  json::value v = json::parse(body, ec, {}, options);
+  if (ec) return Status(ErrorCode::kInvalid, "structure", "The body is not valid JSON (" + ec.message() + ")");
+  return v;
+}
+
+std::string OutcomeJson(const std::vector<Issue>& issues) {
+  if (issues.empty()) return InformationOutcomeJson("All OK: no problems found");
+  // Reuse the one OperationOutcome renderer; kInvalid keeps every issue's own severity.
+  return OperationOutcomeJson(Status(ErrorCode::kInvalid, issues), "");
+}
+
+}  // namespace
+
+Status CheckWrite(std::string_view body, const ValidationPolicy& policy,
+                  std::vector<Issue>& warnings) {
+  if (!policy.enabled) return Status::Ok();
+  auto dom = ParseDom(body);
+  if (!dom.ok()) return dom.take_status();
+  std::vector<Issue> issues = validation::Validate(*dom, policy.options);
+  bool has_error = false;
+  for (const Issue& issue : issues) has_error |= IsError(issue);
+  if (!has_error || policy.warn_only) {
+    for (Issue& issue : issues) {
+      if (IsError(issue)) issue.severity = Severity::kWarning;
+      warnings.push_back(std::move(issue));
+    }
+    return Status::Ok();
+  }
+  return Status(ErrorCode::kInvalid, std::move(issues));
+}
+
+Result<std::string> ValidateOperation(std::string_view body, std::string_view url_type,
+                                      std::string_view url_id,
+                                      const validation::Options& options) {
+  if (core::TrimSpaces(body).empty())
+    return Status::Invalid("$validate needs a resource: send it as the body, or as the "
+                           "'resource' parameter of a Parameters resource");
+  // Well-formedness first, with the same messages as a create (position of a JSON error...).
+  if (auto prepared = fhir::PrepareResource(body); !prepared.ok()) {
+    return OutcomeJson(prepared.status().issues());
+  }
+  auto dom = ParseDom(body);
+  if (!dom.ok()) return dom.take_status();
+  const json::value* resource = &*dom;
+  const json::object& root = dom->as_object();
+  auto rt = root.find("resourceType");
+  if (rt != root.end() && rt->value() == "Parameters") {
+    if (auto params = root.find("parameter"); params != root.end() && params->value().is_array()) {
+      for (const json::value& p : params->value().as_array()) {
+        if (!p.is_object()) continue;
+        const json::object& po = p.as_object();
+        auto name = po.find("name");
+        auto res = po.find("resource");
+        if (name != po.end() && name->value() == "resource" && res != po.end()) {
+          resource = &res->value();
+          break;
+        }
+      }
+    }
+  }
+  std::vector<Issue> issues;
+  if (!resource->is_object()) {
+    issues.push_back({Severity::kError, "structure", "The resource to validate must be a JSON object", ""});
+    return OutcomeJson(issues);
+  }
+  const json::object& r = resource->as_object();
+  auto type = r.find("resourceType");
+  if (!url_type.empty() && type != r.end() && type->value().is_string() &&
+      type->value().as_string() != url_type) {
+    issues.push_back({Severity::kError, "invalid",
+                      "The resource is a " + std::string(type->value().as_string()) +
+                          ", not a " + std::string(url_type),
+                      "resourceType"});
+  }
+  if (!url_id.empty()) {
+    auto id = r.find("id");
+    if (id == r.end() || !id->value().is_string() || id->value().as_string() != url_id)
+      issues.push_back({Severity::kError, "invalid",
+                        "The resource's id must be '" + std::string(url_id) + "', as in the URL",
+                        std::string(url_type) + ".id"});
+  }
+  std::vector<Issue> found = validation::Validate(*resource, options);
+  issues.insert(issues.end(), std::make_move_iterator(found.begin()),
+                std::make_move_iterator(found.end()));
+  return OutcomeJson(issues);
+}
+
+}  // namespace kiln::rest
