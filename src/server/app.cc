@@ -12,6 +12,7 @@
 #include "rest/outcome.h"
 #include "rest/service.h"
 #include "store/sqlite/sqlite_store.h"
+#include "validation/validator.h"
 
 namespace kiln::server {
 namespace {
@@ -131,6 +132,7 @@ Status App::Start() {
   p.store = std::move(store).value();
 
   p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
+  validation::WarmUp();
 
   http::ServerOptions http_options;
   http_options.host = config_.host;

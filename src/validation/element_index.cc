@@ -34,6 +34,12 @@ Special SpecialOf(const fhir::ElementType& type) {
   return Special::kNone;
 }
 
+// The order of Context::children: by length, then bytes. Most comparisons in the binary search are
+// then settled by the lengths alone, without a memcmp (the walk's hottest path).
+bool NameLess(std::string_view a, std::string_view b) {
+  return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
 size_t TypeIndex(const fhir::TypeDef* type) {
   return static_cast<size_t>(type - fhir::AllTypes().data());
 }
@@ -48,9 +54,9 @@ const TypeInfo* Child::FindChoice(std::string_view suffix) const {
 }
 
 std::pair<const Child*, const TypeInfo*> Context::Find(std::string_view key) const {
-  const auto it =
-      std::lower_bound(children.begin(), children.end(), key,
-                       [](const Child& child, std::string_view k) { return child.name < k; });
+  const auto it = std::lower_bound(
+      children.begin(), children.end(), key,
+      [](const Child& child, std::string_view k) { return NameLess(child.name, k); });
   if (it != children.end() && it->name == key && !it->is_choice && !it->types.empty()) {
     return {&*it, it->types.data()};
   }
@@ -152,6 +158,7 @@ ElementIndex::ElementIndex() {
                            : fhir_type.empty() ? Primitive::kString
                                                : PrimitiveFromName(fhir_type);
           if (info.primitive == Primitive::kNone) info.primitive = Primitive::kString;
+          info.takes_extensions = is_resource_id;
         } else if (nested != nullptr) {
           info.context = nested;  // BackboneElement, or Element in datatypes (Timing.repeat)
         } else if (const Primitive primitive = PrimitiveFromName(info.code);
@@ -172,7 +179,7 @@ ElementIndex::ElementIndex() {
 
   for (const auto& context : contexts_) {
     std::sort(context->children.begin(), context->children.end(),
-              [](const Child& a, const Child& b) { return a.name < b.name; });
+              [](const Child& a, const Child& b) { return NameLess(a.name, b.name); });
     for (size_t i = 0; i < context->children.size(); ++i) {
       const Child& child = context->children[i];
       if (child.is_choice) context->choices.push_back(static_cast<uint16_t>(i));

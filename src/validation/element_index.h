@@ -46,6 +46,9 @@ struct TypeInfo {
   const Context* context = nullptr;
   // The value is a whole resource (DomainResource.contained, Bundle.entry.resource...).
   bool is_resource = false;
+  // FHIRPath system types (element ids, Extension.url) are not FHIR primitives: no `_name`
+  // object with extensions. Resource.id is the exception (R4 JSON allows `_id` there).
+  bool takes_extensions = true;
   Special special = Special::kNone;
   // The definition's type entry (target types of references); never nullptr.
   const fhir::ElementType* type = nullptr;
@@ -72,7 +75,7 @@ struct Child {
 struct Context {
   // "Patient", "Patient.contact", "HumanName": used in messages.
   std::string_view path;
-  // Sorted by name.
+  // Sorted by name length, then name (see Find).
   std::vector<Child> children;
   // Positions in `children` of the choice elements and of the elements with min > 0.
   std::vector<uint16_t> choices;

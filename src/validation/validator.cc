@@ -30,8 +30,8 @@ using internal::TypeInfo;
 
 // Past this many issues the resource is clearly wrong; a final issue says the list is cut short.
 constexpr size_t kMaxIssues = 100;
-// Nested JSON objects. Real resources stay far below (the deepest R4 example has about 12); the
-// bound keeps a hostile document from exhausting the stack.
+// Nested JSON objects. Real resources stay far below (the deepest R4 example, a Bundle of value
+// sets, nests about a dozen); the bound keeps a hostile document from exhausting the stack.
 constexpr int kMaxDepth = 64;
 // Per-object bitset of the children seen; ElementIndex::max_children() is 54 in R4 (a unit test
 // keeps this in step).
@@ -219,6 +219,10 @@ class Walker {
                   "dom-4: a contained resource must not have meta.versionId or meta.lastUpdated");
           }
         }
+        if (meta->get_object().contains("security")) {
+          AddAt("security", "invariant",
+                "dom-5: a contained resource must not have security labels");
+        }
       }
     }
     ValidateObject(object, *context);
@@ -226,10 +230,15 @@ class Walker {
   }
 
   // Checks every member of `object` against the children of `context`, then the required ones.
-  void ValidateObject(const json::object& object, const Context& context) {
+  // `has_value`: the object is a primitive's `_name` partner and the primitive has a value.
+  void ValidateObject(const json::object& object, const Context& context, bool has_value = false) {
     if (stopped_) return;
     if (object.empty()) {
       Add("structure", "empty objects are not allowed in FHIR JSON");
+      return;
+    }
+    if (!has_value && !context.is_resource_root && object.size() == 1 && object.contains("id")) {
+      Add("invariant", "ele-1: an element must have a value or children other than id");
       return;
     }
     if (depth_ >= kMaxDepth) {
@@ -254,10 +263,11 @@ class Walker {
         Add("structure", "unknown element " + Quoted(key) + " in " + std::string(context.path));
         continue;
       }
-      if (is_partner && type->primitive == Primitive::kNone) {
+      if (is_partner && (type->primitive == Primitive::kNone || !type->takes_extensions)) {
         PathPart part(path_, key);
         Add("structure", Quoted(key) + " is not allowed: " + std::string(child->name) +
-                             " is not a primitive element");
+                             (type->primitive == Primitive::kNone ? " is not a primitive element"
+                                                                  : " cannot have extensions"));
         continue;
       }
       if (child->is_choice) {
@@ -370,6 +380,7 @@ class Walker {
       ValidatePrimitiveItem(value, partner, child, type, in_array);
       return;
     }
+    if (value == nullptr) return;  // only primitives have `_name` partners (checked earlier)
     if (value->is_null()) {
       Add("structure", "null is not allowed in FHIR JSON (leave the element out)");
       return;
@@ -422,15 +433,14 @@ class Walker {
         // In arrays, null marks an item with no extension; alone it means nothing.
         if (!in_array) Add("structure", "null is not allowed in FHIR JSON (leave the element out)");
       } else if (!partner->is_object()) {
-        Add("structure",
-            "the '_' object of a primitive must be a JSON object holding id and "
-            "extension, not " +
-                Describe(*partner));
+        Add("structure", "the '_' partner of a primitive must be an object with id and " +
+                             std::string("extension, not ") + Describe(*partner));
       } else if (type.primitive == Primitive::kXhtml) {
         Add("structure", "xhtml values cannot have extensions");
       } else {
         has_extension = true;
-        ValidateObject(partner->get_object(), index_.element_context());
+        ValidateObject(partner->get_object(), index_.element_context(),
+                       value != nullptr && !value->is_null());
       }
     }
     if (value == nullptr) {
@@ -444,9 +454,7 @@ class Walker {
       if (!in_array) {
         Add("structure", "null is not allowed in FHIR JSON (leave the element out)");
       } else if (!has_extension) {
-        Add("structure",
-            "null items are only allowed where the '_' array has an extension for "
-            "them");
+        Add("structure", "null items are only allowed where the '_' array has an extension");
       }
       return;
     }
@@ -455,7 +463,6 @@ class Walker {
 
   void ValidatePrimitive(const json::value& value, const Child& child, const TypeInfo& type) {
     const Primitive primitive = type.primitive;
-    const std::string_view type_name = internal::PrimitiveName(primitive);
     const JsonKind kind = internal::JsonKindOf(primitive);
     switch (kind) {
       case JsonKind::kBool:
@@ -465,17 +472,19 @@ class Walker {
         return;
       case JsonKind::kNumber:
         if (!value.is_number()) {
-          Add("value", Describe(value) + " is not a valid " + std::string(type_name) +
-                           " (expected " + std::string(KindName(kind)) + ")");
+          Add("value", Describe(value) + " is not a valid " +
+                           std::string(internal::PrimitiveName(primitive)) + " (expected " +
+                           std::string(KindName(kind)) + ")");
           return;
         }
-        if (primitive != Primitive::kDecimal) CheckInteger(value, primitive, type_name);
+        if (primitive != Primitive::kDecimal) CheckInteger(value, primitive);
         return;
       case JsonKind::kString:
         break;
     }
     if (!value.is_string()) {
-      Add("value", Describe(value) + " is not a valid " + std::string(type_name) + " (expected " +
+      Add("value", Describe(value) + " is not a valid " +
+                       std::string(internal::PrimitiveName(primitive)) + " (expected " +
                        std::string(KindName(kind)) + ")");
       return;
     }
@@ -532,7 +541,8 @@ class Walker {
         break;
     }
     if (!valid) {
-      Add("value", Quoted(s) + " is not a valid " + std::string(type_name));
+      Add("value",
+          Quoted(s) + " is not a valid " + std::string(internal::PrimitiveName(primitive)));
       return;
     }
     if (options_.check_bindings && !child.required_value_set.empty() &&
@@ -542,7 +552,8 @@ class Walker {
     }
   }
 
-  void CheckInteger(const json::value& value, Primitive primitive, std::string_view type_name) {
+  void CheckInteger(const json::value& value, Primitive primitive) {
+    const std::string_view type_name = internal::PrimitiveName(primitive);
     if (value.is_double()) {
       Add("value", json::serialize(value) + " is not a valid " + std::string(type_name) +
                        " (no fraction or exponent allowed)");
@@ -745,6 +756,7 @@ class Walker {
       Add("code-invalid",
           "none of the codings is in the required value set " + std::string(value_set));
     } else if (codeable.contains("text") &&
+               // An empty code is in no expansion: this only asks whether the set is checkable.
                fhir::CheckCode(value_set, "", "") != fhir::CodeCheck::kNotExpandable) {
       Add("code-invalid", "text alone does not meet the required binding to " +
                               std::string(value_set) + "; a coding from it is needed");
@@ -768,5 +780,7 @@ std::vector<Issue> Validate(const boost::json::value& resource, const Options& o
   walker.Run(resource);
   return issues;
 }
+
+void WarmUp() { ElementIndex::Get(); }
 
 }  // namespace kiln::validation

@@ -30,4 +30,8 @@ struct Options {
 // with array indexes, e.g. "Patient.name[0].given[1]".
 std::vector<Issue> Validate(const boost::json::value& resource, const Options& options = {});
 
+// Builds the element index Validate() uses (a few milliseconds, once). Call at start-up so the
+// first write does not pay for it; Validate() builds it on first use otherwise.
+void WarmUp();
+
 }  // namespace kiln::validation

@@ -187,8 +187,9 @@ TEST(ValidatorTest, PrimitiveExtensions) {
 
 TEST(ValidatorTest, PrimitiveExtensionArraysAreAligned) {
   EXPECT_TRUE(Valid(R"({"resourceType":"Patient","name":[{"given":["A",null,"C"],
-      "_given":[null,{"id":"b"},{"id":"c"}]}]})"));
-  EXPECT_TRUE(Valid(R"({"resourceType":"Patient","name":[{"_given":[{"id":"a"}]}]})"));
+      "_given":[null,{"extension":[{"url":"http://e","valueString":"b"}]},{"id":"c"}]}]})"));
+  EXPECT_TRUE(Valid(R"({"resourceType":"Patient","name":[{
+      "_given":[{"extension":[{"url":"http://e","valueString":"a"}]}]}]})"));
   EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","name":[{"given":["A","B"],
       "_given":[{"id":"a"}]}]})",
                       "Patient.name[0].given", "structure"));
@@ -198,10 +199,35 @@ TEST(ValidatorTest, PrimitiveExtensionArraysAreAligned) {
   EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","name":[{"given":["A",null],
       "_given":[{"id":"a"},null]}]})",
                       "Patient.name[0].given[1]", "structure"));
-  EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","name":[{"_given":[{"id":"a"},null]}]})",
+  EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","name":[{
+      "_given":[{"extension":[{"url":"http://e","valueString":"a"}]},null]}]})",
                       "Patient.name[0].given[1]", "structure"));
   EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","name":[{"given":["A"],"_given":{"id":"a"}}]})",
                       "Patient.name[0].given", "structure"));
+}
+
+TEST(ValidatorTest, ElementsNeedAValueOrChildrenOtherThanId) {
+  // ele-1: an id alone is not content.
+  EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","name":[{"id":"n1"}]})", "Patient.name[0]",
+                      "invariant"));
+  EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","_birthDate":{"id":"b"}})", "Patient.birthDate",
+                      "invariant"));
+  EXPECT_TRUE(Valid(R"({"resourceType":"Patient","birthDate":"1970","_birthDate":{"id":"b"}})"));
+  EXPECT_TRUE(Valid(R"({"resourceType":"Patient","name":[{"id":"n1","text":"x"}]})"));
+  // Resources are not elements: an id alone is a (poor but) valid resource.
+  EXPECT_TRUE(Valid(R"({"resourceType":"Patient","id":"p"})"));
+}
+
+TEST(ValidatorTest, SystemTypedElementsTakeNoExtensions) {
+  EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","name":[{"text":"x","id":"n",
+      "_id":{"extension":[{"url":"http://e","valueString":"a"}]}}]})",
+                      "Patient.name[0]._id", "structure"));
+  EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","extension":[{"url":"http://e",
+      "valueString":"x","_url":{"extension":[{"url":"http://e","valueString":"a"}]}}]})",
+                      "Patient.extension[0]._url", "structure"));
+  // Resource.id can have them.
+  EXPECT_TRUE(Valid(R"({"resourceType":"Patient","id":"p",
+      "_id":{"extension":[{"url":"http://e","valueString":"a"}]}})"));
 }
 
 // --- Cardinality ---
@@ -504,6 +530,9 @@ TEST(ValidatorTest, ContainedResources) {
   EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","contained":[{"resourceType":"Organization",
       "id":"org","meta":{"lastUpdated":"2020-01-01T00:00:00Z"}}]})",
                       "Patient.contained[0].meta.lastUpdated", "invariant"));
+  EXPECT_TRUE(Invalid(R"({"resourceType":"Patient","contained":[{"resourceType":"Organization",
+      "id":"org","meta":{"security":[{"code":"R"}]}}]})",
+                      "Patient.contained[0].meta.security", "invariant"));
   // Other meta elements are fine on contained resources, and the container's are too.
   EXPECT_TRUE(Valid(R"({"resourceType":"Patient","meta":{"versionId":"3"},"contained":[{
       "resourceType":"Organization","id":"org","meta":{"tag":[{"code":"x"}]}}]})"));
