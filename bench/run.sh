@@ -4,7 +4,7 @@
 #
 # Usage: bench/run.sh [BUILD_DIR]            (what `make bench` runs; BUILD_DIR defaults to build)
 # Settings (environment):
-#   BENCH_KILN_THREADS   kiln --threads and bare_responder threads (default 1, see README)
+#   BENCH_KILN_THREADS   kiln --threads and bare_responder threads (default 2, see README)
 #   BENCH_DURATION       seconds of each main wrk run (default 10)
 #   BENCH_LOG_DURATION   seconds of the access-log-on read run (default 5)
 #   BENCH_WARMUP         seconds of unreported warm-up before each read run (default 2)
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${1:-build}
 [[ $BUILD_DIR = /* ]] || BUILD_DIR=$PWD/$BUILD_DIR
 
-KILN_THREADS=${BENCH_KILN_THREADS:-1}
+KILN_THREADS=${BENCH_KILN_THREADS:-2}
 DURATION=${BENCH_DURATION:-10}
 LOG_DURATION=${BENCH_LOG_DURATION:-5}
 WARMUP=${BENCH_WARMUP:-2}
@@ -46,7 +46,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 warn() { echo "  WARNING: $*"; WARNINGS+=("$*"); }
 WARNINGS=()
 
-for tool in wrk curl awk; do
+for tool in wrk curl awk pkill; do
   command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install $tool)"
 done
 
@@ -56,7 +56,8 @@ PIDS=()
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
+    # wrk runs inside a subshell that times it: stop wrk and let the subshell reap it and end.
+    pkill -TERM -P "$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
@@ -117,15 +118,19 @@ stop_pid() {
   done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+forget_pid() {
   local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
   PIDS=("${keep[@]}")
 }
 
-# start_kiln DATA_DIR ACCESS_LOG(true|false) NAME: sets KPID and KPORT.
+# start_kiln DATA_DIR ACCESS_LOG(true|false) NAME [EXTRA FLAGS...]: sets KPID and KPORT.
 start_kiln() {
   KPORT=$(free_port)
-  "$KILN" serve --port "$KPORT" --data "$1" --access-log "$2" --threads "$KILN_THREADS" \
+  "$KILN" serve --port "$KPORT" --data "$1" --access-log "$2" --threads "$KILN_THREADS" "${@:4}" \
     >"$TMP/$3.out" 2>"$TMP/$3.log" &
   KPID=$!
   PIDS+=("$KPID")
@@ -175,10 +180,15 @@ run_wrk() {
   ((attempt > 1)) || R_REQS_TOTAL=0
   t0=$(cpu_ticks "$pid")
   all0=$(busy_ticks)
-  local TIMEFORMAT='%U %S'
+  # In the background and waited for, so that Ctrl-C or SIGTERM stops the script at once (bash
+  # runs traps only after a foreground command ends); `time` gives wrk's own CPU use.
+  local TIMEFORMAT='%U %S' wrk_job
   { time wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s --latency \
-      -s "$LUA/$script" "$url" >"$TMP/$name.wrk" 2>&1; } 2>"$TMP/$name.time" ||
-    { cat "$TMP/$name.wrk"; die "wrk ($name) failed"; }
+      -s "$LUA/$script" "$url" >"$TMP/$name.wrk" 2>&1; } 2>"$TMP/$name.time" &
+  wrk_job=$!
+  PIDS+=("$wrk_job")
+  wait "$wrk_job" || { cat "$TMP/$name.wrk"; die "wrk ($name) failed"; }
+  forget_pid "$wrk_job"
   t1=$(cpu_ticks "$pid")
   all1=$(busy_ticks)
   [[ $VERBOSE == 1 ]] && sed 's/^/    | /' "$TMP/$name.wrk"
@@ -337,6 +347,21 @@ echo "  access log: $(awk 'END {print NR}' "$TMP/kiln-log.log") lines,"\
   "$(du -m "$TMP/kiln-log.log" | cut -f1) MB"
 stop_pid "$KPID"
 
+# ---------------------------------------------------------------- 5b: create, validation off
+# The cost of validation: the same create load against a kiln that stores without validating
+# (--validation off, a benchmark-only mode). Validation should cost under 10% of throughput.
+echo
+echo "== 5b. Create again with --validation off (fresh data dir), ${DURATION} s"
+mkdir -p "$TMP/data-novalidation"
+start_kiln "$TMP/data-novalidation" false kiln-noval --validation off
+wait_quiet 15
+run_wrk create-noval create.lua "$DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+NOVAL_RPS=$R_RPS
+echo "  $(fmt_int "$NOVAL_RPS") creates/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+  " ($R_NON2XX non-2xx, $R_ERR socket errors)"
+echo "  CPU: $R_CPU"
+stop_pid "$KPID"
+
 # ---------------------------------------------------------------- 4: HTTP ceiling
 echo
 echo "== 4. HTTP ceiling: bare_responder (plain Beast, fixed 2 KB body, $KILN_THREADS threads), same wrk command"
@@ -358,8 +383,9 @@ echo "  CPU: $R_CPU"
 stop_pid "$BPID"
 
 # ---------------------------------------------------------------- summary
-CEILING_RATIO=$(awk -v a="$READ_RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.2f", b ? a / b : 0}')
-LOG_RATIO=$(awk -v a="$LOG_RPS" -v b="$READ_RPS" 'BEGIN {printf "%.2f", b ? a / b : 0}')
+CEILING_RATIO=$(awk -v a="$READ_RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
+VALIDATION_RATIO=$(awk -v a="$CREATE_RPS" -v b="$NOVAL_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
+LOG_RATIO=$(awk -v a="$LOG_RPS" -v b="$READ_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
 
 # row NAME VALUE UNIT TARGET_OP TARGET: "Met" is judged from the op (<, <=, >=, or - for none).
 row() {
@@ -387,6 +413,8 @@ row "   log on / log off throughput" "$LOG_RATIO" x "-" ""
 row "4. HTTP ceiling (bare_responder)" "$BARE_RPS" req/s "-" ""
 row "   Kiln read / ceiling" "$CEILING_RATIO" x ">=" "$T_CEILING_RATIO"
 row "5. Create, durable (--sync full)" "$CREATE_RPS" req/s ">=" "$T_CREATE_RPS"
+row "5b. Create, validation off" "$NOVAL_RPS" req/s "-" ""
+row "   validation on / off throughput" "$VALIDATION_RATIO" x ">=" "0.9"
 row "6. Peak RSS after load (VmHWM)" "$PEAK_RSS_MB" MB "-" ""
 if ((${#WARNINGS[@]})); then
   echo
