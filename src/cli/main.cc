@@ -5,11 +5,16 @@
 
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <fstream>
+#include <sstream>
+
 #include "core/log.h"
+#include "fhirpath/fhirpath.h"
 #include "server/app.h"
 #include "server/config.h"
 
@@ -19,6 +24,9 @@ const char* kUsage =
     "Usage: kiln <command> [flags]\n\n"
     "Commands:\n"
     "  serve     Serve the FHIR R4 REST API (kiln serve --help lists the flags)\n"
+    "  fhirpath EXPRESSION FILE.json\n"
+    "            Evaluate a FHIRPath expression against a resource (FILE '-' reads stdin)\n"
+    "            and print the result as typed JSON\n"
     "  version   Print the version\n"
     "  help      Print this text\n";
 
@@ -75,6 +83,32 @@ int Serve(const std::vector<std::string>& args) {
   return 0;
 }
 
+// kiln fhirpath EXPRESSION FILE.json: for users debugging search parameters and invariants.
+int FhirPath(const std::vector<std::string>& args) {
+  if (args.size() != 2) {
+    std::fputs("Usage: kiln fhirpath EXPRESSION FILE.json   (FILE '-' reads stdin)\n", stderr);
+    return 2;
+  }
+  std::stringstream text;
+  if (args[1] == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(args[1]);
+    if (!in) {
+      std::fprintf(stderr, "kiln fhirpath: cannot read %s\n", args[1].c_str());
+      return 1;
+    }
+    text << in.rdbuf();
+  }
+  auto result = kiln::fhirpath::EvaluateToTypedJson(args[0], text.str());
+  if (!result.ok()) {
+    std::fprintf(stderr, "kiln fhirpath: %s\n", result.status().message().c_str());
+    return 1;
+  }
+  std::printf("%s\n", result->c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +122,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args[0] == "serve") return Serve({args.begin() + 1, args.end()});
+  if (args[0] == "fhirpath") return FhirPath({args.begin() + 1, args.end()});
   std::fprintf(stderr, "kiln: unknown command '%s'\n\n%s", args[0].c_str(), kUsage);
   return 2;
 }
