@@ -29,7 +29,17 @@ struct TimeRange {
 // as 2023-02-30, hours past 23 and time zones past +/-14:00).
 std::optional<TimeRange> ParseFhirDateTime(std::string_view text);
 
-// Days since 1970-01-01 of a proleptic Gregorian date (valid for any year 1..9999).
+// Proleptic Gregorian calendar arithmetic (valid for any year 1..9999), shared by everything that
+// handles FHIR dates (validation, FHIRPath, search).
+struct CivilDate {
+  int64_t year;
+  unsigned month;  // 1..12
+  unsigned day;    // 1..31
+};
+// Days since 1970-01-01.
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+CivilDate CivilFromDays(int64_t days);
+bool IsLeapYear(int64_t year);
+unsigned DaysInMonth(int64_t year, unsigned month);
 
 }  // namespace kiln::core

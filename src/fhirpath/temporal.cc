@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/clock.h"
 #include "fhirpath/internal.h"
 
 namespace kiln::fhirpath::internal {
@@ -102,32 +103,17 @@ bool ParseDatePart(std::string_view s, size_t& i, Temporal& t) {
 }
 
 // Days since 1970-01-01 of a civil date (proleptic Gregorian).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+void CivilFromDays(int64_t z, int32_t& y, int8_t& m, int8_t& d) {
+  core::CivilDate c = core::CivilFromDays(z);
+  y = static_cast<int32_t>(c.year);
+  m = static_cast<int8_t>(c.month);
+  d = static_cast<int8_t>(c.day);
 }
 
-void CivilFromDays(int64_t z, int32_t& y, int8_t& m, int8_t& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = static_cast<int8_t>(doy - (153 * mp + 2) / 5 + 1);
-  m = static_cast<int8_t>(mp < 10 ? mp + 3 : mp - 9);
-  y = static_cast<int32_t>(yy + (m <= 2));
-}
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) { return core::DaysFromCivil(y, m, d); }
 
 int DaysInMonth(int y, int m) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
-  return kDays[m - 1];
+  return static_cast<int>(core::DaysInMonth(y, static_cast<unsigned>(m)));
 }
 
 // Shifts a value known to at least the hour by `minutes` (tz normalisation, arithmetic).

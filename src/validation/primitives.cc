@@ -1,5 +1,7 @@
 #include "validation/primitives.h"
 
+#include "core/clock.h"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -65,12 +67,7 @@ bool Consume(std::string_view s, size_t& pos, char c) {
 }
 
 int DaysInMonth(int year, int month) {
-  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month == 2) {
-    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return leap ? 29 : 28;
-  }
-  return kDays[month - 1];
+  return static_cast<int>(core::DaysInMonth(year, static_cast<unsigned>(month)));
 }
 
 // YYYY[-MM[-DD]]; `parts` is set to how many of the three were read.
