@@ -56,6 +56,14 @@ void AppendIssue(std::string& out, const Issue& issue) {
   }
   out += '}';
 }
+void AppendIssues(std::string& out, const std::vector<Issue>& issues) {
+  bool first = true;
+  for (const Issue& issue : issues) {
+    if (!first) out += ',';
+    first = false;
+    AppendIssue(out, issue);
+  }
+}
 }  // namespace
 
 std::string OperationOutcomeJson(const Status& status, std::string_view request_id) {
@@ -67,13 +75,16 @@ std::string OperationOutcomeJson(const Status& status, std::string_view request_
   } else if (status.issues().empty()) {
     AppendIssue(out, Issue{Severity::kError, "processing", "Request failed", ""});
   } else {
-    bool first = true;
-    for (const Issue& issue : status.issues()) {
-      if (!first) out += ',';
-      first = false;
-      AppendIssue(out, issue);
-    }
+    AppendIssues(out, status.issues());
   }
+  out += "]}";
+  return out;
+}
+
+std::string IssuesOutcomeJson(const std::vector<Issue>& issues) {
+  if (issues.empty()) return InformationOutcomeJson("All OK: no problems found");
+  std::string out = "{\"resourceType\":\"OperationOutcome\",\"issue\":[";
+  AppendIssues(out, issues);
   out += "]}";
   return out;
 }

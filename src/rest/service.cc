@@ -72,7 +72,7 @@ http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
                           (status == 201 ? "Created " : "Updated ") + stored.info.type + "/" +
                               stored.info.id + " version " + std::to_string(stored.info.version),
                           ""});
-      SetBody(r, call.format, OperationOutcomeJson(Status(ErrorCode::kInvalid, issues), ""));
+      SetBody(r, call.format, IssuesOutcomeJson(issues));
       break;
     }
     case ReturnPreference::kRepresentation: SetBody(r, call.format, stored.json); break;

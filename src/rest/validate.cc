@@ -24,11 +24,6 @@ Result<json::value> ParseDom(std::string_view body) {
   return v;
 }
 
-std::string OutcomeJson(const std::vector<Issue>& issues) {
-  if (issues.empty()) return InformationOutcomeJson("All OK: no problems found");
-  // Reuse the one OperationOutcome renderer; kInvalid keeps every issue's own severity.
-  return OperationOutcomeJson(Status(ErrorCode::kInvalid, issues), "");
-}
 
 }  // namespace
 
@@ -58,7 +53,7 @@ Result<std::string> ValidateOperation(std::string_view body, std::string_view ur
                            "'resource' parameter of a Parameters resource");
   // Well-formedness first, with the same messages as a create (position of a JSON error...).
   if (auto prepared = fhir::PrepareResource(body); !prepared.ok()) {
-    return OutcomeJson(prepared.status().issues());
+    return IssuesOutcomeJson(prepared.status().issues());
   }
   auto dom = ParseDom(body);
   if (!dom.ok()) return dom.take_status();
@@ -82,7 +77,7 @@ Result<std::string> ValidateOperation(std::string_view body, std::string_view ur
   std::vector<Issue> issues;
   if (!resource->is_object()) {
     issues.push_back({Severity::kError, "structure", "The resource to validate must be a JSON object", ""});
-    return OutcomeJson(issues);
+    return IssuesOutcomeJson(issues);
   }
   const json::object& r = resource->as_object();
   auto type = r.find("resourceType");
@@ -103,7 +98,7 @@ Result<std::string> ValidateOperation(std::string_view body, std::string_view ur
   std::vector<Issue> found = validation::Validate(*resource, options);
   issues.insert(issues.end(), std::make_move_iterator(found.begin()),
                 std::make_move_iterator(found.end()));
-  return OutcomeJson(issues);
+  return IssuesOutcomeJson(issues);
 }
 
 }  // namespace kiln::rest
