@@ -5,13 +5,12 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fstream>
-#include <sstream>
 
 #include "core/log.h"
 #include "fhirpath/fhirpath.h"
@@ -56,10 +55,10 @@ int Serve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "kiln: %s\n", s.message().c_str());
     return 1;
   }
-  std::printf("Kiln %s, a FHIR R4 server\n  FHIR base: %s\n  Listening: %s\n"
-              "  Data:      %s (SQLite)\n  Press Ctrl-C to stop.\n",
-              KILN_VERSION, app.base_url().c_str(), app.listen_url().c_str(),
-              app.data_path().c_str());
+  std::printf(
+      "Kiln %s, a FHIR R4 server\n  FHIR base: %s\n  Listening: %s\n"
+      "  Data:      %s (SQLite)\n  Press Ctrl-C to stop.\n",
+      KILN_VERSION, app.base_url().c_str(), app.listen_url().c_str(), app.data_path().c_str());
   std::fflush(stdout);
 
   std::thread watcher([&app, signals] {

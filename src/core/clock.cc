@@ -76,9 +76,9 @@ std::string FormatInstant(int64_t micros) {
   int64_t frac = rem % kMicrosPerSecond;
   char buf[40];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                static_cast<long long>(c.year), c.month, c.day,
-                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60), static_cast<long long>(frac));
+                static_cast<long long>(c.year), c.month, c.day, static_cast<long long>(secs / 3600),
+                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
+                static_cast<long long>(frac));
   return buf;
 }
 
@@ -97,8 +97,8 @@ std::string FormatHttpDate(int64_t micros) {
 
 std::optional<int64_t> ParseHttpDate(std::string_view t) {
   // "Sun, 06 Nov 1994 08:49:37 GMT"
-  if (t.size() != 29 || t[3] != ',' || t[4] != ' ' || t[7] != ' ' || t[11] != ' ' ||
-      t[16] != ' ' || t[19] != ':' || t[22] != ':' || t.substr(25) != " GMT")
+  if (t.size() != 29 || t[3] != ',' || t[4] != ' ' || t[7] != ' ' || t[11] != ' ' || t[16] != ' ' ||
+      t[19] != ':' || t[22] != ':' || t.substr(25) != " GMT")
     return std::nullopt;
   size_t pos = 5;
   int64_t day = 0, year = 0, hh = 0, mm = 0, ss = 0;
@@ -131,8 +131,7 @@ std::optional<TimeRange> ParseFhirDateTime(std::string_view t) {
     int64_t lo = DaysFromCivil(year, 1, 1) * kMicrosPerDay;
     return TimeRange{lo, DaysFromCivil(year + 1, 1, 1) * kMicrosPerDay};
   }
-  if (t[pos++] != '-' || !Digits(t, pos, 2, month) || month < 1 || month > 12)
-    return std::nullopt;
+  if (t[pos++] != '-' || !Digits(t, pos, 2, month) || month < 1 || month > 12) return std::nullopt;
   if (pos == t.size()) {
     int64_t lo = DaysFromCivil(year, static_cast<unsigned>(month), 1) * kMicrosPerDay;
     int64_t next_y = month == 12 ? year + 1 : year;
@@ -143,12 +142,10 @@ std::optional<TimeRange> ParseFhirDateTime(std::string_view t) {
       day > DaysInMonth(year, static_cast<unsigned>(month)))
     return std::nullopt;
   int64_t day_start =
-      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
-      kMicrosPerDay;
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * kMicrosPerDay;
   if (pos == t.size()) return TimeRange{day_start, day_start + kMicrosPerDay};
   if (t[pos++] != 'T' || !Digits(t, pos, 2, hh) || hh > 23) return std::nullopt;
-  if (pos >= t.size() || t[pos++] != ':' || !Digits(t, pos, 2, mm) || mm > 59)
-    return std::nullopt;
+  if (pos >= t.size() || t[pos++] != ':' || !Digits(t, pos, 2, mm) || mm > 59) return std::nullopt;
   int64_t unit = 60 * kMicrosPerSecond;  // precision of the value
   int64_t frac = 0;
   if (pos < t.size() && t[pos] == ':') {

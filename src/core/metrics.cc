@@ -28,7 +28,8 @@ void AppendNumber(std::string& out, double v) {
 
 void RequestMetrics::RenderPrometheus(std::string& out) const {
   std::lock_guard lock(mu_);
-  out += "# HELP kiln_http_requests_total HTTP requests answered, by interaction and status code.\n";
+  out +=
+      "# HELP kiln_http_requests_total HTTP requests answered, by interaction and status code.\n";
   out += "# TYPE kiln_http_requests_total counter\n";
   for (const auto& [interaction, p] : by_interaction_) {
     for (const auto& [status, n] : p.by_status) {
@@ -42,8 +43,7 @@ void RequestMetrics::RenderPrometheus(std::string& out) const {
     uint64_t cumulative = 0;
     for (size_t b = 0; b <= kBuckets.size(); ++b) {
       cumulative += p.buckets[b];
-      out += "kiln_http_request_duration_seconds_bucket{interaction=\"" + interaction +
-             "\",le=\"";
+      out += "kiln_http_request_duration_seconds_bucket{interaction=\"" + interaction + "\",le=\"";
       if (b == kBuckets.size()) {
         out += "+Inf";
       } else {

@@ -17,9 +17,8 @@ namespace kiln::core {
 class RequestMetrics {
  public:
   // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
-  static constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                     0.005,  0.01,    0.025,  0.05,  0.1,
-                                                     0.25,   0.5,     1.0,    5.0};
+  static constexpr std::array<double, 14> kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0};
 
   void Record(std::string_view interaction, int status, double seconds);
 

@@ -1,8 +1,7 @@
 #include "fhir/resource_json.h"
 
-#include <boost/json/basic_parser_impl.hpp>
-
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
 #include <vector>
 
 #include "core/strings.h"
@@ -259,20 +258,23 @@ Result<PreparedResource> PrepareResource(std::string_view body) {
   json::error_code ec;
   size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
   Handler& h = parser.handler();
-  if (!h.problem.empty()) return Status(ErrorCode::kInvalid, "structure", h.problem, h.problem_path);
+  if (!h.problem.empty())
+    return Status(ErrorCode::kInvalid, "structure", h.problem, h.problem_path);
   if (ec) {
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
-      return Status(ErrorCode::kInvalid, "structure", "The request body is empty; a resource was expected");
-    return Status(ErrorCode::kInvalid, "structure",
-                  "The body is not valid JSON (" + ec.message() + " at " +
-                      Position(body, consumed) + ")");
+      return Status(ErrorCode::kInvalid, "structure",
+                    "The request body is empty; a resource was expected");
+    return Status(
+        ErrorCode::kInvalid, "structure",
+        "The body is not valid JSON (" + ec.message() + " at " + Position(body, consumed) + ")");
   }
   if (body.find_first_not_of(" \t\r\n", consumed) != std::string_view::npos)
     return Status(ErrorCode::kInvalid, "structure",
                   "The body is not valid JSON (unexpected data after the resource at " +
                       Position(body, consumed) + ")");
   if (!h.root_is_object)
-    return Status(ErrorCode::kInvalid, "structure", "The body must be a JSON object (a FHIR resource)");
+    return Status(ErrorCode::kInvalid, "structure",
+                  "The body must be a JSON object (a FHIR resource)");
   if (!h.saw_resource_type || h.result.resource_type.empty())
     return Status(ErrorCode::kInvalid, "required", "The resource has no resourceType",
                   "resourceType");
@@ -321,13 +323,17 @@ std::string PrettyPrint(std::string_view in) {
       continue;
     }
     switch (c) {
-      case ' ': case '\t': case '\r': case '\n':
+      case ' ':
+      case '\t':
+      case '\r':
+      case '\n':
         break;
       case '"':
         in_string = true;
         out.push_back(c);
         break;
-      case '{': case '[': {
+      case '{':
+      case '[': {
         size_t j = in.find_first_not_of(" \t\r\n", i + 1);
         if (j != std::string_view::npos && (in[j] == '}' || in[j] == ']')) {
           out.push_back(c);
@@ -340,7 +346,8 @@ std::string PrettyPrint(std::string_view in) {
         }
         break;
       }
-      case '}': case ']':
+      case '}':
+      case ']':
         --indent;
         newline();
         out.push_back(c);

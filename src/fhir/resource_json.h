@@ -34,8 +34,8 @@ Result<PreparedResource> PrepareResource(std::string_view body);
 
 // The stored form of one version:
 // {"resourceType":T,"id":ID,"meta":{"versionId":"V","lastUpdated":L<meta_rest>}<body_rest>}
-std::string RenderResource(const PreparedResource& resource, std::string_view id,
-                           int64_t version, std::string_view last_updated);
+std::string RenderResource(const PreparedResource& resource, std::string_view id, int64_t version,
+                           std::string_view last_updated);
 
 // Re-indents compact JSON (as produced by RenderResource, or any valid JSON) with two spaces.
 std::string PrettyPrint(std::string_view json);

@@ -34,8 +34,7 @@ void AppendInteractions(std::string& out, bool system_level) {
 
 }  // namespace
 
-std::string BuildCapabilityStatement(std::string_view base_url,
-                                     std::string_view software_version) {
+std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version) {
   // Instance- and type-level interactions are the same for every resource type.
   std::string type_interactions;
   AppendInteractions(type_interactions, false);
@@ -76,16 +75,18 @@ std::string BuildCapabilityStatement(std::string_view base_url,
     out += type_interactions;
     out += per_type;
     if (Supported(InteractionKind::kValidate)) {
-      out += ",\"operation\":[{\"name\":\"validate\",\"definition\":"
-             "\"http://hl7.org/fhir/OperationDefinition/Resource-validate\"}]";
+      out +=
+          ",\"operation\":[{\"name\":\"validate\",\"definition\":"
+          "\"http://hl7.org/fhir/OperationDefinition/Resource-validate\"}]";
     }
     out += '}';
   }
   out += "],\"interaction\":";
   AppendInteractions(out, true);
   if (Supported(InteractionKind::kValidate)) {
-    out += ",\"operation\":[{\"name\":\"validate\",\"definition\":"
-           "\"http://hl7.org/fhir/OperationDefinition/Resource-validate\"}]";
+    out +=
+        ",\"operation\":[{\"name\":\"validate\",\"definition\":"
+        "\"http://hl7.org/fhir/OperationDefinition/Resource-validate\"}]";
   }
   out += "}]}";
   return out;

@@ -17,18 +17,24 @@ bool ParseInt(std::string_view text, int64_t& out) {
 
 const char* MethodOf(const VersionInfo& info) {
   switch (info.method) {
-    case WriteMethod::kCreate: return "POST";
-    case WriteMethod::kUpdate: return "PUT";
-    case WriteMethod::kDelete: return "DELETE";
+    case WriteMethod::kCreate:
+      return "POST";
+    case WriteMethod::kUpdate:
+      return "PUT";
+    case WriteMethod::kDelete:
+      return "DELETE";
   }
   return "PUT";
 }
 
 const char* StatusOf(const VersionInfo& info) {
   switch (info.method) {
-    case WriteMethod::kCreate: return "201 Created";
-    case WriteMethod::kUpdate: return info.version == 1 ? "201 Created" : "200 OK";
-    case WriteMethod::kDelete: return "204 No Content";
+    case WriteMethod::kCreate:
+      return "201 Created";
+    case WriteMethod::kUpdate:
+      return info.version == 1 ? "201 Created" : "200 OK";
+    case WriteMethod::kDelete:
+      return "204 No Content";
   }
   return "200 OK";
 }
@@ -122,8 +128,8 @@ std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
     out += std::to_string(*page.total);
   }
   out += ",\"link\":[{\"relation\":\"self\",\"url\":";
-  out += core::JsonQuote(LinkUrl(base_url, in,
-                                 query.before_seq ? std::to_string(*query.before_seq) : ""));
+  out += core::JsonQuote(
+      LinkUrl(base_url, in, query.before_seq ? std::to_string(*query.before_seq) : ""));
   out += '}';
   if (page.has_more && !page.entries.empty()) {
     out += ",{\"relation\":\"next\",\"url\":";

@@ -61,8 +61,12 @@ Result<OutputFormat> NegotiateOutput(std::string_view format_param, std::string_
   }
   if (!format_param.empty()) {
     switch (Classify(MediaType(format_param, nullptr))) {
-      case Kind::kFhirJson: case Kind::kAny: return out;
-      case Kind::kPlainJson: out.content_type = kPlainJsonType; return out;
+      case Kind::kFhirJson:
+      case Kind::kAny:
+        return out;
+      case Kind::kPlainJson:
+        out.content_type = kPlainJsonType;
+        return out;
       case Kind::kXml:
         return Status(ErrorCode::kNotAcceptable, "not-supported",
                       "_format=" + std::string(format_param) +
@@ -79,8 +83,8 @@ Result<OutputFormat> NegotiateOutput(std::string_view format_param, std::string_
   size_t start = 0;
   while (start <= accept.size()) {
     size_t comma = accept.find(',', start);
-    std::string_view range = accept.substr(start, comma == std::string_view::npos ? accept.npos
-                                                                                  : comma - start);
+    std::string_view range =
+        accept.substr(start, comma == std::string_view::npos ? accept.npos : comma - start);
     bool refused = false;
     Kind k = Classify(MediaType(range, &refused));
     if (!refused && (k == Kind::kFhirJson || k == Kind::kAny || k == Kind::kPlainJson)) {
@@ -91,9 +95,9 @@ Result<OutputFormat> NegotiateOutput(std::string_view format_param, std::string_
     start = comma + 1;
   }
   if (!any_ok)
-    return Status(ErrorCode::kNotAcceptable, "not-supported",
-                  "Accept: " + std::string(accept) +
-                      " cannot be served; Kiln serves application/fhir+json");
+    return Status(
+        ErrorCode::kNotAcceptable, "not-supported",
+        "Accept: " + std::string(accept) + " cannot be served; Kiln serves application/fhir+json");
   if (plain_json_first) out.content_type = kPlainJsonType;
   return out;
 }
@@ -101,7 +105,9 @@ Result<OutputFormat> NegotiateOutput(std::string_view format_param, std::string_
 Status CheckResourceContentType(std::string_view content_type) {
   if (TrimSpaces(content_type).empty()) return Status::Ok();
   switch (Classify(MediaType(content_type, nullptr))) {
-    case Kind::kFhirJson: case Kind::kPlainJson: return Status::Ok();
+    case Kind::kFhirJson:
+    case Kind::kPlainJson:
+      return Status::Ok();
     case Kind::kXml:
       return Status(ErrorCode::kUnsupportedMediaType, "not-supported",
                     "Content-Type " + std::string(content_type) +

@@ -8,23 +8,40 @@ namespace kiln::rest {
 
 int HttpStatusFor(ErrorCode error) {
   switch (error) {
-    case ErrorCode::kOk: return 200;
-    case ErrorCode::kInvalid: return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kForbidden: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kMethodNotAllowed: return 405;
-    case ErrorCode::kNotAcceptable: return 406;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kGone: return 410;
-    case ErrorCode::kPreconditionFailed: return 412;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kUnsupportedMediaType: return 415;
-    case ErrorCode::kUnprocessable: return 422;
-    case ErrorCode::kHeaderTooLarge: return 431;
-    case ErrorCode::kInternal: return 500;
-    case ErrorCode::kNotImplemented: return 501;
-    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kOk:
+      return 200;
+    case ErrorCode::kInvalid:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kForbidden:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kMethodNotAllowed:
+      return 405;
+    case ErrorCode::kNotAcceptable:
+      return 406;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kGone:
+      return 410;
+    case ErrorCode::kPreconditionFailed:
+      return 412;
+    case ErrorCode::kTooLarge:
+      return 413;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
+    case ErrorCode::kUnprocessable:
+      return 422;
+    case ErrorCode::kHeaderTooLarge:
+      return 431;
+    case ErrorCode::kInternal:
+      return 500;
+    case ErrorCode::kNotImplemented:
+      return 501;
+    case ErrorCode::kUnavailable:
+      return 503;
   }
   return 500;
 }
@@ -32,10 +49,14 @@ int HttpStatusFor(ErrorCode error) {
 namespace {
 const char* SeverityCode(Severity s) {
   switch (s) {
-    case Severity::kFatal: return "fatal";
-    case Severity::kError: return "error";
-    case Severity::kWarning: return "warning";
-    case Severity::kInformation: return "information";
+    case Severity::kFatal:
+      return "fatal";
+    case Severity::kError:
+      return "error";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kInformation:
+      return "information";
   }
   return "error";
 }
@@ -69,9 +90,9 @@ void AppendIssues(std::string& out, const std::vector<Issue>& issues) {
 std::string OperationOutcomeJson(const Status& status, std::string_view request_id) {
   std::string out = "{\"resourceType\":\"OperationOutcome\",\"issue\":[";
   if (status.error() == ErrorCode::kInternal) {
-    AppendIssue(out, Issue{Severity::kError, "exception",
-                           "Internal server error (request id " + std::string(request_id) + ")",
-                           ""});
+    AppendIssue(out,
+                Issue{Severity::kError, "exception",
+                      "Internal server error (request id " + std::string(request_id) + ")", ""});
   } else if (status.issues().empty()) {
     AppendIssue(out, Issue{Severity::kError, "processing", "Request failed", ""});
   } else {
@@ -99,8 +120,8 @@ std::string InformationOutcomeJson(std::string_view diagnostics) {
 http::Response ErrorResponse(const Status& status, std::string_view request_id, bool pretty,
                              std::string_view interaction) {
   if (status.error() == ErrorCode::kInternal || status.error() == ErrorCode::kUnavailable) {
-    core::LogError("request failed", {{"request_id", request_id},
-                                      {"error", std::string_view(status.message())}});
+    core::LogError("request failed",
+                   {{"request_id", request_id}, {"error", std::string_view(status.message())}});
   }
   http::Response r;
   r.status = HttpStatusFor(status.error());

@@ -1,9 +1,8 @@
 #include "rest/router.h"
 
+#include <array>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-
-#include <array>
 
 #include "core/ids.h"
 #include "fhir/definitions.h"
@@ -58,9 +57,9 @@ RouteResult Pick(std::string_view method, const Shape& shape, Interaction intera
     if (!result.allow.empty()) result.allow += ", ";
     result.allow += m;
   }
-  result.status = Status(ErrorCode::kMethodNotAllowed, "not-supported",
-                         "Method " + std::string(method) + " is not allowed here; allowed: " +
-                             result.allow);
+  result.status =
+      Status(ErrorCode::kMethodNotAllowed, "not-supported",
+             "Method " + std::string(method) + " is not allowed here; allowed: " + result.allow);
   return result;
 }
 
@@ -109,7 +108,8 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
     }
   }
   if (segments.size() < base.size())
-    return Fail(Status::NotFound("Not a FHIR endpoint; the FHIR base is " + std::string(base_path)));
+    return Fail(
+        Status::NotFound("Not a FHIR endpoint; the FHIR base is " + std::string(base_path)));
   for (size_t i = 0; i < base.size(); ++i)
     if (segments[i] != base[i])
       return Fail(
@@ -127,7 +127,8 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
 
   using K = InteractionKind;
   const size_t n = segments.size();
-  if (n == 0) return Pick(method, {{{"GET", K::kSearchSystem}, {"POST", K::kBatchOrTransaction}}}, in);
+  if (n == 0)
+    return Pick(method, {{{"GET", K::kSearchSystem}, {"POST", K::kBatchOrTransaction}}}, in);
   if (n == 1 && segments[0] == "metadata") return Pick(method, {{{"GET", K::kCapabilities}}}, in);
   if (n == 1 && segments[0] == "_history") return Pick(method, {{{"GET", K::kHistorySystem}}}, in);
   if (n == 1 && segments[0] == "$validate") return Pick(method, {{{"POST", K::kValidate}}}, in);
@@ -164,10 +165,10 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
                                 "': an id is 1-64 characters of A-Z, a-z, 0-9, '-' and '.'"));
   in.id = id;
   if (n == 2)
-    return Pick(method,
-                {{{"GET", K::kRead}, {"PUT", K::kUpdate}, {"DELETE", K::kDelete},
-                  {"PATCH", K::kPatch}}},
-                std::move(in));
+    return Pick(
+        method,
+        {{{"GET", K::kRead}, {"PUT", K::kUpdate}, {"DELETE", K::kDelete}, {"PATCH", K::kPatch}}},
+        std::move(in));
   if (n == 3 && segments[2] == "$validate")
     return Pick(method, {{{"POST", K::kValidate}}}, std::move(in));
   if (segments[2] != "_history")

@@ -64,9 +64,9 @@ struct Interaction {
 };
 
 struct RouteResult {
-  Status status;             // failed: 404 unknown path/type, 405 wrong method, 400 bad id...
-  std::string allow;         // for 405: the methods the path does accept
-  Interaction interaction;   // when status is OK
+  Status status;            // failed: 404 unknown path/type, 405 wrong method, 400 bad id...
+  std::string allow;        // for 405: the methods the path does accept
+  Interaction interaction;  // when status is OK
 };
 
 // `base_path` is the path prefix FHIR is served under (e.g. "/fhir"). `target` is the raw

@@ -51,9 +51,16 @@ void AddVersionHeaders(http::Response& r, const VersionInfo& info) {
   r.headers.emplace_back("Last-Modified", core::FormatHttpDate(info.last_updated));
 }
 
+// 410 for a version that is a deletion, with its ETag so clients can tell which one.
+http::Response GoneResponse(const Call& call, const VersionInfo& info, std::string message) {
+  http::Response r = ErrorResponse(Status::Gone(std::move(message)), call.request_id,
+                                   call.format.pretty, call.label);
+  AddVersionHeaders(r, info);
+  return r;
+}
+
 std::string VersionLocation(const RestOptions& o, const VersionInfo& info) {
-  return o.base_url + "/" + info.type + "/" + info.id + "/_history/" +
-         std::to_string(info.version);
+  return o.base_url + "/" + info.type + "/" + info.id + "/_history/" + std::to_string(info.version);
 }
 
 // The answer to a successful create/update, per the client's Prefer header.
@@ -64,7 +71,8 @@ http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
   AddVersionHeaders(r, stored.info);
   r.headers.emplace_back("Location", VersionLocation(o, stored.info));
   switch (prefer) {
-    case ReturnPreference::kMinimal: break;
+    case ReturnPreference::kMinimal:
+      break;
     case ReturnPreference::kOperationOutcome: {
       std::vector<Issue> issues = warnings;
       issues.insert(issues.begin(),
@@ -75,7 +83,9 @@ http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
       SetBody(r, call.format, IssuesOutcomeJson(issues));
       break;
     }
-    case ReturnPreference::kRepresentation: SetBody(r, call.format, stored.json); break;
+    case ReturnPreference::kRepresentation:
+      SetBody(r, call.format, stored.json);
+      break;
   }
   return r;
 }
@@ -107,8 +117,8 @@ Result<fhir::PreparedResource> ParseResourceBody(const http::Request& req, const
 struct WriteState {
   fhir::PreparedResource resource;
   StoredResource stored;
-  bool created = false;  // a new resource (or one brought back after deletion)
-  bool changed = true;   // false: delete of an absent or already deleted resource
+  bool created = false;         // a new resource (or one brought back after deletion)
+  bool changed = true;          // false: delete of an absent or already deleted resource
   std::vector<Issue> warnings;  // validation problems let through in warn-only mode
 };
 
@@ -118,8 +128,8 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
     : options_(std::move(options)),
       store_(store),
       workers_(workers),
-      capability_statement_(BuildCapabilityStatement(options_.base_url,
-                                                     options_.software_version)) {}
+      capability_statement_(
+          BuildCapabilityStatement(options_.base_url, options_.software_version)) {}
 
 void Service::Handle(http::Request&& req, http::Responder respond) {
   RouteResult routed = Route(req.method, req.target, options_.base_path);
@@ -134,14 +144,14 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
   call->in = std::move(routed.interaction);
   call->respond = std::move(respond);
   call->label = call->in.route->label;
-  auto format = NegotiateOutput(call->in.Param("_format"), req.Header("Accept"),
-                                call->in.Param("_pretty"));
+  auto format =
+      NegotiateOutput(call->in.Param("_format"), req.Header("Accept"), call->in.Param("_pretty"));
   if (!format.ok()) return call->Error(format.status());
   call->format = *format;
   if (!call->in.route->supported) {
-    return call->Error(Status(ErrorCode::kNotImplemented, "not-supported",
-                              std::string("The ") + call->in.route->label +
-                                  " interaction is not supported yet"));
+    return call->Error(
+        Status(ErrorCode::kNotImplemented, "not-supported",
+               std::string("The ") + call->in.route->label + " interaction is not supported yet"));
   }
   if (req.body.size() > kInlineBodyBytes) {
     auto shared = std::make_shared<http::Request>(std::move(req));
@@ -168,12 +178,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (!found->has_value())
         return call->Error(Status::NotFound(key.type + "/" + key.id + " is not known"));
       const StoredResource& res = **found;
-      if (res.info.deleted) {
-        http::Response r = ErrorResponse(Status::Gone(key.type + "/" + key.id + " was deleted"),
-                                         call->request_id, call->format.pretty, call->label);
-        AddVersionHeaders(r, res.info);
-        return call->respond(std::move(r));
-      }
+      if (res.info.deleted)
+        return call->respond(
+            GoneResponse(*call, res.info, key.type + "/" + key.id + " was deleted"));
       // Conditional read: If-None-Match wins over If-Modified-Since (RFC 7232 section 6).
       std::string_view inm = req.Header("If-None-Match");
       bool not_modified = false;
@@ -203,12 +210,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
         return call->Error(Status::NotFound(key.type + "/" + key.id + " has no version " + v));
       const StoredResource& res = **found;
       if (res.info.deleted) {
-        http::Response r =
-            ErrorResponse(Status::Gone(key.type + "/" + key.id + " version " + v +
-                                       " is a deletion"),
-                          call->request_id, call->format.pretty, call->label);
-        AddVersionHeaders(r, res.info);
-        return call->respond(std::move(r));
+        return call->respond(GoneResponse(
+            *call, res.info, key.type + "/" + key.id + " version " + v + " is a deletion"));
       }
       http::Response r = NewResponse(*call, 200);
       AddVersionHeaders(r, res.info);
@@ -254,16 +257,16 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
         return call->Error(Status(ErrorCode::kInvalid, "required",
                                   "An update must carry the resource id in the body", "id"));
       if (prepared->id != key.id)
-        return call->Error(Status(ErrorCode::kInvalid, "invalid",
-                                  "The body's id '" + prepared->id +
-                                      "' does not match the URL's id '" + key.id + "'",
-                                  key.type + ".id"));
+        return call->Error(Status(
+            ErrorCode::kInvalid, "invalid",
+            "The body's id '" + prepared->id + "' does not match the URL's id '" + key.id + "'",
+            key.type + ".id"));
       std::optional<int64_t> if_match;
       if (std::string_view im = req.Header("If-Match"); !im.empty()) {
         if_match = ParseVersionETag(im);
         if (!if_match)
-          return call->Error(Status::Invalid("If-Match must be a version ETag such as W/\"3\", not " +
-                                             std::string(im)));
+          return call->Error(Status::Invalid(
+              "If-Match must be a version ETag such as W/\"3\", not " + std::string(im)));
       }
       state->resource = std::move(prepared).value();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
@@ -277,10 +280,10 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                 return Status::PreconditionFailed("If-Match: " + key.type + "/" + key.id +
                                                   " does not exist");
               if (cur->info.version != *if_match)
-                return Status::PreconditionFailed(
-                    "If-Match: version " + std::to_string(*if_match) + " is not current; " +
-                    key.type + "/" + key.id + " is at version " +
-                    std::to_string(cur->info.version));
+                return Status::PreconditionFailed("If-Match: version " + std::to_string(*if_match) +
+                                                  " is not current; " + key.type + "/" + key.id +
+                                                  " is at version " +
+                                                  std::to_string(cur->info.version));
             }
             StoredResource v;
             v.info.type = key.type;
@@ -297,8 +300,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
-            call->respond(WriteResponse(*call, options_, state->created ? 201 : 200,
-                                        state->stored, prefer, state->warnings));
+            call->respond(WriteResponse(*call, options_, state->created ? 201 : 200, state->stored,
+                                        prefer, state->warnings));
           });
       return;
     }

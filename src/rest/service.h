@@ -18,12 +18,12 @@
 namespace kiln::rest {
 
 struct RestOptions {
-  std::string base_url;              // public URL of the FHIR base, no trailing slash
-  std::string base_path = "/fhir";   // the path the FHIR API is served under
-  int default_count = 20;            // page size when _count is absent
-  int max_count = 1000;              // larger _count values are capped to this
-  std::string software_version;      // for the CapabilityStatement
-  ValidationPolicy validation;       // every create and update passes through it
+  std::string base_url;             // public URL of the FHIR base, no trailing slash
+  std::string base_path = "/fhir";  // the path the FHIR API is served under
+  int default_count = 20;           // page size when _count is absent
+  int max_count = 1000;             // larger _count values are capped to this
+  std::string software_version;     // for the CapabilityStatement
+  ValidationPolicy validation;      // every create and update passes through it
 };
 
 struct Call;  // one request being served (service.cc)

@@ -20,10 +20,11 @@ Result<json::value> ParseDom(std::string_view body) {
   json::parse_options options;
   options.max_depth = 128;
   json::value v = json::parse(body, ec, {}, options);
-  if (ec) return Status(ErrorCode::kInvalid, "structure", "The body is not valid JSON (" + ec.message() + ")");
+  if (ec)
+    return Status(ErrorCode::kInvalid, "structure",
+                  "The body is not valid JSON (" + ec.message() + ")");
   return v;
 }
-
 
 }  // namespace
 
@@ -46,11 +47,11 @@ Status CheckWrite(std::string_view body, const ValidationPolicy& policy,
 }
 
 Result<std::string> ValidateOperation(std::string_view body, std::string_view url_type,
-                                      std::string_view url_id,
-                                      const validation::Options& options) {
+                                      std::string_view url_id, const validation::Options& options) {
   if (core::TrimSpaces(body).empty())
-    return Status::Invalid("$validate needs a resource: send it as the body, or as the "
-                           "'resource' parameter of a Parameters resource");
+    return Status::Invalid(
+        "$validate needs a resource: send it as the body, or as the "
+        "'resource' parameter of a Parameters resource");
   // Well-formedness first, with the same messages as a create (position of a JSON error...).
   if (auto prepared = fhir::PrepareResource(body); !prepared.ok()) {
     return IssuesOutcomeJson(prepared.status().issues());
@@ -76,7 +77,8 @@ Result<std::string> ValidateOperation(std::string_view body, std::string_view ur
   }
   std::vector<Issue> issues;
   if (!resource->is_object()) {
-    issues.push_back({Severity::kError, "structure", "The resource to validate must be a JSON object", ""});
+    issues.push_back(
+        {Severity::kError, "structure", "The resource to validate must be a JSON object", ""});
     return IssuesOutcomeJson(issues);
   }
   const json::object& r = resource->as_object();
@@ -84,8 +86,8 @@ Result<std::string> ValidateOperation(std::string_view body, std::string_view ur
   if (!url_type.empty() && type != r.end() && type->value().is_string() &&
       type->value().as_string() != url_type) {
     issues.push_back({Severity::kError, "invalid",
-                      "The resource is a " + std::string(type->value().as_string()) +
-                          ", not a " + std::string(url_type),
+                      "The resource is a " + std::string(type->value().as_string()) + ", not a " +
+                          std::string(url_type),
                       "resourceType"});
   }
   if (!url_id.empty()) {

@@ -62,7 +62,8 @@ class RootHandler : public http::Handler {
       r.status = s.ok() ? 200 : 503;
       r.headers.emplace_back("Content-Type", "application/json");
       r.body = s.ok() ? R"({"status":"ok"})" : R"({"status":"unavailable","database":"failing"})";
-      if (!s.ok()) core::LogError("health check failed", {{"error", std::string_view(s.message())}});
+      if (!s.ok())
+        core::LogError("health check failed", {{"error", std::string_view(s.message())}});
       return respond(std::move(r));
     }
     if (path == "/metrics") {

@@ -46,10 +46,14 @@ Setter Size(int64_t Config::*field, int64_t lo, int64_t hi) {
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     std::string_view rest(p, static_cast<size_t>(v.data() + v.size() - p));
     int64_t mult = 1;
-    if (rest == "K" || rest == "k" || rest == "KiB") mult = 1024;
-    else if (rest == "M" || rest == "m" || rest == "MiB") mult = 1024 * 1024;
-    else if (rest == "G" || rest == "g" || rest == "GiB") mult = 1024LL * 1024 * 1024;
-    else if (!rest.empty()) mult = 0;
+    if (rest == "K" || rest == "k" || rest == "KiB")
+      mult = 1024;
+    else if (rest == "M" || rest == "m" || rest == "MiB")
+      mult = 1024 * 1024;
+    else if (rest == "G" || rest == "g" || rest == "GiB")
+      mult = 1024LL * 1024 * 1024;
+    else if (!rest.empty())
+      mult = 0;
     if (ec != std::errc() || mult == 0 || n * mult < lo || n * mult > hi)
       return Bad(from, "'" + v + "' is not a size between " + std::to_string(lo) + " and " +
                            std::to_string(hi) + " bytes (suffixes K, M, G allowed)");
@@ -139,8 +143,7 @@ const std::vector<Setting>& Settings() {
          c.log_level = v;
          return Status::Ok();
        }},
-      {"access-log", "BOOL", "One log line per request (default true).",
-       Bool(&Config::access_log)},
+      {"access-log", "BOOL", "One log line per request (default true).", Bool(&Config::access_log)},
       {"sync", "MODE",
        "SQLite durability: full (default; an acknowledged write survives power loss) or normal "
        "(survives a crash of Kiln, not of the machine).",
@@ -190,9 +193,7 @@ std::string EnvName(std::string_view name) {
   return env;
 }
 
-bool IsLoopback(const std::string& host) {
-  return host.rfind("127.", 0) == 0 || host == "::1";
-}
+bool IsLoopback(const std::string& host) { return host.rfind("127.", 0) == 0 || host == "::1"; }
 
 Status LoadFile(Config& c, const std::string& path) {
   std::ifstream in(path);
@@ -252,8 +253,8 @@ Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help) {
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {
-        return Status::Invalid("Invalid configuration: --" + name + " needs a value (" +
-                               s->arg + ")");
+        return Status::Invalid("Invalid configuration: --" + name + " needs a value (" + s->arg +
+                               ")");
       }
     }
     flags.emplace_back(s, value);

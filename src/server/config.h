@@ -30,7 +30,7 @@ struct Config {
   int max_connections = 10000;
   std::string log_level = "info";
   bool access_log = true;
-  std::string sync = "full";  // SQLite synchronous mode: full (durable) or normal
+  std::string sync = "full";           // SQLite synchronous mode: full (durable) or normal
   std::string validation = "enforce";  // enforce, warn-only or off
   bool validate_narrative = true;
   int default_count = 20;
