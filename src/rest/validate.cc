@@ -15,6 +15,12 @@ bool IsError(const Issue& issue) {
   return issue.severity == Severity::kError || issue.severity == Severity::kFatal;
 }
 
+// Narrative.div is the only xhtml element in R4; its issues come from the XHTML safety check.
+bool IsNarrative(const Issue& issue) {
+  std::string_view e = issue.expression;
+  return e.size() >= 4 && e.substr(e.size() - 4) == ".div";
+}
+
 Result<json::value> ParseDom(std::string_view body) {
   json::error_code ec;
   json::parse_options options;
@@ -34,9 +40,15 @@ Status CheckWrite(std::string_view body, const ValidationPolicy& policy,
   auto dom = ParseDom(body);
   if (!dom.ok()) return dom.take_status();
   std::vector<Issue> issues = validation::Validate(*dom, policy.options);
-  bool has_error = false;
-  for (const Issue& issue : issues) has_error |= IsError(issue);
-  if (!has_error || policy.warn_only) {
+  bool has_error = false, unsafe_narrative = false;
+  for (const Issue& issue : issues) {
+    has_error |= IsError(issue);
+    unsafe_narrative |= IsError(issue) && IsNarrative(issue);
+  }
+  // Warn-only mode lets imperfect data in, but never a narrative that failed the XHTML check:
+  // malicious narrative must not be stored in any mode (only --validate-narrative false, which
+  // skips the check, can let narratives through unchecked).
+  if (!has_error || (policy.warn_only && !unsafe_narrative)) {
     for (Issue& issue : issues) {
       if (IsError(issue)) issue.severity = Severity::kWarning;
       warnings.push_back(std::move(issue));

@@ -19,6 +19,13 @@ test('warn-only stores an invalid resource and reports the problems as warnings'
     const id = res.headers.get('location').match(/Patient\/([^/]+)\//)[1];
     assert.equal((await kiln.request('GET', `/Patient/${id}`)).status, 200);
     assert.match(kiln.stderr, /warn-only/);
+    // Unsafe narrative is never stored, whatever the mode.
+    const xss = await kiln.request('POST', '/Patient', {
+      body: { resourceType: 'Patient', birthDate: '2023-02-30', text: { status: 'generated',
+        div: '<div xmlns="http://www.w3.org/1999/xhtml">x<script>alert(1)</script></div>' } },
+    });
+    assert.equal(xss.status, 400);
+    assert.ok(xss.json.issue.some((i) => i.expression?.[0] === 'Patient.text.div'));
     // Malformed JSON is never stored, whatever the mode.
     const bad = await kiln.request('POST', '/Patient', { body: '{"resourceType":"Patient",' });
     assert.equal(bad.status, 400);
