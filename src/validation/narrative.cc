@@ -302,7 +302,11 @@ class Checker {
       return;
     }
     if (!has_content_) {
-      Problem("the narrative has no non-whitespace content (txt-2: it needs text or an image)");
+      // "invariant", not "invalid": an empty narrative breaks txt-2 but is harmless, and the REST
+      // layer's warn-only mode lets it through while it still refuses unsafe markup.
+      Add("invariant",
+          "Narrative: the narrative has no non-whitespace content (txt-2: it needs text or an "
+          "image)");
     }
   }
 

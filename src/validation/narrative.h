@@ -14,6 +14,8 @@
 
 namespace kiln::validation {
 
+// Issue codes: "structure" (not well-formed), "invalid" (markup FHIR does not allow, including
+// anything active), "too-costly" (depth or issue caps), "invariant" (txt-2: no content; harmless).
 // Appends one issue per problem found in `xhtml` to `out` (nothing when it is fine). `expression`
 // is the FHIRPath of the element holding it (e.g. "Patient.text.div"), used in every issue.
 void CheckNarrative(std::string_view xhtml, const std::string& expression, std::vector<Issue>& out);
