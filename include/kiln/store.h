@@ -1,4 +1,4 @@
-// Store: versioned resources + history (and, in later issues, search indexes), transactional.
+// Store: versioned resources + history + search indexes, transactional.
 //
 // The interface is backend-neutral: the embedded SQLite store (store/sqlite) implements it now and
 // PostgreSQL (store/postgres) will later, without changes above this line. Every row is keyed by
@@ -21,6 +21,8 @@
 #include "kiln/context.h"
 #include "kiln/resource.h"
 #include "kiln/status.h"
+#include "search/index.h"
+#include "search/query.h"
 
 namespace kiln {
 
@@ -36,7 +38,14 @@ class StoreTxn {
   // Appends a new version. `version.info.version` must be one more than the latest version
   // (or 1 for a new resource): kConflict otherwise. For a deletion, info.deleted is true and
   // json is empty. Sets version.info.seq to the store-wide sequence number it was given.
-  virtual Status Append(const std::string& tenant, StoredResource& version) = 0;
+  //
+  // Search index: when `index` is given and the version is not a deletion, the resource's index
+  // rows are replaced by these entries (search::ExtractIndex of this version). A deletion removes
+  // the resource's index rows whatever `index` is. When `index` is nullptr (and the version is not
+  // a deletion) the index rows are left as they are. Entries of kind kText (_text, _content) are
+  // not stored yet.
+  virtual Status Append(const std::string& tenant, StoredResource& version,
+                        const std::vector<search::IndexEntry>* index = nullptr) = 0;
 
   // A timestamp (microseconds since the epoch, UTC) for meta.lastUpdated: the wall clock, but
   // strictly greater than every timestamp handed out before by this store, so lastUpdated order
@@ -73,6 +82,13 @@ struct HistoryPage {
   std::optional<int64_t> total;
 };
 
+// One page of search results.
+struct SearchPage {
+  std::vector<StoredResource> matches;  // current versions, in the query's order
+  std::optional<int64_t> total;         // all matches; set for _total=accurate or estimate
+  std::string next_cursor;              // empty: no more; otherwise Query::cursor of the next page
+};
+
 struct StoreStats {
   int64_t database_bytes = 0;  // main file + write-ahead log on disk
 };
@@ -87,6 +103,13 @@ class Store {
   virtual Result<std::optional<StoredResource>> ReadVersion(const ResourceKey& key,
                                                             int64_t version) = 0;
   virtual Result<HistoryPage> History(const HistoryQuery& query) = 0;
+
+  // Runs a bound search over the current versions of `tenant`'s resources (deleted resources
+  // never match). Pages with query.count and query.cursor (a next_cursor of an earlier page of the
+  // same search; kInvalid if it cannot be read). Errors: kNotImplemented naming the parameter for
+  // what the store cannot search yet (chains, _has, composites, _text, ...), kInvalid for a bad
+  // cursor, kUnavailable/kInternal for database failures.
+  virtual Result<SearchPage> Search(const std::string& tenant, const search::Query& query) = 0;
 
   // Queues `fn` for the writer; `done` is called once it is durably committed or has failed.
   // After Close() has begun, `done` is called at once with kUnavailable.
@@ -115,6 +138,9 @@ class StoreWrapper : public Store {
   }
   Result<HistoryPage> History(const HistoryQuery& query) override {
     return target_.History(query);
+  }
+  Result<SearchPage> Search(const std::string& tenant, const search::Query& query) override {
+    return target_.Search(tenant, query);
   }
   void Write(WriteFn fn, WriteDone done) override {
     target_.Write(std::move(fn), std::move(done));

@@ -32,6 +32,28 @@ void AppendInteractions(std::string& out, bool system_level) {
   out += ']';
 }
 
+// The search parameters the store can execute today: every parameter of the basic types.
+// Composite and special parameters (and chains, _has, _include) come later and are not listed.
+void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
+  out += ",\"searchParam\":[";
+  bool first = true;
+  for (const fhir::SearchParamDef& p : type.search_params()) {
+    if (p.type() == fhir::SearchParamType::kComposite ||
+        p.type() == fhir::SearchParamType::kSpecial || p.expression().empty())
+      continue;
+    if (!first) out += ',';
+    first = false;
+    out += "{\"name\":";
+    out += core::JsonQuote(p.code());
+    out += ",\"definition\":";
+    out += core::JsonQuote(p.url());
+    out += ",\"type\":\"";
+    out += fhir::ToString(p.type());
+    out += "\"}";
+  }
+  out += ']';
+}
+
 }  // namespace
 
 std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version) {
@@ -74,6 +96,7 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
     out += "\",\"interaction\":";
     out += type_interactions;
     out += per_type;
+    if (Supported(InteractionKind::kSearchType)) AppendSearchParams(out, t);
     if (Supported(InteractionKind::kValidate)) {
       out +=
           ",\"operation\":[{\"name\":\"validate\",\"definition\":"

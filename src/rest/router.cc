@@ -18,7 +18,7 @@ constexpr std::array<RouteDef, 17> kRoutes = {{
      false},
     {InteractionKind::kBatchOrTransaction, Level::kSystem, "POST", "transaction", "bundle", false},
     {InteractionKind::kCreate, Level::kType, "POST", "create", "create", true},
-    {InteractionKind::kSearchType, Level::kType, "GET", "search-type", "search-type", false},
+    {InteractionKind::kSearchType, Level::kType, "GET", "search-type", "search-type", true},
     {InteractionKind::kHistoryType, Level::kType, "GET", "history-type", "history-type", true},
     {InteractionKind::kConditionalUpdate, Level::kType, "PUT", "", "conditional-update", false},
     {InteractionKind::kConditionalDelete, Level::kType, "DELETE", "", "conditional-delete", false},
@@ -85,8 +85,39 @@ bool Interaction::HasParam(std::string_view name) const {
   return false;
 }
 
+namespace {
+
+// Clients (curl, browsers, many FHIR libraries) send characters RFC 3986 does not allow in a URL
+// unencoded, above all FHIR's '|' in token searches (`identifier=system|value`). Percent-encode
+// them so the strict URL parser accepts what every FHIR server is expected to.
+std::string_view Lenient(std::string_view target, std::string& buffer) {
+  auto needs = [](unsigned char c) {
+    return c == '|' || c == '"' || c == '<' || c == '>' || c == '`' || c == '{' || c == '}' ||
+           c == '^' || c == '\\' || c == ' ' || c >= 0x80;
+  };
+  size_t i = 0;
+  while (i < target.size() && !needs(static_cast<unsigned char>(target[i]))) ++i;
+  if (i == target.size()) return target;
+  static const char kHex[] = "0123456789ABCDEF";
+  buffer.assign(target.substr(0, i));
+  for (; i < target.size(); ++i) {
+    auto c = static_cast<unsigned char>(target[i]);
+    if (needs(c)) {
+      buffer.push_back('%');
+      buffer.push_back(kHex[c >> 4]);
+      buffer.push_back(kHex[c & 0xf]);
+    } else {
+      buffer.push_back(static_cast<char>(c));
+    }
+  }
+  return buffer;
+}
+
+}  // namespace
+
 RouteResult Route(std::string_view method, std::string_view target, std::string_view base_path) {
-  auto parsed = boost::urls::parse_origin_form(target);
+  std::string buffer;
+  auto parsed = boost::urls::parse_origin_form(Lenient(target, buffer));
   if (!parsed) return Fail(Status::Invalid("Malformed request target"));
   const boost::urls::url_view& url = *parsed;
 
@@ -154,7 +185,7 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
   if (n == 2 && segments[1] == "$validate")
     return Pick(method, {{{"POST", K::kValidate}}}, std::move(in));
   if (n == 2 && segments[1] == "_search")
-    return Fail(Status(ErrorCode::kNotImplemented, "not-supported", "Search is not supported yet"));
+    return Pick(method, {{{"POST", K::kSearchType}}}, std::move(in));
   if (!segments[1].empty() && segments[1][0] == '$')
     return Fail(Status(ErrorCode::kNotImplemented, "not-supported",
                        "Operation " + segments[1] + " is not supported"));

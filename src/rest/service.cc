@@ -8,11 +8,14 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "fhir/resource_json.h"
+#include "search/index.h"
+#include "search/query.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
 #include "rest/negotiation.h"
 #include "rest/outcome.h"
 #include "rest/router.h"
+#include "rest/search.h"
 #include "rest/validate.h"
 
 namespace kiln::rest {
@@ -120,7 +123,29 @@ struct WriteState {
   bool created = false;         // a new resource (or one brought back after deletion)
   bool changed = true;          // false: delete of an absent or already deleted resource
   std::vector<Issue> warnings;  // validation problems let through in warn-only mode
+  std::vector<search::IndexEntry> index;  // the new version's search index entries
 };
+
+// The search index entries of a resource about to be written, computed before the write
+// transaction (off the single writer thread). The id is the one it will be stored under; its
+// _lastUpdated is only known inside the transaction (SetLastUpdated).
+Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& resource,
+                                                 std::string_view id) {
+  auto index = search::ExtractIndexFromJson(
+      fhir::RenderResource(resource, id, 1, "1970-01-01T00:00:00.000000Z"));
+  if (!index.ok()) {
+    Status s = index.take_status();
+    return Status(ErrorCode::kUnprocessable, "processing",
+                  "The resource cannot be indexed for search: " + s.message());
+  }
+  return index;
+}
+
+void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros) {
+  for (search::IndexEntry& e : index) {
+    if (e.param == "_lastUpdated") e.value = search::DateValue{micros, micros + 1};
+  }
+}
 
 }  // namespace
 
@@ -226,6 +251,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       state->resource = std::move(prepared).value();
       // The server assigns the id; a client-sent id is ignored (R4 http 3.1.0.8).
       std::string id = core::NewResourceId();
+      auto index = IndexFor(state->resource, id);
+      if (!index.ok()) return call->Error(index.status());
+      state->index = std::move(index).value();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
           [state, type = key.type, id](StoreTxn& txn) -> Status {
@@ -237,7 +265,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             v.info.method = WriteMethod::kCreate;
             v.json = fhir::RenderResource(state->resource, id, 1,
                                           core::FormatInstant(v.info.last_updated));
-            if (Status s = txn.Append(kDefaultTenant, v); !s.ok()) return s;
+            SetLastUpdated(state->index, v.info.last_updated);
+            if (Status s = txn.Append(kDefaultTenant, v, &state->index); !s.ok()) return s;
             state->stored = std::move(v);
             return Status::Ok();
           },
@@ -269,6 +298,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
               "If-Match must be a version ETag such as W/\"3\", not " + std::string(im)));
       }
       state->resource = std::move(prepared).value();
+      auto index = IndexFor(state->resource, key.id);
+      if (!index.ok()) return call->Error(index.status());
+      state->index = std::move(index).value();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
           [state, key, if_match](StoreTxn& txn) -> Status {
@@ -293,7 +325,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             v.info.method = WriteMethod::kUpdate;
             v.json = fhir::RenderResource(state->resource, key.id, v.info.version,
                                           core::FormatInstant(v.info.last_updated));
-            if (Status s = txn.Append(key.tenant, v); !s.ok()) return s;
+            SetLastUpdated(state->index, v.info.last_updated);
+            if (Status s = txn.Append(key.tenant, v, &state->index); !s.ok()) return s;
             state->created = !cur || cur->info.deleted;
             state->stored = std::move(v);
             return Status::Ok();
@@ -355,6 +388,41 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
         if (!page.ok()) return call->Error(page.status());
         http::Response r = NewResponse(*call, 200);
         SetBody(r, call->format, HistoryBundleJson(options_.base_url, call->in, query, *page));
+        call->respond(std::move(r));
+      });
+      return;
+    }
+
+    case InteractionKind::kSearchType: {
+      QueryParams params = call->in.params;
+      if (req.method == "POST") {
+        // POST [type]/_search: the form body's parameters join the URL's.
+        std::string_view ct = req.Header("Content-Type");
+        if (!core::EqualsIgnoreCase(core::TrimSpaces(ct.substr(0, ct.find(';'))),
+                                    "application/x-www-form-urlencoded"))
+          return call->Error(Status(ErrorCode::kUnsupportedMediaType, "not-supported",
+                                    "POST _search needs an application/x-www-form-urlencoded body"));
+        auto form = DecodeFormBody(req.body);
+        if (!form.ok()) return call->Error(form.status());
+        params.insert(params.end(), form->begin(), form->end());
+      }
+      search::SearchParams search_params;
+      for (auto& [k, v] : params) {
+        if (k == "_format" || k == "_pretty") continue;  // output options, handled above
+        search_params.emplace_back(k, v);
+      }
+      search::QueryOptions query_options;
+      query_options.default_count = options_.default_count;
+      query_options.max_count = options_.max_count;
+      query_options.strict = req.Header("Prefer").find("handling=strict") != std::string_view::npos;
+      auto query = search::ParseQuery({call->in.type}, search_params, query_options);
+      if (!query.ok()) return call->Error(query.status());
+      // Searches can touch many rows: run them off the I/O thread.
+      workers_.Post([this, call, query = std::move(query).value()] {
+        auto page = store_.Search(kDefaultTenant, query);
+        if (!page.ok()) return call->Error(page.status());
+        http::Response r = NewResponse(*call, 200);
+        SetBody(r, call->format, SearchBundleJson(options_.base_url, call->in.type, query, *page));
         call->respond(std::move(r));
       });
       return;

@@ -61,6 +61,121 @@ CREATE TABLE store_meta (
 ) WITHOUT ROWID;
 INSERT INTO store_meta (key, value) VALUES ('max_last_updated', 0), ('history_time_ordered', 1);
 )sql"},
+    {2, R"sql(
+-- Search index rows of the current version of each resource, one table per kind of value
+-- (search/index.h), keyed by resource.rid. grp and component carry composite groups (0 otherwise).
+-- n numbers the resource's entries. The tables are clustered by (rid, n), which serves replacing a
+-- resource's rows and the per-resource minimum/maximum that _sort uses; each has one more index
+-- led by (param, value...) for matching. (Two b-trees per row, not three: this is written on the
+-- single writer thread for every entry of every write.)
+-- Full text (_text, _content) is not stored here: it belongs in an FTS table.
+CREATE TABLE idx_string (
+  rid        INTEGER NOT NULL,
+  n          INTEGER NOT NULL,
+  param      TEXT    NOT NULL,
+  grp        INTEGER NOT NULL,
+  component  INTEGER NOT NULL,
+  normalized TEXT    NOT NULL,
+  exact      TEXT    NOT NULL,
+  PRIMARY KEY (rid, n)
+) WITHOUT ROWID;
+CREATE INDEX idx_string_by_value ON idx_string (param, normalized, rid);
+
+CREATE TABLE idx_token (
+  rid         INTEGER NOT NULL,
+  n           INTEGER NOT NULL,
+  param       TEXT    NOT NULL,
+  grp         INTEGER NOT NULL,
+  component   INTEGER NOT NULL,
+  system      TEXT    NOT NULL,
+  code        TEXT    NOT NULL,
+  text        TEXT    NOT NULL,
+  type_system TEXT    NOT NULL,
+  type_code   TEXT    NOT NULL,
+  PRIMARY KEY (rid, n)
+) WITHOUT ROWID;
+CREATE INDEX idx_token_by_value ON idx_token (param, code, system, rid);
+
+-- [low, high) in microseconds since the epoch.
+CREATE TABLE idx_date (
+  rid       INTEGER NOT NULL,
+  n         INTEGER NOT NULL,
+  param     TEXT    NOT NULL,
+  grp       INTEGER NOT NULL,
+  component INTEGER NOT NULL,
+  low       INTEGER NOT NULL,
+  high      INTEGER NOT NULL,
+  PRIMARY KEY (rid, n)
+) WITHOUT ROWID;
+CREATE INDEX idx_date_by_value ON idx_date (param, low, high, rid);
+
+-- value is NULL for a Range; low/high may be -/+infinity.
+CREATE TABLE idx_number (
+  rid       INTEGER NOT NULL,
+  n         INTEGER NOT NULL,
+  param     TEXT    NOT NULL,
+  grp       INTEGER NOT NULL,
+  component INTEGER NOT NULL,
+  value     REAL,
+  low       REAL    NOT NULL,
+  high      REAL    NOT NULL,
+  PRIMARY KEY (rid, n)
+) WITHOUT ROWID;
+CREATE INDEX idx_number_by_value ON idx_number (param, value, rid);
+
+-- canonical_*: value, low and high in canonical_code's unit (UCUM units with a known factor);
+-- canonical_code is '' and the canonical columns NULL otherwise.
+CREATE TABLE idx_quantity (
+  rid             INTEGER NOT NULL,
+  n               INTEGER NOT NULL,
+  param           TEXT    NOT NULL,
+  grp             INTEGER NOT NULL,
+  component       INTEGER NOT NULL,
+  value           REAL,
+  low             REAL    NOT NULL,
+  high            REAL    NOT NULL,
+  system          TEXT    NOT NULL,
+  code            TEXT    NOT NULL,
+  unit            TEXT    NOT NULL,
+  canonical_code  TEXT    NOT NULL,
+  canonical_value REAL,
+  canonical_low   REAL,
+  canonical_high  REAL,
+  PRIMARY KEY (rid, n)
+) WITHOUT ROWID;
+CREATE INDEX idx_quantity_by_value ON idx_quantity (param, value, rid);
+
+-- kind: 0 local, 1 absolute, 2 canonical, 3 contained (search::ReferenceKind).
+CREATE TABLE idx_reference (
+  rid       INTEGER NOT NULL,
+  n         INTEGER NOT NULL,
+  param     TEXT    NOT NULL,
+  grp       INTEGER NOT NULL,
+  component INTEGER NOT NULL,
+  kind      INTEGER NOT NULL,
+  type      TEXT    NOT NULL,
+  id        TEXT    NOT NULL,
+  version   TEXT    NOT NULL,
+  url       TEXT    NOT NULL,
+  PRIMARY KEY (rid, n)
+) WITHOUT ROWID;
+CREATE INDEX idx_reference_by_id ON idx_reference (param, id, type, rid);
+CREATE INDEX idx_reference_by_url ON idx_reference (param, url, rid);
+
+CREATE TABLE idx_uri (
+  rid       INTEGER NOT NULL,
+  n         INTEGER NOT NULL,
+  param     TEXT    NOT NULL,
+  grp       INTEGER NOT NULL,
+  component INTEGER NOT NULL,
+  uri       TEXT    NOT NULL,
+  PRIMARY KEY (rid, n)
+) WITHOUT ROWID;
+CREATE INDEX idx_uri_by_value ON idx_uri (param, uri, rid);
+
+-- A type's current resources in rid order (searches without a selective criterion, paging).
+CREATE INDEX resource_by_type ON resource (tenant, type, deleted);
+)sql"},
 };
 
 }  // namespace
@@ -69,7 +184,9 @@ Result<int64_t> SchemaVersion(Connection& connection) {
   return connection.QueryInt("PRAGMA user_version");
 }
 
-Status Migrate(Connection& connection) {
+Status Migrate(Connection& connection) { return MigrateTo(connection, kSchemaVersion); }
+
+Status MigrateTo(Connection& connection, int64_t target) {
   const std::string& path = connection.path();
   // The first read of the file: a file that is not SQLite fails here ("file is not a database").
   Result<int64_t> application_id = connection.QueryInt("PRAGMA application_id");
@@ -105,7 +222,7 @@ Status Migrate(Connection& connection) {
   }
 
   for (const Migration& migration : kMigrations) {
-    if (migration.version <= *version) continue;
+    if (migration.version <= *version || migration.version > target) continue;
     Status status = connection.Exec("BEGIN IMMEDIATE");
     if (status.ok()) status = connection.Exec(migration.sql);
     if (status.ok()) {

@@ -18,12 +18,14 @@ namespace kiln::store::sqlite {
 // "KILN" in ASCII.
 inline constexpr int32_t kApplicationId = 0x4B494C4E;
 // The newest schema this build knows. Bump it with every new entry in the migration table.
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;
 
 // Checks that the database behind `connection` is empty or a Kiln database of a known version and
 // migrates it to kSchemaVersion. Errors name the file: kInternal for a foreign, corrupt or too-new
 // database, kUnavailable for I/O errors and locks.
 Status Migrate(Connection& connection);
+// Migrate() stopping at schema version `target` (<= kSchemaVersion): tests build old databases.
+Status MigrateTo(Connection& connection, int64_t target);
 
 // The schema version of the database (PRAGMA user_version).
 Result<int64_t> SchemaVersion(Connection& connection);

@@ -22,6 +22,7 @@
 #include "store/sqlite/connection.h"
 #include "store/sqlite/lock_file.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/search_sql.h"
 
 namespace kiln::store::sqlite {
 namespace {
@@ -50,8 +51,11 @@ enum Slot : size_t {
   kUpdateCurrent,
   kInsertCurrent,
   kSetMeta,
+  // Search index rows: one DELETE and one INSERT per table; see kIndexTables.
+  kDeleteIndexFirst,
+  kInsertIndexFirst = kDeleteIndexFirst + 7,
   // Readers only.
-  kCheck,
+  kCheck = kInsertIndexFirst + 7,
   kMaxSeq,
   kFirstSeqFrom,
   // History: 3 scopes x (plain, with _at) x (page, count); see HistorySlot().
@@ -86,6 +90,111 @@ const char* const kInsertCurrentSql =
     "INSERT INTO resource (tenant, type, id, version, seq, deleted, last_updated) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const char* const kSetMetaSql = "UPDATE store_meta SET value = ?2 WHERE key = ?1";
+
+// The index tables in the order of search::IndexKind (kText is not stored).
+struct IndexTable {
+  const char* delete_sql;
+  const char* insert_sql;
+};
+const IndexTable kIndexTables[7] = {
+    {"DELETE FROM idx_string WHERE rid = ?1",
+     "INSERT INTO idx_string (rid, param, grp, component, normalized, exact, n) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?20)"},
+    {"DELETE FROM idx_token WHERE rid = ?1",
+     "INSERT INTO idx_token (rid, param, grp, component, system, code, text, type_system, "
+     "type_code, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?20)"},
+    {"DELETE FROM idx_date WHERE rid = ?1",
+     "INSERT INTO idx_date (rid, param, grp, component, low, high, n) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?20)"},
+    {"DELETE FROM idx_number WHERE rid = ?1",
+     "INSERT INTO idx_number (rid, param, grp, component, value, low, high, n) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?20)"},
+    {"DELETE FROM idx_quantity WHERE rid = ?1",
+     "INSERT INTO idx_quantity (rid, param, grp, component, value, low, high, system, code, "
+     "unit, canonical_code, canonical_value, canonical_low, canonical_high, n) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?20)"},
+    {"DELETE FROM idx_reference WHERE rid = ?1",
+     "INSERT INTO idx_reference (rid, param, grp, component, kind, type, id, version, url, n) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?20)"},
+    {"DELETE FROM idx_uri WHERE rid = ?1",
+     "INSERT INTO idx_uri (rid, param, grp, component, uri, n) VALUES (?1, ?2, ?3, ?4, ?5, ?20)"},
+};
+static_assert(std::size(kIndexTables) == static_cast<size_t>(search::IndexKind::kText),
+              "one table per stored IndexKind, in its order");
+
+void BindOptionalDouble(sqlite3_stmt* stmt, int index, std::optional<double> value) {
+  if (value) {
+    sqlite3_bind_double(stmt, index, *value);
+  } else {
+    sqlite3_bind_null(stmt, index);
+  }
+}
+
+// Binds the value columns (?5 on) of `entry`'s table.
+void BindIndexValue(sqlite3_stmt* stmt, const search::IndexEntry& entry) {
+  using search::IndexKind;
+  switch (entry.kind()) {
+    case IndexKind::kString: {
+      const auto& v = std::get<search::StringValue>(entry.value);
+      BindText(stmt, 5, v.normalized);
+      BindText(stmt, 6, v.exact);
+      break;
+    }
+    case IndexKind::kToken: {
+      const auto& v = std::get<search::TokenValue>(entry.value);
+      BindText(stmt, 5, v.system);
+      BindText(stmt, 6, v.code);
+      BindText(stmt, 7, v.text);
+      BindText(stmt, 8, v.type_system);
+      BindText(stmt, 9, v.type_code);
+      break;
+    }
+    case IndexKind::kDate: {
+      const auto& v = std::get<search::DateValue>(entry.value);
+      sqlite3_bind_int64(stmt, 5, v.low);
+      sqlite3_bind_int64(stmt, 6, v.high);
+      break;
+    }
+    case IndexKind::kNumber: {
+      const auto& v = std::get<search::NumberValue>(entry.value);
+      BindOptionalDouble(stmt, 5, v.value);
+      sqlite3_bind_double(stmt, 6, v.low);
+      sqlite3_bind_double(stmt, 7, v.high);
+      break;
+    }
+    case IndexKind::kQuantity: {
+      const auto& v = std::get<search::QuantityValue>(entry.value);
+      BindOptionalDouble(stmt, 5, v.value);
+      sqlite3_bind_double(stmt, 6, v.low);
+      sqlite3_bind_double(stmt, 7, v.high);
+      BindText(stmt, 8, v.system);
+      BindText(stmt, 9, v.code);
+      BindText(stmt, 10, v.unit);
+      BindText(stmt, 11, v.canonical_code);
+      if (!v.canonical_code.empty()) {
+        double f = v.canonical_factor;
+        BindOptionalDouble(stmt, 12, v.value ? std::optional<double>(*v.value * f) : std::nullopt);
+        sqlite3_bind_double(stmt, 13, v.low * f);
+        sqlite3_bind_double(stmt, 14, v.high * f);
+      }
+      break;
+    }
+    case IndexKind::kReference: {
+      const auto& v = std::get<search::ReferenceValue>(entry.value);
+      sqlite3_bind_int(stmt, 5, static_cast<int>(v.kind));
+      BindText(stmt, 6, v.type);
+      BindText(stmt, 7, v.id);
+      BindText(stmt, 8, v.version);
+      BindText(stmt, 9, v.url);
+      break;
+    }
+    case IndexKind::kUri:
+      BindText(stmt, 5, std::get<search::UriValue>(entry.value).uri);
+      break;
+    case IndexKind::kText:
+      break;
+  }
+}
 
 const char* const kCheckSql = "SELECT value FROM store_meta WHERE key = 'max_last_updated'";
 const char* const kMaxSeqSql = "SELECT max(seq) FROM resource_version";
@@ -334,6 +443,7 @@ class SqliteStoreImpl final : public SqliteStore {
   Result<std::optional<StoredResource>> ReadVersion(const ResourceKey& key,
                                                     int64_t version) override;
   Result<HistoryPage> History(const HistoryQuery& query) override;
+  Result<SearchPage> Search(const std::string& tenant, const search::Query& query) override;
   void Write(WriteFn fn, WriteDone done) override;
   Status Check() override;
   StoreStats Stats() override;
@@ -370,8 +480,9 @@ class SqliteStoreImpl final : public SqliteStore {
     Result<std::optional<StoredResource>> ReadLatest(const ResourceKey& key) override {
       return ReadLatestOn(*store_.writer_, key);
     }
-    Status Append(const std::string& tenant, StoredResource& version) override {
-      return store_.Append(tenant, version);
+    Status Append(const std::string& tenant, StoredResource& version,
+                  const std::vector<search::IndexEntry>* index) override {
+      return store_.Append(tenant, version, index);
     }
     int64_t NextTimestamp() override {
       int64_t now = core::NowMicros();
@@ -390,7 +501,11 @@ class SqliteStoreImpl final : public SqliteStore {
   void WriterLoop();
   void RunGroup(std::vector<PendingWrite>& group);
   Status RunOne(PendingWrite& write);
-  Status Append(const std::string& tenant, StoredResource& version);
+  Status Append(const std::string& tenant, StoredResource& version,
+                const std::vector<search::IndexEntry>* index);
+  // Replaces the index rows of `rid` with `index` (nullptr: removes them). `fresh`: rid is new
+  // and has no rows yet.
+  Status WriteIndex(int64_t rid, bool fresh, const std::vector<search::IndexEntry>* index);
   Status SaveState();
 
   // Smallest seq whose row has last_updated >= `t` (max_seq + 1 if none), by binary search over
@@ -651,6 +766,18 @@ Result<HistoryPage> SqliteStoreImpl::History(const HistoryQuery& query) {
   return page;
 }
 
+Result<SearchPage> SqliteStoreImpl::Search(const std::string& tenant,
+                                           const search::Query& query) {
+  ReaderLease lease(readers_);
+  Connection* connection = lease.get();
+  if (connection == nullptr) return Closed();
+  // One snapshot for the page and the total.
+  ReadTransaction transaction(*connection);
+  Status status = transaction.Begin();
+  if (!status.ok()) return status;
+  return RunSearch(*connection, tenant, query);
+}
+
 Status SqliteStoreImpl::Check() {
   ReaderLease lease(readers_);
   Connection* connection = lease.get();
@@ -797,7 +924,8 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
   }
 }
 
-Status SqliteStoreImpl::Append(const std::string& tenant, StoredResource& version) {
+Status SqliteStoreImpl::Append(const std::string& tenant, StoredResource& version,
+                               const std::vector<search::IndexEntry>* index) {
   VersionInfo& info = version.info;
   if (tenant.empty() || info.type.empty() || info.id.empty()) {
     return Status::Invalid("a stored version needs a tenant, a type and an id");
@@ -874,11 +1002,53 @@ Status SqliteStoreImpl::Append(const std::string& tenant, StoredResource& versio
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) return db.Error(rc, sql);
   }
+  if (info.deleted || index != nullptr) {
+    bool fresh = rid == 0;
+    if (fresh) rid = sqlite3_last_insert_rowid(db.db());
+    Status status = WriteIndex(rid, fresh, info.deleted ? nullptr : index);
+    if (!status.ok()) return status;
+  }
 
   if (info.last_updated <= state_.max_last_updated) state_.time_ordered = false;
   state_.max_last_updated = std::max(state_.max_last_updated, info.last_updated);
   last_timestamp_ = std::max(last_timestamp_, info.last_updated);
   info.seq = seq;
+  return Status::Ok();
+}
+
+Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
+                                   const std::vector<search::IndexEntry>* index) {
+  Connection& db = *writer_;
+  if (!fresh) {
+    for (size_t table = 0; table < std::size(kIndexTables); ++table) {
+      const char* sql = kIndexTables[table].delete_sql;
+      Result<sqlite3_stmt*> prepared = db.Statement(kDeleteIndexFirst + table, sql);
+      if (!prepared.ok()) return prepared.take_status();
+      StatementScope scope(*prepared);
+      sqlite3_bind_int64(*prepared, 1, rid);
+      int rc = sqlite3_step(*prepared);
+      if (rc != SQLITE_DONE) return db.Error(rc, sql);
+    }
+  }
+  if (index == nullptr) return Status::Ok();
+  int64_t n = 0;
+  for (const search::IndexEntry& entry : *index) {
+    size_t table = static_cast<size_t>(entry.kind());
+    if (entry.kind() == search::IndexKind::kText) continue;  // not stored (see store.h)
+    const char* sql = kIndexTables[table].insert_sql;
+    Result<sqlite3_stmt*> prepared = db.Statement(kInsertIndexFirst + table, sql);
+    if (!prepared.ok()) return prepared.take_status();
+    sqlite3_stmt* stmt = *prepared;
+    StatementScope scope(stmt);
+    sqlite3_bind_int64(stmt, 1, rid);
+    BindText(stmt, 2, entry.param);
+    sqlite3_bind_int64(stmt, 3, entry.group);
+    sqlite3_bind_int(stmt, 4, entry.component);
+    sqlite3_bind_int64(stmt, 20, n++);
+    BindIndexValue(stmt, entry);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return db.Error(rc, sql);
+  }
   return Status::Ok();
 }
 
@@ -937,6 +1107,11 @@ void SqliteStoreImpl::Close() {
   }
   writer_.reset();
   lock_.reset();
+  SqliteCounters c = Counters();
+  core::LogInfo("store closed", {{"commits", static_cast<long long>(c.commits)},
+                                 {"writes_committed", static_cast<long long>(c.writes_committed)},
+                                 {"writes_failed", static_cast<long long>(c.writes_failed)},
+                                 {"largest_group", static_cast<long long>(c.largest_group)}});
 }
 
 }  // namespace

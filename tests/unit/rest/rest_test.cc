@@ -139,3 +139,16 @@ TEST(History, EncodesQueryComponents) {
 
 }  // namespace
 }  // namespace kiln::rest
+
+namespace kiln::rest {
+namespace {
+
+TEST(Router, AcceptsUnencodedPipesAndSpacesInQueries) {
+  RouteResult r = Route("GET", "/fhir/Patient?identifier=urn:oid:1.2|12345&name=a b", "/fhir");
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.interaction.Param("identifier"), "urn:oid:1.2|12345");
+  EXPECT_EQ(r.interaction.Param("name"), "a b");
+}
+
+}  // namespace
+}  // namespace kiln::rest

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "search/index.h"
 #include "store/sqlite/sqlite_store.h"
 #include "test_util.h"
 
@@ -160,13 +161,24 @@ TEST(SqliteStoreBenchmark, DISABLED_ReadsById) {
   if (!BenchParent().empty()) std::filesystem::remove_all(options.data_dir);
 }
 
-void DurableCreates(int writers, double seconds, Synchronous synchronous, const char* label) {
+// Search index rows for each create (about 30 for this Patient).
+enum class Indexing {
+  kNone,         // no index rows
+  kPrecomputed,  // the same extracted entries for every create: the store's own cost
+  kExtracted,    // each writer extracts the entries on its own thread first, as a handler does
+};
+
+void DurableCreates(int writers, double seconds, Synchronous synchronous, const char* label,
+                    Indexing indexing = Indexing::kNone) {
+  const bool indexed = indexing != Indexing::kNone;
   TempDir dir;
   SqliteOptions options;
   options.data_dir = BenchParent().empty() ? dir.path() : BenchParent() + "/kiln-bench-writes";
   options.synchronous = synchronous;
   auto store = OpenOrDie(options);
   std::string body = PatientJson("x");
+  Result<std::vector<search::IndexEntry>> precomputed = search::ExtractIndexFromJson(body);
+  ASSERT_TRUE(precomputed.ok()) << precomputed.status().message();
   std::atomic<int64_t> created{0};
   std::atomic<int64_t> failed{0};
   std::vector<std::thread> threads;
@@ -175,6 +187,13 @@ void DurableCreates(int writers, double seconds, Synchronous synchronous, const 
     threads.emplace_back([&, t] {
       for (int64_t n = 0; Seconds(start) < seconds; ++n) {
         std::string id = Numbered(Numbered("w", t) + "-", n);
+        Result<std::vector<search::IndexEntry>> index = std::vector<search::IndexEntry>();
+        if (indexing == Indexing::kPrecomputed) index = *precomputed;
+        if (indexing == Indexing::kExtracted) index = search::ExtractIndexFromJson(body);
+        if (!index.ok()) {
+          failed.fetch_add(1);
+          continue;
+        }
         Status status = store->WriteAndWait([&](StoreTxn& txn) {
           // What a create handler does: check the id is free, stamp, append.
           auto latest = txn.ReadLatest(Key("Patient", id));
@@ -182,7 +201,7 @@ void DurableCreates(int writers, double seconds, Synchronous synchronous, const 
           if (latest->has_value()) return Status::Conflict("exists");
           StoredResource v =
               Version("Patient", id, 1, txn.NextTimestamp(), body, WriteMethod::kCreate);
-          return txn.Append(kDefaultTenant, v);
+          return txn.Append(kDefaultTenant, v, indexed ? &*index : nullptr);
         });
         (status.ok() ? created : failed).fetch_add(1);
       }
@@ -192,9 +211,12 @@ void DurableCreates(int writers, double seconds, Synchronous synchronous, const 
   double s = Seconds(start);
   SqliteCounters counters = store->Counters();
   std::printf(
-      "[bench] %s creates (~%zu B), %d writers: %.0f creates/s; %lld commits "
+      "[bench] %s%s creates (~%zu B), %d writers: %.0f creates/s; %lld commits "
       "(%.1f writes/commit, largest %lld), %lld failed\n",
-      label, body.size(), writers, created.load() / s, static_cast<long long>(counters.commits),
+      label,
+      indexing == Indexing::kNone          ? ""
+      : indexing == Indexing::kPrecomputed ? " indexed (precomputed entries)"
+                                           : " indexed (extracted per write)", body.size(), writers, created.load() / s, static_cast<long long>(counters.commits),
       static_cast<double>(counters.writes_committed) / std::max<int64_t>(1, counters.commits),
       static_cast<long long>(counters.largest_group), static_cast<long long>(failed.load()));
   store->Close();
@@ -203,6 +225,14 @@ void DurableCreates(int writers, double seconds, Synchronous synchronous, const 
 
 TEST(SqliteStoreBenchmark, DISABLED_DurableCreates32Writers) {
   DurableCreates(32, 5.0, Synchronous::kFull, "durable (synchronous=FULL)");
+}
+
+TEST(SqliteStoreBenchmark, DISABLED_DurableIndexedCreates32Writers) {
+  DurableCreates(32, 5.0, Synchronous::kFull, "durable (synchronous=FULL)",
+                 Indexing::kPrecomputed);
+  DurableCreates(32, 5.0, Synchronous::kFull, "durable (synchronous=FULL)", Indexing::kExtracted);
+  DurableCreates(32, 3.0, Synchronous::kNormal, "synchronous=NORMAL");
+  DurableCreates(32, 3.0, Synchronous::kNormal, "synchronous=NORMAL", Indexing::kPrecomputed);
 }
 
 TEST(SqliteStoreBenchmark, DISABLED_CreatesOtherSettings) {

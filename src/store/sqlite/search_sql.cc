@@ -1,0 +1,624 @@
+#include "store/sqlite/search_sql.h"
+
+#include <sqlite3.h>
+
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "search/index.h"
+
+namespace kiln::store::sqlite {
+namespace {
+
+using search::Criterion;
+using search::Modifier;
+using search::Prefix;
+using ParamType = fhir::SearchParamType;
+
+constexpr const char* kUcumSystem = "http://unitsofmeasure.org";
+
+// A value bound to a statement parameter.
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+// The statement parameters of one search, numbered in the order they are added (?1, ?2, ...).
+// The page and count statements share the numbering; each binds only the numbers it uses.
+class Params {
+ public:
+  std::string Add(SqlValue value) {
+    values_.push_back(std::move(value));
+    return "?" + std::to_string(values_.size());
+  }
+  std::string Text(std::string text) { return Add(SqlValue(std::move(text))); }
+  std::string Int(int64_t value) { return Add(SqlValue(value)); }
+  std::string Real(double value) { return Add(SqlValue(value)); }
+
+  // Binds every parameter `stmt` has; the values outlive the statement's use.
+  void BindTo(sqlite3_stmt* stmt) const {
+    int count = sqlite3_bind_parameter_count(stmt);
+    for (int i = 1; i <= count && i <= static_cast<int>(values_.size()); ++i) {
+      const SqlValue& value = values_[static_cast<size_t>(i - 1)];
+      if (const auto* n = std::get_if<int64_t>(&value)) {
+        sqlite3_bind_int64(stmt, i, *n);
+      } else if (const auto* d = std::get_if<double>(&value)) {
+        sqlite3_bind_double(stmt, i, *d);
+      } else if (const auto* s = std::get_if<std::string>(&value)) {
+        BindText(stmt, i, *s);
+      } else {
+        sqlite3_bind_null(stmt, i);
+      }
+    }
+  }
+
+ private:
+  std::vector<SqlValue> values_;
+};
+
+Status NotImplemented(const std::string& what) {
+  return Status(ErrorCode::kNotImplemented, "not-supported", what);
+}
+
+Status Unsupported(const Criterion& c, const std::string& what) {
+  return NotImplemented("search parameter '" + c.code + "': " + what +
+                        " is not supported by this store yet");
+}
+
+// The smallest string greater than every string that starts with `prefix` (byte order), or
+// nullopt when there is none (empty or all 0xFF bytes).
+std::optional<std::string> PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (prefix.empty()) return std::nullopt;
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+// `column` starts with `prefix` (byte-wise), as an index-friendly range.
+std::string StartsWith(Params& p, const std::string& column, const std::string& prefix) {
+  std::string sql = column + " >= " + p.Text(prefix);
+  if (std::optional<std::string> end = PrefixEnd(prefix)) sql += " AND " + column + " < " + p.Text(*end);
+  return sql;
+}
+
+const char* TableFor(ParamType type) {
+  switch (type) {
+    case ParamType::kString:
+      return "idx_string";
+    case ParamType::kToken:
+      return "idx_token";
+    case ParamType::kDate:
+      return "idx_date";
+    case ParamType::kNumber:
+      return "idx_number";
+    case ParamType::kQuantity:
+      return "idx_quantity";
+    case ParamType::kReference:
+      return "idx_reference";
+    case ParamType::kUri:
+      return "idx_uri";
+    case ParamType::kComposite:
+    case ParamType::kSpecial:
+      break;
+  }
+  return nullptr;
+}
+
+// ---- term conditions (SQL over one index table's row) ----
+
+// R4 prefix semantics between the search range [ql, qh) and the indexed range [low, high).
+std::string DateCondition(Params& p, Prefix prefix, int64_t ql_value, int64_t qh_value) {
+  std::string ql = p.Int(ql_value);
+  std::string qh = p.Int(qh_value);
+  switch (prefix) {
+    case Prefix::kEq:
+      return "low >= " + ql + " AND high <= " + qh;
+    case Prefix::kNe:
+      return "(low < " + ql + " OR high > " + qh + ")";
+    case Prefix::kGt:
+      return "high > " + qh;
+    case Prefix::kLt:
+      return "low < " + ql;
+    case Prefix::kGe:
+      return "(high > " + qh + " OR (low >= " + ql + " AND high <= " + qh + "))";
+    case Prefix::kLe:
+      return "(low < " + ql + " OR (low >= " + ql + " AND high <= " + qh + "))";
+    case Prefix::kSa:
+      return "low >= " + qh;
+    case Prefix::kEb:
+      return "high <= " + ql;
+    case Prefix::kAp:
+      return "low < " + qh + " AND high > " + ql;  // overlaps
+  }
+  return "0";
+}
+
+// Number and quantity: a row has a value (and its implicit range) or, for a Range, only
+// [low, high). eq/ne use the search value's implicit range [ql, qh) (a value inside it, or a Range
+// inside it); the other prefixes compare with the value itself. `scale` converts to the columns'
+// unit.
+struct NumberColumns {
+  std::string value = "value";
+  std::string low = "low";
+  std::string high = "high";
+};
+std::string NumberCondition(Params& p, const NumberColumns& c, Prefix prefix, double v, double ql,
+                            double qh) {
+  std::string lo = "coalesce(" + c.value + ", " + c.low + ")";
+  std::string hi = "coalesce(" + c.value + ", " + c.high + ")";
+  auto eq = [&] {
+    std::string l = p.Real(ql);
+    std::string h = p.Real(qh);
+    return "((" + c.value + " IS NOT NULL AND " + c.value + " >= " + l + " AND " + c.value +
+           " < " + h + ") OR (" + c.value + " IS NULL AND " + c.low + " >= " + l + " AND " +
+           c.high + " <= " + h + "))";
+  };
+  switch (prefix) {
+    case Prefix::kEq:
+      return eq();
+    case Prefix::kNe:
+      return "NOT " + eq();
+    case Prefix::kGt:
+      return hi + " > " + p.Real(v);
+    case Prefix::kLt:
+      return lo + " < " + p.Real(v);
+    case Prefix::kGe:
+      return hi + " >= " + p.Real(v);
+    case Prefix::kLe:
+      return lo + " <= " + p.Real(v);
+    case Prefix::kSa:
+      return lo + " > " + p.Real(v);
+    case Prefix::kEb:
+      return hi + " < " + p.Real(v);
+    case Prefix::kAp: {
+      double d = std::fabs(v) * 0.1;  // R4 suggests 10%
+      return lo + " <= " + p.Real(v + d) + " AND " + hi + " >= " + p.Real(v - d);
+    }
+  }
+  return "0";
+}
+
+std::string QuantityCondition(Params& p, const search::QuantityTerm& t) {
+  double v = t.value.ToDouble();
+  double ql = t.low.ToDouble();
+  double qh = t.high.ToDouble();
+  std::string raw = NumberCondition(p, NumberColumns{}, t.prefix, v, ql, qh);
+  if (!t.system && t.code.empty()) return raw;  // no unit: any unit
+  std::string unit;
+  if (!t.system) {
+    std::string code = p.Text(t.code);
+    unit = "(code = " + code + " OR unit = " + code + ")";
+  } else {
+    unit = "system = " + p.Text(*t.system);
+    if (!t.code.empty()) unit += " AND code = " + p.Text(t.code);
+  }
+  std::string sql = "(" + unit + " AND " + raw + ")";
+  // A UCUM unit with a known factor also matches values in other units of its dimension.
+  if (!t.code.empty() && (!t.system || *t.system == kUcumSystem)) {
+    if (std::optional<search::UcumCanonical> canonical = search::CanonicalUcumUnit(t.code)) {
+      double f = canonical->factor;
+      NumberColumns columns{"canonical_value", "canonical_low", "canonical_high"};
+      sql = "(" + sql + " OR (canonical_code = " + p.Text(std::string(canonical->code)) + " AND " +
+            NumberCondition(p, columns, t.prefix, v * f, ql * f, qh * f) + "))";
+    }
+  }
+  return sql;
+}
+
+std::string TokenCondition(Params& p, const search::TokenTerm& t) {
+  std::string sql;
+  if (t.code) sql = "code = " + p.Text(*t.code);
+  if (t.system) {
+    if (!sql.empty()) sql += " AND ";
+    sql += "system = " + p.Text(*t.system);
+  }
+  return sql.empty() ? "1" : sql;
+}
+
+std::string ReferenceCondition(Params& p, const search::ReferenceTerm& t, const Criterion& c) {
+  using Kind = search::ReferenceTerm::Kind;
+  std::string sql;
+  switch (t.kind) {
+    case Kind::kLocal:
+      sql = "kind = " + std::to_string(static_cast<int>(search::ReferenceKind::kLocal)) +
+            " AND id = " + p.Text(t.id);
+      if (!t.type.empty()) sql += " AND type = " + p.Text(t.type);
+      if (!t.version.empty()) sql += " AND version = " + p.Text(t.version);
+      break;
+    case Kind::kUrl:
+      sql = "url = " + p.Text(t.url);
+      break;
+    case Kind::kCanonical:
+      sql = "url = " + p.Text(t.url) + " AND version = " + p.Text(t.version);
+      break;
+  }
+  if (c.modifier == Modifier::kType && t.kind != Kind::kLocal) {
+    sql += " AND type = " + p.Text(c.modifier_type);
+  }
+  return sql;
+}
+
+// The condition on one index row for `term` of `c`, or a failed Status for what is unsupported.
+Result<std::string> TermCondition(Params& p, const Criterion& c, const search::Term& term) {
+  switch (c.type) {
+    case ParamType::kString: {
+      const auto* t = std::get_if<search::StringTerm>(&term);
+      if (t == nullptr) break;
+      std::string normalized = search::NormalizeString(t->value);
+      switch (c.modifier) {
+        case Modifier::kNone:
+          return StartsWith(p, "normalized", normalized);
+        case Modifier::kExact:
+          // exact implies equal normalised forms, which the lookup index serves.
+          return "normalized = " + p.Text(normalized) + " AND exact = " + p.Text(t->value);
+        case Modifier::kContains:
+          return "instr(normalized, " + p.Text(normalized) + ") > 0";
+        default:
+          break;
+      }
+      break;
+    }
+    case ParamType::kToken:
+    case ParamType::kReference:
+      if (c.type == ParamType::kReference && c.modifier != Modifier::kIdentifier) {
+        const auto* t = std::get_if<search::ReferenceTerm>(&term);
+        if (t == nullptr || (c.modifier != Modifier::kNone && c.modifier != Modifier::kType)) {
+          break;
+        }
+        return ReferenceCondition(p, *t, c);
+      }
+      switch (c.modifier) {
+        case Modifier::kNone:
+        case Modifier::kNot:
+        case Modifier::kIdentifier:
+          if (const auto* t = std::get_if<search::TokenTerm>(&term)) return TokenCondition(p, *t);
+          break;
+        case Modifier::kText:
+          if (const auto* t = std::get_if<search::StringTerm>(&term)) {
+            return StartsWith(p, "text", search::NormalizeString(t->value));
+          }
+          break;
+        case Modifier::kOfType:
+          if (const auto* t = std::get_if<search::IdentifierTypeTerm>(&term)) {
+            return "type_system = " + p.Text(t->type_system) +
+                   " AND type_code = " + p.Text(t->type_code) + " AND code = " + p.Text(t->value);
+          }
+          break;
+        default:
+          break;
+      }
+      break;
+    case ParamType::kDate:
+      if (const auto* t = std::get_if<search::DateTerm>(&term);
+          t != nullptr && c.modifier == Modifier::kNone) {
+        return DateCondition(p, t->prefix, t->low, t->high);
+      }
+      break;
+    case ParamType::kNumber:
+      if (const auto* t = std::get_if<search::NumberTerm>(&term);
+          t != nullptr && c.modifier == Modifier::kNone) {
+        return NumberCondition(p, NumberColumns{}, t->prefix, t->value.ToDouble(),
+                               t->low.ToDouble(), t->high.ToDouble());
+      }
+      break;
+    case ParamType::kQuantity:
+      if (const auto* t = std::get_if<search::QuantityTerm>(&term);
+          t != nullptr && c.modifier == Modifier::kNone) {
+        return QuantityCondition(p, *t);
+      }
+      break;
+    case ParamType::kUri:
+      if (const auto* t = std::get_if<search::UriTerm>(&term)) {
+        std::string uri = t->version ? t->uri + "|" + *t->version : t->uri;
+        switch (c.modifier) {
+          case Modifier::kNone:
+            return "uri = " + p.Text(uri);
+          case Modifier::kBelow:
+            return StartsWith(p, "uri", uri);
+          case Modifier::kAbove:
+            // The stored URI is a prefix of the search value.
+            return "substr(" + p.Text(uri) + ", 1, length(uri)) = uri";
+          default:
+            break;
+        }
+      }
+      break;
+    case ParamType::kComposite:
+    case ParamType::kSpecial:
+      break;
+  }
+  std::string modifier(search::ToString(c.modifier));
+  return Unsupported(c, modifier.empty() ? "this kind of search"
+                                         : "the :" + modifier + " modifier");
+}
+
+// The SQL condition on `r` (resource AS r) for criterion `c`.
+Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
+  switch (c.kind) {
+    case Criterion::Kind::kChain:
+      return Unsupported(c, "chained search");
+    case Criterion::Kind::kHas:
+      return Unsupported(c, "reverse chaining (_has)");
+    case Criterion::Kind::kMatch:
+    case Criterion::Kind::kMissing:
+      break;
+  }
+  if (c.code == "_text" || c.code == "_content") return Unsupported(c, "full-text search");
+  const char* table = TableFor(c.type);
+  if (c.type == ParamType::kReference && c.modifier == Modifier::kIdentifier) table = "idx_token";
+  if (table == nullptr) {
+    return Unsupported(c, c.type == ParamType::kComposite ? "composite search" : "this parameter");
+  }
+  std::string rows = std::string("SELECT rid FROM ") + table + " WHERE param = " + p.Text(c.code);
+  if (c.kind == Criterion::Kind::kMissing) {
+    return std::string(c.missing ? "r.rid NOT IN (" : "r.rid IN (") + rows + ")";
+  }
+  if (c.terms.empty()) return Unsupported(c, "a criterion without values");
+  std::string any;
+  for (const search::Term& term : c.terms) {
+    Result<std::string> condition = TermCondition(p, c, term);
+    if (!condition.ok()) return condition.take_status();
+    if (!any.empty()) any += " OR ";
+    any += "(" + *condition + ")";
+  }
+  bool negate = c.modifier == Modifier::kNot;
+  return std::string(negate ? "r.rid NOT IN (" : "r.rid IN (") + rows + " AND (" + any + "))";
+}
+
+// The per-resource value a _sort key orders by. The unary + keeps the planner on the table's
+// (rid, n) key: it would otherwise pick the (param, value) index and scan every row of the
+// parameter for each resource.
+Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
+  const char* column = nullptr;
+  switch (key.type) {
+    case ParamType::kString:
+      column = "normalized";
+      break;
+    case ParamType::kToken:
+      column = "code";
+      break;
+    case ParamType::kDate:
+      column = "low";
+      break;
+    case ParamType::kNumber:
+    case ParamType::kQuantity:
+      column = "coalesce(value, low)";
+      break;
+    case ParamType::kReference:
+      column = "url";
+      break;
+    case ParamType::kUri:
+      column = "uri";
+      break;
+    case ParamType::kComposite:
+    case ParamType::kSpecial:
+      break;
+  }
+  if (column == nullptr || key.code == "_text" || key.code == "_content") {
+    return NotImplemented("_sort=" + key.code + ": sorting by this parameter is not supported");
+  }
+  return std::string("(SELECT ") + (key.descending ? "max(" : "min(") + column + ") FROM " +
+         TableFor(key.type) + " AS x WHERE x.rid = r.rid AND +x.param = " + p.Text(key.code) + ")";
+}
+
+// ---- cursor: "k<keys>" then ".n" (null), ".i<int>", ".f<hex bits>", ".s<hex bytes>" per sort
+// key, then ".r<rid>". Only characters that need no escaping in a URL.
+
+std::string Hex(std::string_view bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> Unhex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, value, 16);
+    if (ec != std::errc() || end != hex.data() + i + 2) return std::nullopt;
+    out += static_cast<char>(value);
+  }
+  return out;
+}
+
+std::string EncodeCursor(sqlite3_stmt* stmt, int first_key, size_t keys, int64_t rid) {
+  std::string out = "k" + std::to_string(keys);
+  for (size_t i = 0; i < keys; ++i) {
+    int column = first_key + static_cast<int>(i);
+    switch (sqlite3_column_type(stmt, column)) {
+      case SQLITE_INTEGER:
+        out += ".i" + std::to_string(sqlite3_column_int64(stmt, column));
+        break;
+      case SQLITE_FLOAT: {
+        uint64_t bits = std::bit_cast<uint64_t>(sqlite3_column_double(stmt, column));
+        char buffer[17];
+        auto [end, ec] = std::to_chars(buffer, buffer + 16, bits, 16);
+        out += ".f" + std::string(buffer, end);
+        break;
+      }
+      case SQLITE_TEXT:
+      case SQLITE_BLOB:
+        out += ".s" + Hex(ColumnText(stmt, column));
+        break;
+      default:
+        out += ".n";
+        break;
+    }
+  }
+  return out + ".r" + std::to_string(rid);
+}
+
+struct Cursor {
+  std::vector<SqlValue> keys;  // monostate for "no value"
+  int64_t rid = 0;
+};
+
+template <typename T>
+bool ParseNumber(std::string_view text, T& value, int base = 10) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+Result<Cursor> DecodeCursor(std::string_view text, size_t keys) {
+  Status bad = Status::Invalid("_cursor: not a paging position of this search", "_cursor");
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = text.find('.', start);
+    parts.push_back(text.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  size_t n = 0;
+  if (parts.size() != keys + 2 || parts[0].empty() || parts[0][0] != 'k' ||
+      !ParseNumber(parts[0].substr(1), n) || n != keys) {
+    return bad;
+  }
+  Cursor cursor;
+  for (size_t i = 0; i < keys; ++i) {
+    std::string_view part = parts[i + 1];
+    if (part.empty()) return bad;
+    std::string_view body = part.substr(1);
+    if (part[0] == 'n' && body.empty()) {
+      cursor.keys.emplace_back();
+    } else if (int64_t v = 0; part[0] == 'i' && ParseNumber(body, v)) {
+      cursor.keys.emplace_back(v);
+    } else if (uint64_t bits = 0; part[0] == 'f' && ParseNumber(body, bits, 16)) {
+      cursor.keys.emplace_back(std::bit_cast<double>(bits));
+    } else if (std::optional<std::string> s; part[0] == 's' && (s = Unhex(body))) {
+      cursor.keys.emplace_back(std::move(*s));
+    } else {
+      return bad;
+    }
+  }
+  std::string_view last = parts.back();
+  if (last.empty() || last[0] != 'r' || !ParseNumber(last.substr(1), cursor.rid)) return bad;
+  return cursor;
+}
+
+// Rows strictly after `cursor` in the order (key0 nulls last, key1 ..., rid).
+std::string AfterCursor(Params& p, const Cursor& cursor, const std::vector<search::SortKey>& sort,
+                        size_t i = 0) {
+  if (i == sort.size()) return "q.rid > " + p.Int(cursor.rid);
+  std::string key = "q.s" + std::to_string(i);
+  const SqlValue& value = cursor.keys[i];
+  if (std::holds_alternative<std::monostate>(value)) {
+    // Nothing sorts after "no value" but other resources without a value.
+    return "(" + key + " IS NULL AND " + AfterCursor(p, cursor, sort, i + 1) + ")";
+  }
+  std::string v = p.Add(value);
+  return "(" + key + " IS NULL OR " + key + (sort[i].descending ? " < " : " > ") + v + " OR (" +
+         key + " = " + v + " AND " + AfterCursor(p, cursor, sort, i + 1) + "))";
+}
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using OwnedStatement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+Result<OwnedStatement> Prepare(Connection& connection, const std::string& sql,
+                               const Params& params) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(connection.db(), sql.c_str(), static_cast<int>(sql.size()), &stmt,
+                              nullptr);
+  OwnedStatement owned(stmt);
+  if (rc != SQLITE_OK) return connection.Error(rc, "preparing a search");
+  params.BindTo(stmt);
+  return owned;
+}
+
+}  // namespace
+
+Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
+                             const search::Query& query) {
+  if (query.types.size() != 1) {
+    return NotImplemented(
+        "searching several resource types at once (a system search or _type) is not supported "
+        "by this store yet");
+  }
+  Params p;
+  std::string filter = "r.tenant = " + p.Text(tenant) + " AND r.type = " + p.Text(query.types[0]) +
+                       " AND r.deleted = 0";
+  for (const Criterion& c : query.criteria) {
+    Result<std::string> condition = CriterionCondition(p, c);
+    if (!condition.ok()) return condition.take_status();
+    filter += " AND " + *condition;
+  }
+
+  SearchPage page;
+  if (query.count > 0) {
+    std::string columns = "r.rid AS rid, r.seq AS seq, r.id AS id";
+    std::string order;
+    for (size_t i = 0; i < query.sort.size(); ++i) {
+      Result<std::string> expression = SortExpression(p, query.sort[i]);
+      if (!expression.ok()) return expression.take_status();
+      std::string key = "q.s" + std::to_string(i);
+      columns += ", " + *expression + " AS s" + std::to_string(i);
+      order += "(" + key + " IS NULL), " + key + (query.sort[i].descending ? " DESC, " : ", ");
+    }
+    order += "q.rid";
+    std::string after = "1";
+    if (!query.cursor.empty()) {
+      Result<Cursor> cursor = DecodeCursor(query.cursor, query.sort.size());
+      if (!cursor.ok()) return cursor.take_status();
+      after = AfterCursor(p, *cursor, query.sort);
+    }
+    std::string sql = "SELECT q.rid, q.id, v.seq, v.version, v.last_updated, v.method, v.json";
+    for (size_t i = 0; i < query.sort.size(); ++i) sql += ", q.s" + std::to_string(i);
+    sql += " FROM (SELECT " + columns + " FROM resource AS r WHERE " + filter +
+           ") AS q JOIN resource_version AS v ON v.seq = q.seq WHERE " + after + " ORDER BY " +
+           order + " LIMIT " + p.Int(static_cast<int64_t>(query.count) + 1);
+
+    Result<OwnedStatement> stmt = Prepare(connection, sql, p);
+    if (!stmt.ok()) return stmt.take_status();
+    sqlite3_stmt* s = stmt->get();
+    int rc;
+    int64_t last_rid = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      if (page.matches.size() == static_cast<size_t>(query.count)) {
+        // One row past the page: there is more. The cursor is the page's last row, read again.
+        break;
+      }
+      StoredResource& match = page.matches.emplace_back();
+      last_rid = sqlite3_column_int64(s, 0);
+      match.info.type = query.types[0];
+      match.info.id = ColumnText(s, 1);
+      match.info.seq = sqlite3_column_int64(s, 2);
+      match.info.version = sqlite3_column_int64(s, 3);
+      match.info.last_updated = sqlite3_column_int64(s, 4);
+      int64_t method = sqlite3_column_int64(s, 5);
+      match.info.method = method == 0   ? WriteMethod::kCreate
+                          : method == 2 ? WriteMethod::kDelete
+                                        : WriteMethod::kUpdate;
+      std::string_view json = ColumnBlob(s, 6);
+      match.json.assign(json.data(), json.size());
+      page.next_cursor = EncodeCursor(s, 7, query.sort.size(), last_rid);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return connection.Error(rc, "running a search");
+    if (rc == SQLITE_DONE) page.next_cursor.clear();
+  }
+
+  if (query.total == search::TotalMode::kAccurate || query.total == search::TotalMode::kEstimate) {
+    Result<OwnedStatement> stmt =
+        Prepare(connection, "SELECT count(*) FROM resource AS r WHERE " + filter, p);
+    if (!stmt.ok()) return stmt.take_status();
+    int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_ROW) return connection.Error(rc, "counting search matches");
+    page.total = sqlite3_column_int64(stmt->get(), 0);
+  }
+  return page;
+}
+
+}  // namespace kiln::store::sqlite
