@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/strings.h"
+#include "rest/bundle_json.h"
 #include "rest/negotiation.h"
 
 namespace kiln::rest {
@@ -39,46 +40,7 @@ const char* StatusOf(const VersionInfo& info) {
   return "200 OK";
 }
 
-std::string LinkUrl(std::string_view base_url, const Interaction& in, std::string_view cursor) {
-  std::string url(base_url);
-  url += '/';
-  url += in.path;
-  bool first = true;
-  for (const auto& [k, v] : in.params) {
-    if (k == "_cursor") continue;
-    url += first ? '?' : '&';
-    first = false;
-    url += EncodeQueryComponent(k);
-    url += '=';
-    url += EncodeQueryComponent(v);
-  }
-  if (!cursor.empty()) {
-    url += first ? '?' : '&';
-    url += "_cursor=";
-    url += cursor;
-  }
-  return url;
-}
-
 }  // namespace
-
-std::string EncodeQueryComponent(std::string_view text) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_' || c == '~' || c == ':';
-    if (unreserved) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
-}
 
 Result<HistoryQuery> ParseHistoryQuery(const Interaction& in, int default_count, int max_count) {
   HistoryQuery q;
@@ -118,22 +80,19 @@ std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
   size_t estimate = 512;
   for (const auto& e : page.entries) estimate += e.json.size() + 300;
   out.reserve(estimate);
-  out += "{\"resourceType\":\"Bundle\",\"id\":\"";
-  out += core::NewResourceId();
-  out += "\",\"meta\":{\"lastUpdated\":\"";
-  out += core::FormatInstant(core::NowMicros());
-  out += "\"},\"type\":\"history\"";
+  AppendBundleStart(out, "history");
   if (page.total) {
     out += ",\"total\":";
     out += std::to_string(*page.total);
   }
   out += ",\"link\":[{\"relation\":\"self\",\"url\":";
-  out += core::JsonQuote(
-      LinkUrl(base_url, in, query.before_seq ? std::to_string(*query.before_seq) : ""));
+  out += core::JsonQuote(PageLinkUrl(base_url, in.path, in.params,
+                                     query.before_seq ? std::to_string(*query.before_seq) : ""));
   out += '}';
   if (page.has_more && !page.entries.empty()) {
     out += ",{\"relation\":\"next\",\"url\":";
-    out += core::JsonQuote(LinkUrl(base_url, in, std::to_string(page.entries.back().info.seq)));
+    out += core::JsonQuote(
+        PageLinkUrl(base_url, in.path, in.params, std::to_string(page.entries.back().info.seq)));
     out += '}';
   }
   out += ']';

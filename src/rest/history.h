@@ -19,7 +19,4 @@ Result<HistoryQuery> ParseHistoryQuery(const Interaction& in, int default_count,
 std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
                               const HistoryQuery& query, const HistoryPage& page);
 
-// Percent-encodes a query parameter name or value (everything but unreserved characters).
-std::string EncodeQueryComponent(std::string_view text);
-
 }  // namespace kiln::rest

@@ -3,7 +3,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/strings.h"
-#include "rest/history.h"
+#include "rest/bundle_json.h"
 #include "rest/outcome.h"
 
 namespace kiln::rest {
@@ -38,28 +38,6 @@ Result<std::string> DecodeComponent(std::string_view text) {
   return out;
 }
 
-std::string LinkUrl(std::string_view base_url, std::string_view type,
-                    const search::SearchParams& params, std::string_view cursor) {
-  std::string url(base_url);
-  url += '/';
-  url += type;
-  bool first = true;
-  for (const auto& [k, v] : params) {
-    if (k == "_cursor") continue;
-    url += first ? '?' : '&';
-    first = false;
-    url += EncodeQueryComponent(k);
-    url += '=';
-    url += EncodeQueryComponent(v);
-  }
-  if (!cursor.empty()) {
-    url += first ? '?' : '&';
-    url += "_cursor=";
-    url += EncodeQueryComponent(cursor);
-  }
-  return url;
-}
-
 }  // namespace
 
 Result<QueryParams> DecodeFormBody(std::string_view body) {
@@ -87,21 +65,17 @@ std::string SearchBundleJson(std::string_view base_url, std::string_view type,
   size_t estimate = 512;
   for (const auto& m : page.matches) estimate += m.json.size() + 160;
   out.reserve(estimate);
-  out += "{\"resourceType\":\"Bundle\",\"id\":\"";
-  out += core::NewResourceId();
-  out += "\",\"meta\":{\"lastUpdated\":\"";
-  out += core::FormatInstant(core::NowMicros());
-  out += "\"},\"type\":\"searchset\"";
+  AppendBundleStart(out, "searchset");
   if (page.total) {
     out += ",\"total\":";
     out += std::to_string(*page.total);
   }
   out += ",\"link\":[{\"relation\":\"self\",\"url\":";
-  out += core::JsonQuote(LinkUrl(base_url, type, query.applied, query.cursor));
+  out += core::JsonQuote(PageLinkUrl(base_url, type, query.applied, query.cursor));
   out += '}';
   if (!page.next_cursor.empty()) {
     out += ",{\"relation\":\"next\",\"url\":";
-    out += core::JsonQuote(LinkUrl(base_url, type, query.applied, page.next_cursor));
+    out += core::JsonQuote(PageLinkUrl(base_url, type, query.applied, page.next_cursor));
     out += '}';
   }
   out += ']';

@@ -8,8 +8,6 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "fhir/resource_json.h"
-#include "search/index.h"
-#include "search/query.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
 #include "rest/negotiation.h"
@@ -17,6 +15,8 @@
 #include "rest/router.h"
 #include "rest/search.h"
 #include "rest/validate.h"
+#include "search/index.h"
+#include "search/query.h"
 
 namespace kiln::rest {
 
@@ -120,9 +120,9 @@ Result<fhir::PreparedResource> ParseResourceBody(const http::Request& req, const
 struct WriteState {
   fhir::PreparedResource resource;
   StoredResource stored;
-  bool created = false;         // a new resource (or one brought back after deletion)
-  bool changed = true;          // false: delete of an absent or already deleted resource
-  std::vector<Issue> warnings;  // validation problems let through in warn-only mode
+  bool created = false;                   // a new resource (or one brought back after deletion)
+  bool changed = true;                    // false: delete of an absent or already deleted resource
+  std::vector<Issue> warnings;            // validation problems let through in warn-only mode
   std::vector<search::IndexEntry> index;  // the new version's search index entries
 };
 
@@ -400,8 +400,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
         std::string_view ct = req.Header("Content-Type");
         if (!core::EqualsIgnoreCase(core::TrimSpaces(ct.substr(0, ct.find(';'))),
                                     "application/x-www-form-urlencoded"))
-          return call->Error(Status(ErrorCode::kUnsupportedMediaType, "not-supported",
-                                    "POST _search needs an application/x-www-form-urlencoded body"));
+          return call->Error(
+              Status(ErrorCode::kUnsupportedMediaType, "not-supported",
+                     "POST _search needs an application/x-www-form-urlencoded body"));
         auto form = DecodeFormBody(req.body);
         if (!form.ok()) return call->Error(form.status());
         params.insert(params.end(), form->begin(), form->end());

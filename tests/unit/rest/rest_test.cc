@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "rest/bundle_json.h"
 #include "rest/history.h"
 #include "rest/negotiation.h"
 #include "rest/outcome.h"
