@@ -1,6 +1,7 @@
 // Small string helpers shared across modules. Pure functions; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,9 @@ namespace kiln::core {
 // Appends `text` to `out` as the inside of a JSON string: quotes, backslashes and control
 // characters escaped; everything else (valid UTF-8) copied as is.
 void AppendJsonEscaped(std::string& out, std::string_view text);
+
+// Appends the UTF-8 encoding of code point `cp` (at most 0x10FFFF) to `out`.
+void AppendUtf8(std::string& out, uint32_t cp);
 
 // `text` as a complete JSON string literal, quotes included.
 std::string JsonQuote(std::string_view text);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <iterator>
 
+#include "core/strings.h"
 #include "search/index.h"
 
 namespace kiln::search {
@@ -63,23 +64,6 @@ int32_t NextCodePoint(std::string_view text, size_t& pos) {
   return cp;
 }
 
-void AppendUtf8(std::string& out, int32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Classifies the non-letter code points: whitespace and punctuation separate words; combining
 // marks, apostrophes (they join the parts of one word: O'Brien), soft hyphens and zero-width
@@ -146,7 +130,7 @@ void AppendFolded(std::string& out, int32_t cp) {
       out.push_back('1');
       return;
     case 0xB5:
-      AppendUtf8(out, 0x3BC);
+      core::AppendUtf8(out, static_cast<uint32_t>(0x3BC));
       return;  // micro sign -> Greek mu
     // Latin Extended-B letters common in European names: Romanian comma-below, Vietnamese horn,
     // pinyin caron vowels.
@@ -186,18 +170,18 @@ void AppendFolded(std::string& out, int32_t cp) {
     return;
   }
   if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) {  // Greek capitals
-    AppendUtf8(out, cp + 0x20);
+    core::AppendUtf8(out, static_cast<uint32_t>(cp + 0x20));
     return;
   }
   if (cp >= 0x410 && cp <= 0x42F) {  // Cyrillic capitals
-    AppendUtf8(out, cp + 0x20);
+    core::AppendUtf8(out, static_cast<uint32_t>(cp + 0x20));
     return;
   }
   if (cp >= 0x400 && cp <= 0x40F) {
-    AppendUtf8(out, cp + 0x50);
+    core::AppendUtf8(out, static_cast<uint32_t>(cp + 0x50));
     return;
   }
-  AppendUtf8(out, cp);
+  core::AppendUtf8(out, static_cast<uint32_t>(cp));
 }
 
 struct UcumUnit {

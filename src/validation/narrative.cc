@@ -44,6 +44,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/strings.h"
+
 namespace kiln::validation {
 namespace {
 
@@ -155,23 +157,6 @@ bool IsXmlChar(uint32_t cp) {
          (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Decodes the UTF-8 sequence starting at text[pos] into `cp` and advances `pos`; false when the
 // bytes are not shortest-form UTF-8.
@@ -641,7 +626,7 @@ class Checker {
       decoded = true;
       uint32_t cp;
       if (!ParseReference(cp)) return false;
-      AppendUtf8(cp, value_);
+      core::AppendUtf8(value_, cp);
     }
     value = decoded ? std::string_view(value_) : in_.substr(start, pos_ - start);
     ++pos_;
