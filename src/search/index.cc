@@ -63,14 +63,14 @@ struct TypePlan {
 
 // --- expressions ---
 
-// The top-level terms of a union: "A.x | (B.y as Z)" -> {"A.x", "(B.y as Z)"}.
-std::vector<std::string_view> UnionTerms(std::string_view expression) {
-  std::vector<std::string_view> terms;
+// Splits `text` at every `separator` outside quotes ('...', `...`, "...") and brackets.
+std::vector<std::string_view> SplitTopLevel(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
   int depth = 0;
   char quote = 0;
   size_t start = 0;
-  for (size_t i = 0; i < expression.size(); ++i) {
-    char c = expression[i];
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
     if (quote != 0) {
       if (c == '\\')
         ++i;
@@ -84,12 +84,18 @@ std::vector<std::string_view> UnionTerms(std::string_view expression) {
       ++depth;
     else if (c == ')' || c == ']' || c == '}')
       --depth;
-    else if (c == '|' && depth == 0) {
-      terms.push_back(expression.substr(start, i - start));
+    else if (c == separator && depth == 0) {
+      parts.push_back(text.substr(start, i - start));
       start = i + 1;
     }
   }
-  terms.push_back(expression.substr(start));
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+// The top-level terms of a union: "A.x | (B.y as Z)" -> {"A.x", "(B.y as Z)"}.
+std::vector<std::string_view> UnionTerms(std::string_view expression) {
+  std::vector<std::string_view> terms = SplitTopLevel(expression, '|');
   for (std::string_view& t : terms) {
     while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
     while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
@@ -123,32 +129,7 @@ std::vector<std::string_view> TermsFor(std::string_view expression, std::string_
 
 // Segments of a path term at depth 0: "X.a.where(b = 'c').d" -> {"X", "a", "where(b = 'c')", "d"}.
 std::vector<std::string_view> PathSegments(std::string_view term) {
-  std::vector<std::string_view> segments;
-  int depth = 0;
-  char quote = 0;
-  size_t start = 0;
-  for (size_t i = 0; i < term.size(); ++i) {
-    char c = term[i];
-    if (quote != 0) {
-      if (c == '\\')
-        ++i;
-      else if (c == quote)
-        quote = 0;
-      continue;
-    }
-    if (c == '\'' || c == '`')
-      quote = c;
-    else if (c == '(')
-      ++depth;
-    else if (c == ')')
-      --depth;
-    else if (c == '.' && depth == 0) {
-      segments.push_back(term.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  segments.push_back(term.substr(start));
-  return segments;
+  return SplitTopLevel(term, '.');
 }
 
 // The required value set of the `code` element a simple path term ends on ("Patient.gender",
