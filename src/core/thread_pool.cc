@@ -1,9 +1,18 @@
 #include "core/thread_pool.h"
 
+#include <pthread.h>
+
 namespace kiln::core {
 
+void SetCurrentThreadName(const char* name) { pthread_setname_np(pthread_self(), name); }
+
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      SetCurrentThreadName("kiln-worker");
+      Loop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() { Shutdown(); }

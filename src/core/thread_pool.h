@@ -13,6 +13,10 @@
 
 namespace kiln::core {
 
+// Names the calling thread (as `top -H`, `ps -L` and debuggers show it); Linux keeps the first
+// 15 bytes.
+void SetCurrentThreadName(const char* name);
+
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/thread_pool.h"
 #include "http/message_util.h"
 
 namespace kiln::http {
@@ -612,6 +613,7 @@ Status ServerImpl::Start() {
   threads_.reserve(thread_count);
   for (int i = 0; i < thread_count; ++i) {
     threads_.emplace_back([this] {
+      core::SetCurrentThreadName("kiln-io");
       tls_io_thread_owner = this;
       for (;;) {
         try {

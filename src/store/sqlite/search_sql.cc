@@ -371,9 +371,9 @@ Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
   return std::string(negate ? "r.rid NOT IN (" : "r.rid IN (") + rows + " AND (" + any + "))";
 }
 
-// The per-resource value a _sort key orders by. The unary + keeps the planner on the table's
-// (rid, n) key: it would otherwise pick the (param, value) index and scan every row of the
-// parameter for each resource.
+// The per-resource value a _sort key orders by: a range scan of the resource's rows, whose keys
+// are rid << 20 | n (schema migration 3). The unary + keeps the planner on that key: it would
+// otherwise pick the (param, value) index and scan every row of the parameter for each resource.
 Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
   const char* column = nullptr;
   switch (key.type) {
@@ -404,7 +404,7 @@ Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
     return NotImplemented("_sort=" + key.code + ": sorting by this parameter is not supported");
   }
   return std::string("(SELECT ") + (key.descending ? "max(" : "min(") + column + ") FROM " +
-         TableFor(key.type) + " AS x WHERE x.rid = r.rid AND +x.param = " + p.Text(key.code) + ")";
+         TableFor(key.type) + " AS x WHERE x.key BETWEEN r.rid << 20 AND (r.rid << 20) + 1048575 AND +x.param = " + p.Text(key.code) + ")";
 }
 
 // ---- cursor: "k<keys>" then ".n" (null), ".i<int>", ".f<hex bits>", ".s<hex bytes>" per sort

@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -19,8 +20,10 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/thread_pool.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/lock_file.h"
+#include "store/sqlite/log_syncer.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/search_sql.h"
 
@@ -92,32 +95,36 @@ const char* const kInsertCurrentSql =
 const char* const kSetMetaSql = "UPDATE store_meta SET value = ?2 WHERE key = ?1";
 
 // The index tables in the order of search::IndexKind (kText is not stored).
+// Index rows are keyed rid << kIndexKeyBits | n, n counting the resource's entries from 0.
+constexpr int kIndexKeyBits = 20;
+constexpr int64_t kMaxIndexEntries = int64_t{1} << kIndexKeyBits;
+
 struct IndexTable {
   const char* delete_sql;
   const char* insert_sql;
 };
 const IndexTable kIndexTables[7] = {
-    {"DELETE FROM idx_string WHERE rid = ?1",
-     "INSERT INTO idx_string (rid, param, grp, component, normalized, exact, n) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?20)"},
-    {"DELETE FROM idx_token WHERE rid = ?1",
-     "INSERT INTO idx_token (rid, param, grp, component, system, code, text, type_system, "
-     "type_code, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?20)"},
-    {"DELETE FROM idx_date WHERE rid = ?1",
-     "INSERT INTO idx_date (rid, param, grp, component, low, high, n) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?20)"},
-    {"DELETE FROM idx_number WHERE rid = ?1",
-     "INSERT INTO idx_number (rid, param, grp, component, value, low, high, n) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?20)"},
-    {"DELETE FROM idx_quantity WHERE rid = ?1",
-     "INSERT INTO idx_quantity (rid, param, grp, component, value, low, high, system, code, "
-     "unit, canonical_code, canonical_value, canonical_low, canonical_high, n) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?20)"},
-    {"DELETE FROM idx_reference WHERE rid = ?1",
-     "INSERT INTO idx_reference (rid, param, grp, component, kind, type, id, version, url, n) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?20)"},
-    {"DELETE FROM idx_uri WHERE rid = ?1",
-     "INSERT INTO idx_uri (rid, param, grp, component, uri, n) VALUES (?1, ?2, ?3, ?4, ?5, ?20)"},
+    {"DELETE FROM idx_string WHERE key BETWEEN ?1 AND ?2",
+     "INSERT INTO idx_string (key, rid, param, grp, component, normalized, exact) "
+     "VALUES (?21, ?1, ?2, ?3, ?4, ?5, ?6)"},
+    {"DELETE FROM idx_token WHERE key BETWEEN ?1 AND ?2",
+     "INSERT INTO idx_token (key, rid, param, grp, component, system, code, text, type_system, "
+     "type_code) VALUES (?21, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+    {"DELETE FROM idx_date WHERE key BETWEEN ?1 AND ?2",
+     "INSERT INTO idx_date (key, rid, param, grp, component, low, high) "
+     "VALUES (?21, ?1, ?2, ?3, ?4, ?5, ?6)"},
+    {"DELETE FROM idx_number WHERE key BETWEEN ?1 AND ?2",
+     "INSERT INTO idx_number (key, rid, param, grp, component, value, low, high) "
+     "VALUES (?21, ?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {"DELETE FROM idx_quantity WHERE key BETWEEN ?1 AND ?2",
+     "INSERT INTO idx_quantity (key, rid, param, grp, component, value, low, high, system, code, "
+     "unit, canonical_code, canonical_value, canonical_low, canonical_high) "
+     "VALUES (?21, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+    {"DELETE FROM idx_reference WHERE key BETWEEN ?1 AND ?2",
+     "INSERT INTO idx_reference (key, rid, param, grp, component, kind, type, id, version, url) "
+     "VALUES (?21, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+    {"DELETE FROM idx_uri WHERE key BETWEEN ?1 AND ?2",
+     "INSERT INTO idx_uri (key, rid, param, grp, component, uri) VALUES (?21, ?1, ?2, ?3, ?4, ?5)"},
 };
 static_assert(std::size(kIndexTables) == static_cast<size_t>(search::IndexKind::kText),
               "one table per stored IndexKind, in its order");
@@ -521,6 +528,8 @@ class SqliteStoreImpl final : public SqliteStore {
   // The writer's connection and state: used only by the writer thread once it runs (by Open()
   // before, by Close() after it is joined).
   std::unique_ptr<Connection> writer_;
+  // Synchronous::kFull only: syncs the log and acknowledges committed groups (log_syncer.h).
+  std::unique_ptr<LogSyncer> syncer_;
   Txn txn_;
   WriterState state_;            // includes the writes of the current group so far
   WriterState committed_state_;  // as of the last commit
@@ -552,7 +561,10 @@ Status SqliteStoreImpl::Open() {
   if (!status.ok()) return status;
   status = OpenReaders();
   if (!status.ok()) return status;
-  writer_thread_ = std::thread([this] { WriterLoop(); });
+  writer_thread_ = std::thread([this] {
+    core::SetCurrentThreadName("kiln-writer");
+    WriterLoop();
+  });
   opened_ = true;
   return Status::Ok();
 }
@@ -562,7 +574,10 @@ Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer)
                         "; PRAGMA mmap_size = " + std::to_string(options_.mmap_bytes) +
                         "; PRAGMA temp_store = MEMORY";
   if (writer) {
-    pragmas += "; PRAGMA synchronous = " + std::to_string(SynchronousLevel(options_.synchronous)) +
+    // kFull: the commit itself does not sync; the LogSyncer syncs before acknowledging.
+    Synchronous level =
+        options_.synchronous == Synchronous::kFull ? Synchronous::kNormal : options_.synchronous;
+    pragmas += "; PRAGMA synchronous = " + std::to_string(SynchronousLevel(level)) +
                "; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864";
   }
   return connection.Exec(pragmas.c_str());
@@ -587,6 +602,9 @@ Status SqliteStoreImpl::OpenWriter() {
   }
   status = ConfigureConnection(*writer_, /*writer=*/true);
   if (!status.ok()) return status;
+  if (options_.synchronous == Synchronous::kFull) {
+    syncer_ = std::make_unique<LogSyncer>(database_path_ + "-wal");
+  }
 
   Result<int64_t> max_last_updated =
       writer_->QueryInt("SELECT value FROM store_meta WHERE key = 'max_last_updated'");
@@ -865,7 +883,10 @@ Status SqliteStoreImpl::RunOne(PendingWrite& write) {
 void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
   std::vector<Status> results(group.size());
   int64_t ok_count = 0;
-  Status group_failure = Run(*writer_, kBeginImmediate, kBeginImmediateSql);
+  Status group_failure =
+      syncer_ && syncer_->Failed()
+          ? Status::Unavailable("the store takes no writes since syncing its log to disk failed")
+          : Run(*writer_, kBeginImmediate, kBeginImmediateSql);
   if (group_failure.ok()) {
     for (size_t i = 0; i < group.size(); ++i) {
       results[i] = RunOne(group[i]);
@@ -913,6 +934,26 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
     }
   }
 
+  if (syncer_ && group_failure.ok()) {
+    // Committed: acknowledged once the log holding it is on disk.
+    std::vector<LogSyncer::Pending> acks;
+    acks.reserve(group.size());
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!group[i].done) continue;
+      auto result = std::make_shared<Status>(std::move(results[i]));
+      auto done = std::make_shared<WriteDone>(std::move(group[i].done));
+      acks.push_back({[done, result] { (*done)(std::move(*result)); },
+                      [done, result](Status sync_failure) {
+                        // A write that failed on its own keeps its own answer.
+                        (*done)(result->ok() ? std::move(sync_failure) : std::move(*result));
+                      }});
+    }
+    sqlite3_file* log = nullptr;
+    int rc = sqlite3_file_control(writer_->db(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
+    if (rc != SQLITE_OK) log = nullptr;  // the syncer then fails the group, refusing to guess
+    syncer_->Submit(log, std::move(acks));
+    return;
+  }
   for (size_t i = 0; i < group.size(); ++i) {
     if (!group[i].done) continue;
     try {
@@ -1019,18 +1060,26 @@ Status SqliteStoreImpl::Append(const std::string& tenant, StoredResource& versio
 Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
                                    const std::vector<search::IndexEntry>* index) {
   Connection& db = *writer_;
+  // A resource's rows are keys rid << 20 | n (schema migration 3).
+  const int64_t first_key = rid << kIndexKeyBits;
   if (!fresh) {
     for (size_t table = 0; table < std::size(kIndexTables); ++table) {
       const char* sql = kIndexTables[table].delete_sql;
       Result<sqlite3_stmt*> prepared = db.Statement(kDeleteIndexFirst + table, sql);
       if (!prepared.ok()) return prepared.take_status();
       StatementScope scope(*prepared);
-      sqlite3_bind_int64(*prepared, 1, rid);
+      sqlite3_bind_int64(*prepared, 1, first_key);
+      sqlite3_bind_int64(*prepared, 2, first_key + kMaxIndexEntries - 1);
       int rc = sqlite3_step(*prepared);
       if (rc != SQLITE_DONE) return db.Error(rc, sql);
     }
   }
   if (index == nullptr) return Status::Ok();
+  if (static_cast<int64_t>(index->size()) > kMaxIndexEntries) {
+    return Status::Invalid("the resource has " + std::to_string(index->size()) +
+                           " search index entries; at most " + std::to_string(kMaxIndexEntries) +
+                           " are stored per resource");
+  }
   int64_t n = 0;
   for (const search::IndexEntry& entry : *index) {
     size_t table = static_cast<size_t>(entry.kind());
@@ -1044,7 +1093,7 @@ Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
     BindText(stmt, 2, entry.param);
     sqlite3_bind_int64(stmt, 3, entry.group);
     sqlite3_bind_int(stmt, 4, entry.component);
-    sqlite3_bind_int64(stmt, 20, n++);
+    sqlite3_bind_int64(stmt, 21, first_key + n++);
     BindIndexValue(stmt, entry);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) return db.Error(rc, sql);
@@ -1079,7 +1128,8 @@ Status SqliteStoreImpl::SaveState() {
 // --- lifecycle -------------------------------------------------------------------------------
 
 void SqliteStoreImpl::Close() {
-  if (std::this_thread::get_id() == writer_thread_.get_id()) {
+  if (std::this_thread::get_id() == writer_thread_.get_id() ||
+      (syncer_ && syncer_->OnSyncThread())) {
     // From a write closure or a done callback: the writer cannot join itself. Stop taking writes
     // now; the owner's Close() (or the destructor) finishes the job.
     std::lock_guard<std::mutex> lock(queue_mu_);
@@ -1095,6 +1145,7 @@ void SqliteStoreImpl::Close() {
   }
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
+  if (syncer_) syncer_->Stop();  // acknowledges the last groups
   readers_.Close();
   if (writer_ && opened_) {
     // Folds the log into the database file and truncates it, so a closed data directory is one

@@ -1,5 +1,6 @@
 // A fault-injecting SQLite VFS for tests: forwards every call to the default VFS, except that
-// fsync of write-ahead-log files fails while FailWalSync(true) is in effect. Passing its name as
+// fsync of write-ahead-log files fails while FailWalSync(true) is in effect, and writes to them
+// while FailWalWrite(true) is. Passing its name as
 // SqliteOptions::vfs lets a test make a group commit fail without touching the store's code
 // (the LevelDB "faulty Env" idea). Registration is idempotent and thread-safe; the switch is an
 // atomic.
@@ -15,6 +16,8 @@ namespace faulty_vfs_internal {
 
 inline std::atomic<bool> fail_wal_sync{false};
 inline std::atomic<int> failed_syncs{0};
+inline std::atomic<bool> fail_wal_write{false};
+inline std::atomic<int> failed_writes{0};
 
 struct File {
   sqlite3_file base;
@@ -30,6 +33,10 @@ inline int Read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) {
   return M(f)->xRead(Real(f), b, n, o);
 }
 inline int Write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
+  if (reinterpret_cast<File*>(f)->is_wal && fail_wal_write.load()) {
+    failed_writes.fetch_add(1);
+    return SQLITE_IOERR_WRITE;
+  }
   return M(f)->xWrite(Real(f), b, n, o);
 }
 inline int Truncate(sqlite3_file* f, sqlite3_int64 size) { return M(f)->xTruncate(Real(f), size); }
@@ -125,5 +132,7 @@ inline const char* FaultyVfs() {
 
 inline void FailWalSync(bool fail) { faulty_vfs_internal::fail_wal_sync.store(fail); }
 inline int FailedWalSyncs() { return faulty_vfs_internal::failed_syncs.load(); }
+inline void FailWalWrite(bool fail) { faulty_vfs_internal::fail_wal_write.store(fail); }
+inline int FailedWalWrites() { return faulty_vfs_internal::failed_writes.load(); }
 
 }  // namespace kiln::store::sqlite::testing

@@ -243,8 +243,9 @@ TEST(GroupCommitTest, AFailedCommitFailsTheWholeGroup) {
 
   WriterGate gate;
   gate.Hold(*store);
-  testing::FailWalSync(true);
-  int syncs_before = testing::FailedWalSyncs();
+  // The group's pages cannot be written to the log, so its COMMIT fails.
+  testing::FailWalWrite(true);
+  int writes_before = testing::FailedWalWrites();
   constexpr int kWrites = 5;
   Outcomes outcomes(kWrites + 1);
   // One write of the group fails on its own: it keeps its own Status.
@@ -252,7 +253,7 @@ TEST(GroupCommitTest, AFailedCommitFailsTheWholeGroup) {
   for (int i = 0; i < kWrites; ++i)
     store->Write(Create("Patient", Numbered("lost", i)), outcomes.Callback(i));
   gate.Release();
-  // The gate's group wrote nothing, so its commit needed no fsync and succeeded.
+  // The gate's group wrote nothing, so its commit wrote no log page and succeeded.
   EXPECT_TRUE(gate.Wait().ok());
   std::map<int, Status> results = outcomes.Wait();
   EXPECT_EQ(results[kWrites].error(), ErrorCode::kConflict);
@@ -261,8 +262,8 @@ TEST(GroupCommitTest, AFailedCommitFailsTheWholeGroup) {
     EXPECT_EQ(status.error(), ErrorCode::kUnavailable) << index;
     EXPECT_NE(status.message().find("not committed"), std::string::npos) << status.message();
   }
-  EXPECT_GT(testing::FailedWalSyncs(), syncs_before);
-  testing::FailWalSync(false);
+  EXPECT_GT(testing::FailedWalWrites(), writes_before);
+  testing::FailWalWrite(false);
 
   SqliteCounters counters = store->Counters();
   EXPECT_EQ(counters.failed_commits, 1);
@@ -283,6 +284,41 @@ TEST(GroupCommitTest, AFailedCommitFailsTheWholeGroup) {
   for (int i = 0; i < kWrites; ++i) {
     EXPECT_FALSE(reopened->Read(Key("Patient", Numbered("lost", i)))->has_value());
   }
+}
+
+TEST(GroupCommitTest, AFailedLogSyncFailsItsWritesAndStopsTheStoreTakingWrites) {
+  // With durable commits the log is synced after COMMIT and before the answer (log_syncer.h).
+  // A failed sync leaves it unknown whether the group will survive a crash: its writers are not
+  // told it succeeded, and the store takes no more writes, since after a failed fsync a later one
+  // may report success for pages the kernel dropped. Reads go on.
+  TempDir dir;
+  SqliteOptions options;
+  options.data_dir = dir.path();
+  options.vfs = testing::FaultyVfs();
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(Put(*store, "Patient", "before", "{}").ok());
+
+  testing::FailWalSync(true);
+  int syncs_before = testing::FailedWalSyncs();
+  Status failed = Put(*store, "Patient", "unsure", "{}");
+  EXPECT_EQ(failed.error(), ErrorCode::kUnavailable);
+  EXPECT_NE(failed.message().find("syncing the write-ahead log"), std::string::npos)
+      << failed.message();
+  EXPECT_GT(testing::FailedWalSyncs(), syncs_before);
+  testing::FailWalSync(false);
+
+  Status refused = Put(*store, "Patient", "after", "{}");
+  EXPECT_EQ(refused.error(), ErrorCode::kUnavailable);
+  EXPECT_NE(refused.message().find("no writes"), std::string::npos) << refused.message();
+  EXPECT_TRUE(store->Read(Key("Patient", "before"))->has_value());
+  store->Close();
+
+  // A restart (here: reopening) takes writes again.
+  auto reopened = OpenOrDie(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(reopened->Read(Key("Patient", "before"))->has_value());
+  EXPECT_TRUE(Put(*reopened, "Patient", "after", "{}").ok());
 }
 
 }  // namespace

@@ -443,7 +443,49 @@ TEST(SqliteSearchMigration, UpgradesSchemaOneInPlace) {
       Connection::Open(path, Connection::Mode::kReadOnly, "", 1000);
   ASSERT_TRUE(connection.ok());
   EXPECT_EQ(*SchemaVersion(**connection), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 2);
+  EXPECT_EQ(kSchemaVersion, 3);
+}
+
+TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
+  // Migration 3 re-keys the index tables (rid << 20 | n); rows written under schema 2 must still
+  // match, sort, and be replaced when their resource is updated.
+  TempDir dir;
+  std::string path = dir.path() + "/" + kDatabaseFileName;
+  {
+    Result<std::unique_ptr<Connection>> connection =
+        Connection::Open(path, Connection::Mode::kReadWrite, "", 1000);
+    ASSERT_TRUE(connection.ok()) << connection.status().message();
+    ASSERT_TRUE(MigrateTo(**connection, 2).ok());
+    std::string t = std::string(kDefaultTenant);
+    std::string insert =
+        "INSERT INTO resource_version (seq, tenant, type, id, version, last_updated, deleted, "
+        "method, json) VALUES (1, '" + t + "', 'Patient', 'a', 1, 5, 0, 0, '{}'), (2, '" + t +
+        "', 'Patient', 'b', 1, 6, 0, 0, '{}');"
+        "INSERT INTO resource (rid, tenant, type, id, version, seq, deleted, last_updated) VALUES "
+        "(1, '" + t + "', 'Patient', 'a', 1, 1, 0, 5), (2, '" + t + "', 'Patient', 'b', 1, 2, 0, 6);"
+        "INSERT INTO idx_string (rid, n, param, grp, component, normalized, exact) VALUES "
+        "(1, 0, 'family', 0, 0, 'zed', 'Zed'), (2, 0, 'family', 0, 0, 'adams', 'Adams'),"
+        "(2, 1, 'given', 0, 0, 'ann', 'Ann');"
+        "INSERT INTO store_meta (key, value) VALUES ('max_last_updated', 6) "
+        "ON CONFLICT (key) DO UPDATE SET value = 6";
+    ASSERT_TRUE((*connection)->Exec(insert.c_str()).ok());
+  }
+  auto store = OpenOrDie(dir.path());
+  ASSERT_NE(store, nullptr);
+  Result<SearchPage> page = store->Search(kDefaultTenant, QueryOf("Patient", "family=zed"));
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(IdsOf(*page), std::vector<std::string>{"a"});
+  page = store->Search(kDefaultTenant, QueryOf("Patient", "_sort=family"));
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(IdsOf(*page), (std::vector<std::string>{"b", "a"}));
+  // Updating b replaces its migrated rows with new ones.
+  ASSERT_TRUE(Save(*store, "Patient", "b", R"("name":[{"family":"Young"}])").ok());
+  page = store->Search(kDefaultTenant, QueryOf("Patient", "given=ann"));
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(IdsOf(*page).empty());
+  page = store->Search(kDefaultTenant, QueryOf("Patient", "family=young"));
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(IdsOf(*page), std::vector<std::string>{"b"});
 }
 
 }  // namespace
