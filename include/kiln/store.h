@@ -27,6 +27,13 @@
 namespace kiln {
 
 // The view of the store a write closure gets. Only valid inside that closure, on the writer thread.
+// One page of search results.
+struct SearchPage {
+  std::vector<StoredResource> matches;  // current versions, in the query's order
+  std::optional<int64_t> total;         // all matches; set for _total=accurate or estimate
+  std::string next_cursor;              // empty: no more; otherwise Query::cursor of the next page
+};
+
 class StoreTxn {
  public:
   virtual ~StoreTxn() = default;
@@ -51,6 +58,13 @@ class StoreTxn {
   // strictly greater than every timestamp handed out before by this store, so lastUpdated order
   // agrees with commit order even if the clock steps back.
   virtual int64_t NextTimestamp() = 0;
+
+  // Runs a search inside the write transaction: it sees the writes made earlier in the same
+  // transaction, and no other write can slip in between it and this closure's own Append. That is
+  // what makes conditional create/update/delete safe against concurrent twins (two clients
+  // creating "the patient with identifier X" at once create it once). Same results as
+  // Store::Search; keep such searches selective, since they run on the single writer.
+  virtual Result<SearchPage> Search(const std::string& tenant, const search::Query& query) = 0;
 };
 
 // A closure run inside the write transaction. Returning a failed Status rolls back its effects
@@ -80,13 +94,6 @@ struct HistoryPage {
   std::vector<StoredResource> entries;  // newest first; deletion markers have empty json
   bool has_more = false;                // more versions past the last entry (for a next link)
   std::optional<int64_t> total;
-};
-
-// One page of search results.
-struct SearchPage {
-  std::vector<StoredResource> matches;  // current versions, in the query's order
-  std::optional<int64_t> total;         // all matches; set for _total=accurate or estimate
-  std::string next_cursor;              // empty: no more; otherwise Query::cursor of the next page
 };
 
 struct StoreStats {

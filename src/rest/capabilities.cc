@@ -56,7 +56,8 @@ void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
 
 }  // namespace
 
-std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version) {
+std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version,
+                                     int conditional_delete_max) {
   // Instance- and type-level interactions are the same for every resource type.
   std::string type_interactions;
   AppendInteractions(type_interactions, false);
@@ -65,12 +66,19 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
   per_type += Supported(InteractionKind::kVRead) ? "true" : "false";
   per_type += ",\"updateCreate\":";
   per_type += Supported(InteractionKind::kUpdate) ? "true" : "false";
-  per_type += ",\"conditionalCreate\":false,\"conditionalRead\":\"";
+  per_type += ",\"conditionalCreate\":";
+  // If-None-Exist rides on create and needs search.
+  per_type += Supported(InteractionKind::kCreate) && Supported(InteractionKind::kSearchType)
+                  ? "true"
+                  : "false";
+  per_type += ",\"conditionalRead\":\"";
   per_type += conditional_read ? "full-support" : "not-supported";
   per_type += "\",\"conditionalUpdate\":";
   per_type += Supported(InteractionKind::kConditionalUpdate) ? "true" : "false";
   per_type += ",\"conditionalDelete\":\"";
-  per_type += Supported(InteractionKind::kConditionalDelete) ? "single" : "not-supported";
+  per_type += !Supported(InteractionKind::kConditionalDelete) ? "not-supported"
+              : conditional_delete_max > 1                      ? "multiple"
+                                                                 : "single";
   per_type += "\"";
 
   std::string out;

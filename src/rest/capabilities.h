@@ -8,6 +8,8 @@
 namespace kiln::rest {
 
 // Compact JSON. Built once at start-up (it only changes with the binary).
-std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version);
+// `conditional_delete_max`: most resources a conditional delete may remove (1: "single").
+std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version,
+                                     int conditional_delete_max = 1);
 
 }  // namespace kiln::rest

@@ -69,7 +69,7 @@ std::string VersionLocation(const RestOptions& o, const VersionInfo& info) {
 // The answer to a successful create/update, per the client's Prefer header.
 http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
                              const StoredResource& stored, ReturnPreference prefer,
-                             const std::vector<Issue>& warnings) {
+                             const std::vector<Issue>& warnings, std::string_view verb = "") {
   http::Response r = NewResponse(call, status);
   AddVersionHeaders(r, stored.info);
   r.headers.emplace_back("Location", VersionLocation(o, stored.info));
@@ -80,8 +80,11 @@ http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
       std::vector<Issue> issues = warnings;
       issues.insert(issues.begin(),
                     Issue{Severity::kInformation, "informational",
-                          (status == 201 ? "Created " : "Updated ") + stored.info.type + "/" +
-                              stored.info.id + " version " + std::to_string(stored.info.version),
+                          std::string(!verb.empty()    ? verb
+                                      : status == 201 ? "Created"
+                                                      : "Updated") +
+                              " " + stored.info.type + "/" + stored.info.id + " version " +
+                              std::to_string(stored.info.version),
                           ""});
       SetBody(r, call.format, IssuesOutcomeJson(issues));
       break;
@@ -124,6 +127,7 @@ struct WriteState {
   bool changed = true;                    // false: delete of an absent or already deleted resource
   std::vector<Issue> warnings;            // validation problems let through in warn-only mode
   std::vector<search::IndexEntry> index;  // the new version's search index entries
+  int64_t deleted = 0;                    // conditional delete: resources deleted
 };
 
 // The search index entries of a resource about to be written, computed before the write
@@ -147,6 +151,146 @@ void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros) {
   }
 }
 
+// For a conditional update, whose id is only known once the transaction has found the match.
+void SetIndexedId(std::vector<search::IndexEntry>& index, const std::string& id) {
+  for (search::IndexEntry& e : index) {
+    if (e.param != "_id") continue;
+    if (auto* token = std::get_if<search::TokenValue>(&e.value)) token->code = id;
+  }
+}
+
+// Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
+Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
+                    const std::string& id) {
+  StoredResource v;
+  v.info.type = type;
+  v.info.id = id;
+  v.info.version = 1;
+  v.info.last_updated = txn.NextTimestamp();
+  v.info.method = WriteMethod::kCreate;
+  v.json = fhir::RenderResource(state.resource, id, 1, core::FormatInstant(v.info.last_updated));
+  SetLastUpdated(state.index, v.info.last_updated);
+  if (Status s = txn.Append(kDefaultTenant, v, &state.index); !s.ok()) return s;
+  state.created = true;
+  state.stored = std::move(v);
+  return Status::Ok();
+}
+
+// Stores state.resource as the next version of `key` (update, or update-as-create), honouring
+// If-Match.
+Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
+                    std::optional<int64_t> if_match) {
+  auto latest = txn.ReadLatest(key);
+  if (!latest.ok()) return latest.status();
+  const std::optional<StoredResource>& cur = *latest;
+  if (if_match) {
+    if (!cur || cur->info.deleted)
+      return Status::PreconditionFailed("If-Match: " + key.type + "/" + key.id +
+                                        " does not exist");
+    if (cur->info.version != *if_match)
+      return Status::PreconditionFailed("If-Match: version " + std::to_string(*if_match) +
+                                        " is not current; " + key.type + "/" + key.id +
+                                        " is at version " + std::to_string(cur->info.version));
+  }
+  StoredResource v;
+  v.info.type = key.type;
+  v.info.id = key.id;
+  v.info.version = cur ? cur->info.version + 1 : 1;
+  v.info.last_updated = txn.NextTimestamp();
+  v.info.method = WriteMethod::kUpdate;
+  v.json = fhir::RenderResource(state.resource, key.id, v.info.version,
+                                core::FormatInstant(v.info.last_updated));
+  SetLastUpdated(state.index, v.info.last_updated);
+  if (Status s = txn.Append(key.tenant, v, &state.index); !s.ok()) return s;
+  state.created = !cur || cur->info.deleted;
+  state.stored = std::move(v);
+  return Status::Ok();
+}
+
+// Appends a deletion marker for `key` unless it is absent or already deleted (state.changed
+// false: deleting what is not there is fine, the interaction is idempotent).
+Status AppendDelete(StoreTxn& txn, WriteState& state, const ResourceKey& key) {
+  auto latest = txn.ReadLatest(key);
+  if (!latest.ok()) return latest.status();
+  const std::optional<StoredResource>& cur = *latest;
+  if (!cur || cur->info.deleted) {
+    state.changed = false;
+    return Status::Ok();
+  }
+  StoredResource v;
+  v.info.type = key.type;
+  v.info.id = key.id;
+  v.info.version = cur->info.version + 1;
+  v.info.last_updated = txn.NextTimestamp();
+  v.info.deleted = true;
+  v.info.method = WriteMethod::kDelete;
+  if (Status s = txn.Append(key.tenant, v); !s.ok()) return s;
+  state.changed = true;
+  state.stored = std::move(v);
+  return Status::Ok();
+}
+
+std::optional<int64_t> ParseIfMatch(std::string_view header, Status& error) {
+  if (header.empty()) return std::nullopt;
+  std::optional<int64_t> version = ParseVersionETag(header);
+  if (!version) {
+    error = Status::Invalid("If-Match must be a version ETag such as W/\"3\", not " +
+                            std::string(header));
+  }
+  return version;
+}
+
+// The search that picks the target of a conditional create, update or delete (R4 http 3.1.0.8,
+// 3.1.0.4.3, 3.1.0.7.1): `params` are its search parameters. Unlike a search, unknown or
+// unsupported parameters are always an error: ignoring one would widen the match, and a widened
+// conditional delete deletes what the client did not mean. At most `limit` matches are fetched,
+// so one more than the caller accepts tells "too many" apart.
+Result<search::Query> ConditionQuery(const std::string& type, const QueryParams& params,
+                                     int limit, std::string_view what) {
+  search::SearchParams search_params;
+  for (const auto& [k, v] : params) {
+    if (k == "_format" || k == "_pretty") continue;
+    search_params.emplace_back(k, v);
+  }
+  search::QueryOptions options;
+  options.strict = true;
+  options.default_count = limit;
+  options.max_count = limit;
+  auto query = search::ParseQuery({type}, search_params, options);
+  if (!query.ok()) return query;
+  if (query->criteria.empty()) {
+    return Status(ErrorCode::kInvalid, "required",
+                  std::string(what) +
+                      " needs search criteria that select the resource, such as "
+                      "identifier=system|value");
+  }
+  if (!query->sort.empty() || !query->includes.empty() || query->count_given) {
+    return Status::Invalid(std::string(what) +
+                           " takes search criteria only, not _sort, _count or _include");
+  }
+  query->count = limit;
+  return query;
+}
+
+// The parameters of an If-None-Exist header: "identifier=x|1" (R4), also accepted with a leading
+// "?" or "[type]?". Decoded the way the router decodes a URL's query.
+Result<QueryParams> IfNoneExistParams(std::string_view header, const std::string& type,
+                                      std::string_view base_path) {
+  std::string_view text = core::TrimSpaces(header);
+  if (text.size() > type.size() && text.substr(0, type.size()) == type &&
+      text[type.size()] == '?') {
+    text.remove_prefix(type.size() + 1);
+  } else if (!text.empty() && text.front() == '?') {
+    text.remove_prefix(1);
+  }
+  RouteResult routed =
+      Route("GET", std::string(base_path) + "/" + type + "?" + std::string(text), base_path);
+  if (!routed.status.ok()) {
+    return Status::Invalid("If-None-Exist is not a valid search: " + routed.status.message());
+  }
+  return std::move(routed.interaction.params);
+}
+
 }  // namespace
 
 Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
@@ -154,7 +298,8 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
       store_(store),
       workers_(workers),
       capability_statement_(
-          BuildCapabilityStatement(options_.base_url, options_.software_version)) {}
+          BuildCapabilityStatement(options_.base_url, options_.software_version,
+                                   options_.conditional_delete_max)) {}
 
 void Service::Handle(http::Request&& req, http::Responder respond) {
   RouteResult routed = Route(req.method, req.target, options_.base_path);
@@ -249,6 +394,15 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto prepared = ParseResourceBody(req, *call, options_.validation, state->warnings);
       if (!prepared.ok()) return call->Error(prepared.status());
       state->resource = std::move(prepared).value();
+      // Conditional create (R4 http 3.1.0.8): If-None-Exist holds search criteria.
+      std::optional<search::Query> condition;
+      if (std::string_view ine = req.Header("If-None-Exist"); !ine.empty()) {
+        auto params = IfNoneExistParams(ine, key.type, options_.base_path);
+        if (!params.ok()) return call->Error(params.status());
+        auto query = ConditionQuery(key.type, *params, 2, "If-None-Exist");
+        if (!query.ok()) return call->Error(query.status());
+        condition = std::move(query).value();
+      }
       // The server assigns the id; a client-sent id is ignored (R4 http 3.1.0.8).
       std::string id = core::NewResourceId();
       auto index = IndexFor(state->resource, id);
@@ -256,24 +410,133 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       state->index = std::move(index).value();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
-          [state, type = key.type, id](StoreTxn& txn) -> Status {
-            StoredResource v;
-            v.info.type = type;
-            v.info.id = id;
-            v.info.version = 1;
-            v.info.last_updated = txn.NextTimestamp();
-            v.info.method = WriteMethod::kCreate;
-            v.json = fhir::RenderResource(state->resource, id, 1,
-                                          core::FormatInstant(v.info.last_updated));
-            SetLastUpdated(state->index, v.info.last_updated);
-            if (Status s = txn.Append(kDefaultTenant, v, &state->index); !s.ok()) return s;
-            state->stored = std::move(v);
-            return Status::Ok();
+          [state, type = key.type, id, condition = std::move(condition)](StoreTxn& txn) -> Status {
+            if (condition) {
+              // Inside the write transaction, so a concurrent twin cannot create it in between.
+              auto found = txn.Search(kDefaultTenant, *condition);
+              if (!found.ok()) return found.status();
+              if (found->matches.size() > 1)
+                return Status::PreconditionFailed(
+                    "If-None-Exist: more than one " + type +
+                    " matches the criteria; they must select at most one resource");
+              if (found->matches.size() == 1) {
+                state->stored = std::move(found->matches.front());
+                state->changed = false;  // nothing created: the existing one is the answer
+                return Status::Ok();
+              }
+            }
+            return AppendCreate(txn, *state, type, id);
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
+            if (!state->changed) {
+              return call->respond(
+                  WriteResponse(*call, options_, 200, state->stored, prefer, {}, "Found existing"));
+            }
             call->respond(
                 WriteResponse(*call, options_, 201, state->stored, prefer, state->warnings));
+          });
+      return;
+    }
+
+    case InteractionKind::kConditionalUpdate: {
+      // PUT [type]?criteria (R4 http 3.1.0.4.3): no match creates, one match is updated, more
+      // are a 412. A body id must agree with the match (R5 made this explicit; R4 is silent).
+      auto state = std::make_shared<WriteState>();
+      auto prepared = ParseResourceBody(req, *call, options_.validation, state->warnings);
+      if (!prepared.ok()) return call->Error(prepared.status());
+      auto condition = ConditionQuery(key.type, call->in.params, 2, "A conditional update");
+      if (!condition.ok()) return call->Error(condition.status());
+      Status if_match_error;
+      std::optional<int64_t> if_match = ParseIfMatch(req.Header("If-Match"), if_match_error);
+      if (!if_match_error.ok()) return call->Error(if_match_error);
+      std::optional<std::string> body_id;
+      if (prepared->has_id) body_id = prepared->id;
+      state->resource = std::move(prepared).value();
+      // The id is known only once the transaction finds the match: a stand-in until SetIndexedId.
+      auto index = IndexFor(state->resource, body_id.value_or("pending"));
+      if (!index.ok()) return call->Error(index.status());
+      state->index = std::move(index).value();
+      ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      store_.Write(
+          [state, type = key.type, body_id, if_match,
+           condition = std::move(condition).value()](StoreTxn& txn) -> Status {
+            auto found = txn.Search(kDefaultTenant, condition);
+            if (!found.ok()) return found.status();
+            if (found->matches.size() > 1)
+              return Status::PreconditionFailed(
+                  "Conditional update: more than one " + type +
+                  " matches the criteria; they must select at most one resource");
+            if (found->matches.size() == 1) {
+              const std::string& id = found->matches.front().info.id;
+              if (body_id && *body_id != id)
+                return Status(ErrorCode::kInvalid, "invalid",
+                              "The body's id '" + *body_id + "' is not the id of the " + type +
+                                  " the criteria select ('" + id + "')",
+                              type + ".id");
+              SetIndexedId(state->index, id);
+              return AppendUpdate(txn, *state, ResourceKey{kDefaultTenant, type, id}, if_match);
+            }
+            if (if_match)
+              return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
+            if (!body_id) {
+              std::string id = core::NewResourceId();
+              SetIndexedId(state->index, id);
+              return AppendCreate(txn, *state, type, id);
+            }
+            // No match, client id: update-as-create, unless that id is taken by a resource the
+            // criteria do not select (updating it would overwrite what the client did not mean).
+            ResourceKey target{kDefaultTenant, type, *body_id};
+            auto latest = txn.ReadLatest(target);
+            if (!latest.ok()) return latest.status();
+            if (*latest && !(*latest)->info.deleted)
+              return Status::Conflict(type + "/" + *body_id +
+                                      " exists but does not match the criteria");
+            return AppendUpdate(txn, *state, target, std::nullopt);
+          },
+          [state, call, prefer, this](Status s) {
+            if (!s.ok()) return call->Error(s);
+            call->respond(WriteResponse(*call, options_, state->created ? 201 : 200, state->stored,
+                                        prefer, state->warnings));
+          });
+      return;
+    }
+
+    case InteractionKind::kConditionalDelete: {
+      // DELETE [type]?criteria (R4 http 3.1.0.7.1): deletes what matches, at most
+      // conditional_delete_max resources (one, by default); more matches are a 412.
+      const int limit = options_.conditional_delete_max;
+      auto condition =
+          ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete");
+      if (!condition.ok()) return call->Error(condition.status());
+      auto state = std::make_shared<WriteState>();
+      store_.Write(
+          [state, type = key.type, limit,
+           condition = std::move(condition).value()](StoreTxn& txn) -> Status {
+            auto found = txn.Search(kDefaultTenant, condition);
+            if (!found.ok()) return found.status();
+            if (static_cast<int64_t>(found->matches.size()) > limit)
+              return Status::PreconditionFailed(
+                  "Conditional delete: more than " + std::to_string(limit) + " " + type +
+                  (limit == 1 ? " matches" : " resources match") +
+                  " the criteria (the server's --conditional-delete-max is " +
+                  std::to_string(limit) + ")");
+            for (const StoredResource& match : found->matches) {
+              WriteState one;
+              Status s = AppendDelete(txn, one, ResourceKey{kDefaultTenant, type, match.info.id});
+              if (!s.ok()) return s;
+              if (one.changed) {
+                ++state->deleted;
+                state->stored = std::move(one.stored);
+              }
+            }
+            return Status::Ok();
+          },
+          [state, call](Status s) {
+            if (!s.ok()) return call->Error(s);
+            http::Response r = NewResponse(*call, 204);
+            if (state->deleted == 1) AddVersionHeaders(r, state->stored.info);
+            call->respond(std::move(r));
           });
       return;
     }
@@ -290,13 +553,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             ErrorCode::kInvalid, "invalid",
             "The body's id '" + prepared->id + "' does not match the URL's id '" + key.id + "'",
             key.type + ".id"));
-      std::optional<int64_t> if_match;
-      if (std::string_view im = req.Header("If-Match"); !im.empty()) {
-        if_match = ParseVersionETag(im);
-        if (!if_match)
-          return call->Error(Status::Invalid(
-              "If-Match must be a version ETag such as W/\"3\", not " + std::string(im)));
-      }
+      Status if_match_error;
+      std::optional<int64_t> if_match = ParseIfMatch(req.Header("If-Match"), if_match_error);
+      if (!if_match_error.ok()) return call->Error(if_match_error);
       state->resource = std::move(prepared).value();
       auto index = IndexFor(state->resource, key.id);
       if (!index.ok()) return call->Error(index.status());
@@ -304,32 +563,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
           [state, key, if_match](StoreTxn& txn) -> Status {
-            auto latest = txn.ReadLatest(key);
-            if (!latest.ok()) return latest.status();
-            const std::optional<StoredResource>& cur = *latest;
-            if (if_match) {
-              if (!cur || cur->info.deleted)
-                return Status::PreconditionFailed("If-Match: " + key.type + "/" + key.id +
-                                                  " does not exist");
-              if (cur->info.version != *if_match)
-                return Status::PreconditionFailed("If-Match: version " + std::to_string(*if_match) +
-                                                  " is not current; " + key.type + "/" + key.id +
-                                                  " is at version " +
-                                                  std::to_string(cur->info.version));
-            }
-            StoredResource v;
-            v.info.type = key.type;
-            v.info.id = key.id;
-            v.info.version = cur ? cur->info.version + 1 : 1;
-            v.info.last_updated = txn.NextTimestamp();
-            v.info.method = WriteMethod::kUpdate;
-            v.json = fhir::RenderResource(state->resource, key.id, v.info.version,
-                                          core::FormatInstant(v.info.last_updated));
-            SetLastUpdated(state->index, v.info.last_updated);
-            if (Status s = txn.Append(key.tenant, v, &state->index); !s.ok()) return s;
-            state->created = !cur || cur->info.deleted;
-            state->stored = std::move(v);
-            return Status::Ok();
+            return AppendUpdate(txn, *state, key, if_match);
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
@@ -342,25 +576,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
     case InteractionKind::kDelete: {
       auto state = std::make_shared<WriteState>();
       store_.Write(
-          [state, key](StoreTxn& txn) -> Status {
-            auto latest = txn.ReadLatest(key);
-            if (!latest.ok()) return latest.status();
-            const std::optional<StoredResource>& cur = *latest;
-            if (!cur || cur->info.deleted) {
-              state->changed = false;  // deleting what is not there is fine (idempotent)
-              return Status::Ok();
-            }
-            StoredResource v;
-            v.info.type = key.type;
-            v.info.id = key.id;
-            v.info.version = cur->info.version + 1;
-            v.info.last_updated = txn.NextTimestamp();
-            v.info.deleted = true;
-            v.info.method = WriteMethod::kDelete;
-            if (Status s = txn.Append(key.tenant, v); !s.ok()) return s;
-            state->stored = std::move(v);
-            return Status::Ok();
-          },
+          [state, key](StoreTxn& txn) -> Status { return AppendDelete(txn, *state, key); },
           [state, call](Status s) {
             if (!s.ok()) return call->Error(s);
             http::Response r = NewResponse(*call, 204);

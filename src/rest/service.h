@@ -22,6 +22,7 @@ struct RestOptions {
   std::string base_path = "/fhir";  // the path the FHIR API is served under
   int default_count = 20;           // page size when _count is absent
   int max_count = 1000;             // larger _count values are capped to this
+  int conditional_delete_max = 1;   // most resources one conditional delete removes (1: single)
   std::string software_version;     // for the CapabilityStatement
   ValidationPolicy validation;      // every create and update passes through it
 };

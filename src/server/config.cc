@@ -169,6 +169,10 @@ const std::vector<Setting>& Settings() {
        Int(&Config::default_count, 1, 10000)},
       {"max-count", "N", "Largest page size; larger _count values are capped (default 1000).",
        Int(&Config::max_count, 1, 100000)},
+      {"conditional-delete-max", "N",
+       "Most resources one conditional delete (DELETE [type]?criteria) may delete; more matches "
+       "are a 412. 1 (the default) allows single deletes only.",
+       Int(&Config::conditional_delete_max, 1, 100000)},
       {"allow-unauthenticated-remote", "",
        "Acknowledge that Kiln has no authentication yet and allow listening on a non-loopback "
        "address.",

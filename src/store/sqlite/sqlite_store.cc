@@ -491,6 +491,9 @@ class SqliteStoreImpl final : public SqliteStore {
                   const std::vector<search::IndexEntry>* index) override {
       return store_.Append(tenant, version, index);
     }
+    Result<SearchPage> Search(const std::string& tenant, const search::Query& query) override {
+      return RunSearch(*store_.writer_, tenant, query);
+    }
     int64_t NextTimestamp() override {
       int64_t now = core::NowMicros();
       store_.last_timestamp_ = std::max(now, store_.last_timestamp_ + 1);
