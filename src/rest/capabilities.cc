@@ -32,15 +32,13 @@ void AppendInteractions(std::string& out, bool system_level) {
   out += ']';
 }
 
-// The search parameters the store can execute today: every parameter of the basic types.
-// Composite and special parameters (and chains, _has, _include) come later and are not listed.
+// The search parameters the store can execute today: every parameter of the basic types and the
+// composites. Special parameters (near, _text, _content, _list) come later and are not listed.
 void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
   out += ",\"searchParam\":[";
   bool first = true;
   for (const fhir::SearchParamDef& p : type.search_params()) {
-    if (p.type() == fhir::SearchParamType::kComposite ||
-        p.type() == fhir::SearchParamType::kSpecial || p.expression().empty())
-      continue;
+    if (p.type() == fhir::SearchParamType::kSpecial || p.expression().empty()) continue;
     if (!first) out += ',';
     first = false;
     out += "{\"name\":";

@@ -338,6 +338,58 @@ Result<std::string> TermCondition(Params& p, const Criterion& c, const search::T
                                          : "the :" + modifier + " modifier");
 }
 
+// A composite parameter (R4 search 3.1.1.4.8): the values of its components must come from the
+// same composite value, i.e. from index rows with the same group (index.h). Component 0's rows
+// are the driving set; each further component is an EXISTS over the same resource's rows (its
+// key range) with the same group.
+Result<std::string> CompositeCondition(Params& p, const Criterion& c) {
+  if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
+  std::vector<const char*> tables;
+  for (const search::CompositeComponent& component : c.components) {
+    const char* table = component.def != nullptr ? TableFor(component.def->type()) : nullptr;
+    if (table == nullptr) return Unsupported(c, "this composite parameter's components");
+    tables.push_back(table);
+  }
+  if (c.kind == Criterion::Kind::kMissing) {
+    std::string rows = std::string("SELECT rid FROM ") + tables[0] +
+                       " WHERE param = " + p.Text(c.code) + " AND component = 0";
+    return std::string(c.missing ? "r.rid NOT IN (" : "r.rid IN (") + rows + ")";
+  }
+  std::string any;
+  for (const search::Term& term : c.terms) {
+    const auto* composite = std::get_if<search::CompositeTerm>(&term);
+    if (composite == nullptr || composite->components.size() != c.components.size()) {
+      return Unsupported(c, "this composite value");
+    }
+    std::string sql;
+    for (size_t i = 0; i < c.components.size(); ++i) {
+      // The component's own parameter decides how its value matches.
+      Criterion part;
+      part.code = c.code;
+      part.type = c.components[i].def->type();
+      search::Term part_term = std::visit([](const auto& t) { return search::Term(t); },
+                                          composite->components[i]);
+      Result<std::string> condition = TermCondition(p, part, part_term);
+      if (!condition.ok()) return condition.take_status();
+      std::string alias = "c" + std::to_string(i);
+      if (i == 0) {
+        sql = "SELECT c0.rid FROM " + std::string(tables[0]) + " AS c0 WHERE c0.param = " +
+              p.Text(c.code) + " AND c0.component = 0 AND (" + *condition + ")";
+      } else {
+        // Unqualified columns in the condition resolve to the innermost table, this one.
+        sql += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + alias +
+               " WHERE " + alias + ".key BETWEEN c0.rid << 20 AND (c0.rid << 20) + 1048575 AND " +
+               alias + ".param = c0.param AND " + alias + ".grp = c0.grp AND " + alias +
+               ".component = " + std::to_string(i) + " AND (" + *condition + "))";
+      }
+    }
+    if (!any.empty()) any += " OR ";
+    any += "r.rid IN (" + sql + ")";
+  }
+  if (any.empty()) return Unsupported(c, "a criterion without values");
+  return "(" + any + ")";
+}
+
 // The SQL condition on `r` (resource AS r) for criterion `c`.
 Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
   switch (c.kind) {
@@ -350,6 +402,7 @@ Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
       break;
   }
   if (c.code == "_text" || c.code == "_content") return Unsupported(c, "full-text search");
+  if (c.type == ParamType::kComposite) return CompositeCondition(p, c);
   const char* table = TableFor(c.type);
   if (c.type == ParamType::kReference && c.modifier == Modifier::kIdentifier) table = "idx_token";
   if (table == nullptr) {
