@@ -49,8 +49,8 @@ class StoreTxn {
   // Search index: when `index` is given and the version is not a deletion, the resource's index
   // rows are replaced by these entries (search::ExtractIndex of this version). A deletion removes
   // the resource's index rows whatever `index` is. When `index` is nullptr (and the version is not
-  // a deletion) the index rows are left as they are. Entries of kind kText (_text, _content) are
-  // not stored yet.
+  // a deletion) the index rows are left as they are. Entries of kind kText (_text, _content) go to
+  // the store's full-text index.
   virtual Status Append(const std::string& tenant, StoredResource& version,
                         const std::vector<search::IndexEntry>* index = nullptr) = 0;
 

@@ -68,7 +68,7 @@ INSERT INTO store_meta (key, value) VALUES ('max_last_updated', 0), ('history_ti
 -- resource's rows and the per-resource minimum/maximum that _sort uses; each has one more index
 -- led by (param, value...) for matching. (Two b-trees per row, not three: this is written on the
 -- single writer thread for every entry of every write.)
--- Full text (_text, _content) is not stored here: it belongs in an FTS table.
+-- Full text (_text, _content) is not stored here: it is in idx_text (migration 4).
 CREATE TABLE idx_string (
   rid        INTEGER NOT NULL,
   n          INTEGER NOT NULL,
@@ -303,6 +303,17 @@ INSERT INTO idx_uri_3 (key, rid, param, grp, component, uri)
 DROP TABLE idx_uri;
 ALTER TABLE idx_uri_3 RENAME TO idx_uri;
 CREATE INDEX idx_uri_by_value ON idx_uri (param, uri, rid);
+)sql"},
+    {4, R"sql(
+-- Full text of each current resource for _text (its narrative, tags stripped) and _content (every
+-- string value, the narrative included), rowid = resource.rid. unicode61 folds case and, with
+-- remove_diacritics 2, accents, as string search does. The text is stored once more here: FTS5
+-- without stored content could not delete a resource's row without being handed the old text.
+-- detail=column and columnsize=0: Kiln's queries are words and prefixes within a column, never
+-- phrases or NEAR, and do not rank, so positions and per-row sizes would only cost writes.
+CREATE VIRTUAL TABLE idx_text USING fts5(narrative, content,
+                                         tokenize = 'unicode61 remove_diacritics 2',
+                                         detail = column, columnsize = 0);
 )sql"},
 };
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <bit>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -338,6 +339,54 @@ Result<std::string> TermCondition(Params& p, const Criterion& c, const search::T
                                          : "the :" + modifier + " modifier");
 }
 
+// The FTS5 query for the text of a _text or _content value: every word of it must occur in the
+// column, each as a word prefix ("pneumo" finds "pneumonia", as string search matches starts).
+// Words are quoted, so FTS5 operators in the text are just words. nullopt: the text has no word.
+std::optional<std::string> FullTextQuery(std::string_view column, std::string_view text) {
+  std::string words;
+  std::string word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    if (!words.empty()) words += ' ';
+    words += '"' + word + "\"*";
+    word.clear();
+  };
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    // Letters, digits and any UTF-8 byte: what unicode61 keeps in a token (it splits on
+    // punctuation and spaces itself; a quote cannot appear inside `word`).
+    if (std::isalnum(c) != 0 || c >= 0x80) {
+      word.push_back(ch);
+    } else {
+      flush();
+    }
+  }
+  flush();
+  if (words.empty()) return std::nullopt;
+  return "{" + std::string(column) + "} : (" + words + ")";
+}
+
+// _text (narrative) and _content (all text): R4 leaves the syntax to the server; Kiln takes the
+// value's words, all required, as word prefixes, case- and accent-insensitive. Commas are OR.
+Result<std::string> FullTextCondition(Params& p, const Criterion& c) {
+  if (c.kind != Criterion::Kind::kMatch || c.modifier != Modifier::kNone) {
+    return Unsupported(c, "modifiers on full-text search");
+  }
+  const std::string_view column = c.code == "_text" ? "narrative" : "content";
+  std::string any;
+  for (const search::Term& term : c.terms) {
+    const auto* t = std::get_if<search::StringTerm>(&term);
+    if (t == nullptr) return Unsupported(c, "this full-text value");
+    std::optional<std::string> query = FullTextQuery(column, t->value);
+    if (!query) continue;  // no word in it: matches nothing
+    // One MATCH with FTS5's own OR: FTS5 cannot serve several MATCH constraints OR'ed in SQL.
+    if (!any.empty()) any += " OR ";
+    any += "(" + *query + ")";
+  }
+  if (any.empty()) return std::string("0");
+  return "r.rid IN (SELECT rowid FROM idx_text WHERE idx_text MATCH " + p.Text(any) + ")";
+}
+
 // A composite parameter (R4 search 3.1.1.4.8): the values of its components must come from the
 // same composite value, i.e. from index rows with the same group (index.h). Component 0's rows
 // are the driving set; each further component is an EXISTS over the same resource's rows (its
@@ -401,7 +450,7 @@ Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
     case Criterion::Kind::kMissing:
       break;
   }
-  if (c.code == "_text" || c.code == "_content") return Unsupported(c, "full-text search");
+  if (c.code == "_text" || c.code == "_content") return FullTextCondition(p, c);
   if (c.type == ParamType::kComposite) return CompositeCondition(p, c);
   const char* table = TableFor(c.type);
   if (c.type == ParamType::kReference && c.modifier == Modifier::kIdentifier) table = "idx_token";

@@ -54,6 +54,8 @@ enum Slot : size_t {
   kUpdateCurrent,
   kInsertCurrent,
   kSetMeta,
+  kDeleteText,
+  kInsertText,
   // Search index rows: one DELETE and one INSERT per table; see kIndexTables.
   kDeleteIndexFirst,
   kInsertIndexFirst = kDeleteIndexFirst + 7,
@@ -65,6 +67,11 @@ enum Slot : size_t {
   kHistoryFirst,
   kSlotCount = kHistoryFirst + 12,
 };
+
+// Full text (_text, _content): one row per resource, rowid = rid (schema migration 4).
+const char* const kDeleteTextSql = "DELETE FROM idx_text WHERE rowid = ?1";
+const char* const kInsertTextSql =
+    "INSERT INTO idx_text (rowid, narrative, content) VALUES (?1, ?2, ?3)";
 
 const char* const kBeginSql = "BEGIN";
 const char* const kBeginImmediateSql = "BEGIN IMMEDIATE";
@@ -1076,6 +1083,12 @@ Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
       int rc = sqlite3_step(*prepared);
       if (rc != SQLITE_DONE) return db.Error(rc, sql);
     }
+    Result<sqlite3_stmt*> prepared = db.Statement(kDeleteText, kDeleteTextSql);
+    if (!prepared.ok()) return prepared.take_status();
+    StatementScope scope(*prepared);
+    sqlite3_bind_int64(*prepared, 1, rid);
+    int rc = sqlite3_step(*prepared);
+    if (rc != SQLITE_DONE) return db.Error(rc, kDeleteTextSql);
   }
   if (index == nullptr) return Status::Ok();
   if (static_cast<int64_t>(index->size()) > kMaxIndexEntries) {
@@ -1084,9 +1097,15 @@ Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
                            " are stored per resource");
   }
   int64_t n = 0;
+  std::string_view narrative;
+  std::string_view content;
   for (const search::IndexEntry& entry : *index) {
     size_t table = static_cast<size_t>(entry.kind());
-    if (entry.kind() == search::IndexKind::kText) continue;  // not stored (see store.h)
+    if (entry.kind() == search::IndexKind::kText) {
+      const std::string& text = std::get<search::TextValue>(entry.value).text;
+      (entry.param == "_text" ? narrative : content) = text;
+      continue;
+    }
     const char* sql = kIndexTables[table].insert_sql;
     Result<sqlite3_stmt*> prepared = db.Statement(kInsertIndexFirst + table, sql);
     if (!prepared.ok()) return prepared.take_status();
@@ -1100,6 +1119,16 @@ Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
     BindIndexValue(stmt, entry);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) return db.Error(rc, sql);
+  }
+  if (!narrative.empty() || !content.empty()) {
+    Result<sqlite3_stmt*> prepared = db.Statement(kInsertText, kInsertTextSql);
+    if (!prepared.ok()) return prepared.take_status();
+    StatementScope scope(*prepared);
+    sqlite3_bind_int64(*prepared, 1, rid);
+    BindText(*prepared, 2, narrative);
+    BindText(*prepared, 3, content);
+    int rc = sqlite3_step(*prepared);
+    if (rc != SQLITE_DONE) return db.Error(rc, kInsertTextSql);
   }
   return Status::Ok();
 }

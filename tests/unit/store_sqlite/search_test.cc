@@ -443,7 +443,7 @@ TEST(SqliteSearchMigration, UpgradesSchemaOneInPlace) {
       Connection::Open(path, Connection::Mode::kReadOnly, "", 1000);
   ASSERT_TRUE(connection.ok());
   EXPECT_EQ(*SchemaVersion(**connection), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 3);
+  EXPECT_EQ(kSchemaVersion, 4);
 }
 
 TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
