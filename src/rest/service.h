@@ -22,6 +22,7 @@ struct RestOptions {
   std::string base_path = "/fhir";  // the path the FHIR API is served under
   int default_count = 20;           // page size when _count is absent
   int max_count = 1000;             // larger _count values are capped to this
+  int max_includes = 1000;          // most _include/_revinclude resources per search page
   std::string software_version;     // for the CapabilityStatement
   ValidationPolicy validation;      // every create and update passes through it
 };
@@ -38,6 +39,8 @@ class Service : public http::Handler {
  private:
   // Runs the interaction; on the I/O thread, or on a worker for large bodies.
   void Dispatch(const std::shared_ptr<Call>& call, http::Request& req);
+  // Type, system and compartment search (GET, or POST .../_search with a form body).
+  void Search(const std::shared_ptr<Call>& call, http::Request& req);
 
   RestOptions options_;
   Store& store_;

@@ -169,6 +169,10 @@ const std::vector<Setting>& Settings() {
        Int(&Config::default_count, 1, 10000)},
       {"max-count", "N", "Largest page size; larger _count values are capped (default 1000).",
        Int(&Config::max_count, 1, 100000)},
+      {"max-includes", "N",
+       "Most resources _include/_revinclude add to one search page (default 1000); a page that "
+       "reaches it says so in an OperationOutcome entry.",
+       Int(&Config::max_includes, 0, 100000)},
       {"allow-unauthenticated-remote", "",
        "Acknowledge that Kiln has no authentication yet and allow listening on a non-loopback "
        "address.",

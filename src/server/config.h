@@ -35,6 +35,7 @@ struct Config {
   bool validate_narrative = true;
   int default_count = 20;
   int max_count = 1000;
+  int max_includes = 1000;
   bool allow_unauthenticated_remote = false;
   std::string config_file;
 };
