@@ -30,6 +30,12 @@ namespace kiln {
 // One page of search results.
 struct SearchPage {
   std::vector<StoredResource> matches;  // current versions, in the query's order
+  // What query.includes reach from this page's matches (search.mode "include"): current,
+  // not deleted versions of the same tenant, each once and never one that is also a match; in
+  // the order they were reached (each round of :iterate after the one before).
+  std::vector<StoredResource> included;
+  // Problems that did not stop the search, e.g. the include cap (Query::max_includes) was hit.
+  std::vector<Issue> warnings;
   std::optional<int64_t> total;         // all matches; set for _total=accurate or estimate
   std::string next_cursor;              // empty: no more; otherwise Query::cursor of the next page
 };
@@ -113,7 +119,9 @@ class Store {
 
   // Runs a bound search over the current versions of `tenant`'s resources (deleted resources
   // never match). Pages with query.count and query.cursor (a next_cursor of an earlier page of the
-  // same search; kInvalid if it cannot be read). Errors: kNotImplemented naming the parameter for
+  // same search; kInvalid if it cannot be read). Resolves query.includes for the page's matches
+  // into SearchPage::included; query.compartment restricts the matches to that compartment.
+  // Errors: kNotImplemented naming the parameter for
   // what the store cannot search yet (chains, _has, composites, _text, ...), kInvalid for a bad
   // cursor, kUnavailable/kInternal for database failures.
   virtual Result<SearchPage> Search(const std::string& tenant, const search::Query& query) = 0;

@@ -37,8 +37,10 @@ std::string PageLinkUrl(std::string_view base_url, std::string_view path,
                         const std::vector<std::pair<std::string, std::string>>& params,
                         std::string_view cursor) {
   std::string url(base_url);
-  url += '/';
-  url += path;
+  if (!path.empty()) {  // a system search's links are [base]?...
+    url += '/';
+    url += path;
+  }
   bool first = true;
   for (const auto& [k, v] : params) {
     if (k == "_cursor") continue;

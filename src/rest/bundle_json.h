@@ -16,8 +16,8 @@ std::string EncodeQueryComponent(std::string_view text);
 // `{"resourceType":"Bundle","id":<new>,"meta":{"lastUpdated":<now>},"type":<type>` (unclosed).
 void AppendBundleStart(std::string& out, std::string_view type);
 
-// base_url/path?params (without any _cursor)&_cursor=cursor: a self or next link of a paged
-// Bundle. `cursor` empty: no _cursor.
+// base_url/path?params (without any _cursor)&_cursor=cursor (base_url?... when path is empty): a
+// self or next link of a paged Bundle. `cursor` empty: no _cursor.
 std::string PageLinkUrl(std::string_view base_url, std::string_view path,
                         const std::vector<std::pair<std::string, std::string>>& params,
                         std::string_view cursor);

@@ -1,5 +1,9 @@
 #include "rest/capabilities.h"
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "core/clock.h"
 #include "core/strings.h"
 #include "fhir/definitions.h"
@@ -33,12 +37,15 @@ void AppendInteractions(std::string& out, bool system_level) {
 }
 
 // The search parameters the store can execute today: every parameter of the basic types and the
-// composites. Special parameters (near, _text, _content, _list) come later and are not listed.
+// composites, and full text (_text, _content). Special parameters (near, _list) come later and
+// are not listed, nor are _query and _filter.
 void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
   out += ",\"searchParam\":[";
   bool first = true;
   for (const fhir::SearchParamDef& p : type.search_params()) {
-    if (p.type() == fhir::SearchParamType::kSpecial || p.expression().empty()) continue;
+    const bool full_text = p.code() == "_text" || p.code() == "_content";
+    if (p.type() == fhir::SearchParamType::kSpecial || (p.expression().empty() && !full_text))
+      continue;
     if (!first) out += ',';
     first = false;
     out += "{\"name\":";
@@ -50,6 +57,56 @@ void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
     out += "\"}";
   }
   out += ']';
+}
+
+// searchInclude: every reference parameter of the type, "Type:*" and "*" (all of them). Kiln
+// follows every reference parameter, with or without :iterate.
+void AppendSearchIncludes(std::string& out, const fhir::TypeDef& type) {
+  out += ",\"searchInclude\":[\"*\",";
+  out += core::JsonQuote(std::string(type.name()) + ":*");
+  for (const fhir::SearchParamDef& p : type.search_params()) {
+    if (p.type() != fhir::SearchParamType::kReference) continue;
+    out += ',';
+    out += core::JsonQuote(std::string(type.name()) + ":" + std::string(p.code()));
+  }
+  out += ']';
+}
+
+// searchRevInclude of each type: "Source:param" for every reference parameter of every type that
+// may point at it (its targets name the type, or it has no declared targets).
+std::map<std::string_view, std::vector<std::string>> RevIncludesByTarget() {
+  std::map<std::string_view, std::vector<std::string>> by_target;
+  for (const fhir::TypeDef& source : fhir::ResourceTypes()) {
+    for (const fhir::SearchParamDef& p : source.search_params()) {
+      if (p.type() != fhir::SearchParamType::kReference) continue;
+      std::string value = std::string(source.name()) + ":" + std::string(p.code());
+      for (const fhir::TypeDef& target : fhir::ResourceTypes()) {
+        if (p.targets().empty() || p.targets().Contains(target.name())) {
+          by_target[target.name()].push_back(value);
+        }
+      }
+    }
+  }
+  return by_target;
+}
+
+void AppendStrings(std::string& out, std::string_view name,
+                   const std::vector<std::string>& values) {
+  if (values.empty()) return;
+  out += ",\"";
+  out += name;
+  out += "\":[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += core::JsonQuote(values[i]);
+  }
+  out += ']';
+}
+
+// rest.searchParam: the parameters every type has, which a system search ([base]?...) takes.
+void AppendSystemSearchParams(std::string& out) {
+  const fhir::TypeDef* resource = fhir::FindType("DomainResource");
+  if (resource != nullptr) AppendSearchParams(out, *resource);
 }
 
 }  // namespace
@@ -91,6 +148,9 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
   out += fhir::FhirVersion();
   out += "\",\"format\":[\"application/fhir+json\",\"json\"],";
   out += "\"rest\":[{\"mode\":\"server\",\"resource\":[";
+  const bool searches = Supported(InteractionKind::kSearchType);
+  const std::map<std::string_view, std::vector<std::string>> rev_includes =
+      searches ? RevIncludesByTarget() : std::map<std::string_view, std::vector<std::string>>();
   bool first = true;
   for (const fhir::TypeDef& t : fhir::ResourceTypes()) {
     if (!first) out += ',';
@@ -102,7 +162,13 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
     out += "\",\"interaction\":";
     out += type_interactions;
     out += per_type;
-    if (Supported(InteractionKind::kSearchType)) AppendSearchParams(out, t);
+    if (searches) {
+      AppendSearchIncludes(out, t);
+      if (auto it = rev_includes.find(t.name()); it != rev_includes.end()) {
+        AppendStrings(out, "searchRevInclude", it->second);
+      }
+      AppendSearchParams(out, t);
+    }
     if (Supported(InteractionKind::kValidate)) {
       out +=
           ",\"operation\":[{\"name\":\"validate\",\"definition\":"
@@ -112,6 +178,12 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
   }
   out += "],\"interaction\":";
   AppendInteractions(out, true);
+  if (Supported(InteractionKind::kSearchSystem)) AppendSystemSearchParams(out);
+  if (Supported(InteractionKind::kSearchCompartment)) {
+    std::vector<std::string> compartments;
+    for (const fhir::CompartmentDef& c : fhir::Compartments()) compartments.emplace_back(c.url());
+    AppendStrings(out, "compartment", compartments);
+  }
   if (Supported(InteractionKind::kValidate)) {
     out +=
         ",\"operation\":[{\"name\":\"validate\",\"definition\":"

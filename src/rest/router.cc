@@ -10,12 +10,13 @@
 namespace kiln::rest {
 namespace {
 
-constexpr std::array<RouteDef, 17> kRoutes = {{
+constexpr std::array<RouteDef, 18> kRoutes = {{
     {InteractionKind::kCapabilities, Level::kSystem, "GET", "", "capabilities", true},
     {InteractionKind::kHistorySystem, Level::kSystem, "GET", "history-system", "history-system",
      true},
-    {InteractionKind::kSearchSystem, Level::kSystem, "GET", "search-system", "search-system",
-     false},
+    {InteractionKind::kSearchSystem, Level::kSystem, "GET", "search-system", "search-system", true},
+    // No FHIR interaction code of its own: the CapabilityStatement lists rest.compartment.
+    {InteractionKind::kSearchCompartment, Level::kInstance, "GET", "", "search-compartment", true},
     {InteractionKind::kBatchOrTransaction, Level::kSystem, "POST", "transaction", "bundle", false},
     {InteractionKind::kCreate, Level::kType, "POST", "create", "create", true},
     {InteractionKind::kSearchType, Level::kType, "GET", "search-type", "search-type", true},
@@ -160,6 +161,7 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
   const size_t n = segments.size();
   if (n == 0)
     return Pick(method, {{{"GET", K::kSearchSystem}, {"POST", K::kBatchOrTransaction}}}, in);
+  if (n == 1 && segments[0] == "_search") return Pick(method, {{{"POST", K::kSearchSystem}}}, in);
   if (n == 1 && segments[0] == "metadata") return Pick(method, {{{"GET", K::kCapabilities}}}, in);
   if (n == 1 && segments[0] == "_history") return Pick(method, {{{"GET", K::kHistorySystem}}}, in);
   if (n == 1 && segments[0] == "$validate") return Pick(method, {{{"POST", K::kValidate}}}, in);
@@ -202,6 +204,14 @@ RouteResult Route(std::string_view method, std::string_view target, std::string_
         std::move(in));
   if (n == 3 && segments[2] == "$validate")
     return Pick(method, {{{"POST", K::kValidate}}}, std::move(in));
+  if (segments[2] == "*" || fhir::IsResourceType(segments[2])) {
+    // [base]/[compartment]/[id]/[type]: whether `type` names a compartment is the search's to say.
+    in.search_type = segments[2];
+    if (n == 3) return Pick(method, {{{"GET", K::kSearchCompartment}}}, std::move(in));
+    if (n == 4 && segments[3] == "_search")
+      return Pick(method, {{{"POST", K::kSearchCompartment}}}, std::move(in));
+    return Fail(Status::NotFound("Unknown path under " + type + "/" + id + "/" + segments[2]));
+  }
   if (segments[2] != "_history")
     return Fail(Status::NotFound("Unknown path under " + type + "/" + id));
   if (n == 3) return Pick(method, {{{"GET", K::kHistoryInstance}}}, std::move(in));

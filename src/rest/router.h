@@ -26,6 +26,7 @@ enum class InteractionKind {
   kCreate,
   kSearchType,
   kSearchSystem,
+  kSearchCompartment,  // GET [base]/Patient/123/Observation (or .../*): search in a compartment
   kBatchOrTransaction,
   kConditionalUpdate,
   kConditionalDelete,
@@ -55,6 +56,9 @@ struct Interaction {
   std::string type;
   std::string id;
   std::string vid;
+  // Compartment search: the type searched in the compartment `type`/`id` ("Observation"), or "*"
+  // for every type in it.
+  std::string search_type;
   QueryParams params;  // decoded, in order
   std::string path;    // the path after the base, e.g. "Patient/123/_history" (for links)
 

@@ -59,11 +59,68 @@ Result<QueryParams> DecodeFormBody(std::string_view body) {
   return params;
 }
 
-std::string SearchBundleJson(std::string_view base_url, std::string_view type,
+std::optional<fhir::Subset> SubsetFor(const search::Query& query) {
+  using search::SummaryMode;
+  switch (query.summary) {
+    case SummaryMode::kTrue:
+      return fhir::Subset{fhir::SubsetMode::kSummary, {}};
+    case SummaryMode::kText:
+      return fhir::Subset{fhir::SubsetMode::kText, {}};
+    case SummaryMode::kData:
+      return fhir::Subset{fhir::SubsetMode::kData, {}};
+    case SummaryMode::kUnspecified:
+    case SummaryMode::kFalse:
+    case SummaryMode::kCount:
+      break;
+  }
+  if (!query.elements.empty()) return fhir::Subset{fhir::SubsetMode::kElements, query.elements};
+  return std::nullopt;
+}
+
+Result<std::optional<fhir::Subset>> ReadSubsetFor(const std::string& type,
+                                                  const QueryParams& params) {
+  search::SearchParams wanted;
+  for (const auto& [k, v] : params) {
+    if (k == "_summary" || k == "_elements") wanted.emplace_back(k, v);
+  }
+  if (wanted.empty()) return std::optional<fhir::Subset>();
+  search::QueryOptions options;
+  options.strict = true;
+  auto query = search::ParseQuery({type}, wanted, options);
+  if (!query.ok()) return query.take_status();
+  if (query->summary == search::SummaryMode::kCount) {
+    return Status::Invalid("_summary=count: a read returns one resource; count is for searches",
+                           "_summary");
+  }
+  return SubsetFor(*query);
+}
+
+namespace {
+
+void AppendEntry(std::string& out, std::string_view base_url, const StoredResource& resource,
+                 const std::optional<fhir::Subset>& subset, std::string_view mode) {
+  if (out.back() != '[') out += ',';
+  out += "{\"fullUrl\":";
+  out += core::JsonQuote(std::string(base_url) + "/" + resource.info.type + "/" + resource.info.id);
+  out += ",\"resource\":";
+  if (subset) {
+    out += fhir::SubsetResource(resource.json, *subset);
+  } else {
+    out += resource.json;
+  }
+  out += ",\"search\":{\"mode\":\"";
+  out += mode;
+  out += "\"}}";
+}
+
+}  // namespace
+
+std::string SearchBundleJson(std::string_view base_url, std::string_view link_path,
                              const search::Query& query, const SearchPage& page) {
   std::string out;
   size_t estimate = 512;
   for (const auto& m : page.matches) estimate += m.json.size() + 160;
+  for (const auto& m : page.included) estimate += m.json.size() + 160;
   out.reserve(estimate);
   AppendBundleStart(out, "searchset");
   if (page.total) {
@@ -71,34 +128,34 @@ std::string SearchBundleJson(std::string_view base_url, std::string_view type,
     out += std::to_string(*page.total);
   }
   out += ",\"link\":[{\"relation\":\"self\",\"url\":";
-  out += core::JsonQuote(PageLinkUrl(base_url, type, query.applied, query.cursor));
+  out += core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, query.cursor));
   out += '}';
   if (!page.next_cursor.empty()) {
     out += ",{\"relation\":\"next\",\"url\":";
-    out += core::JsonQuote(PageLinkUrl(base_url, type, query.applied, page.next_cursor));
+    out += core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, page.next_cursor));
     out += '}';
   }
   out += ']';
-  if (!page.matches.empty() || !query.ignored.empty()) {
+  std::vector<Issue> warnings;
+  for (const auto& ignored : query.ignored) warnings.push_back(ignored.ToIssue());
+  warnings.insert(warnings.end(), page.warnings.begin(), page.warnings.end());
+  if (!page.matches.empty() || !page.included.empty() || !warnings.empty()) {
     out += ",\"entry\":[";
-    bool first = true;
-    for (const StoredResource& m : page.matches) {
-      if (!first) out += ',';
-      first = false;
-      out += "{\"fullUrl\":";
-      out += core::JsonQuote(std::string(base_url) + "/" + m.info.type + "/" + m.info.id);
-      out += ",\"resource\":";
-      out += m.json;
-      out += ",\"search\":{\"mode\":\"match\"}}";
+    const std::optional<fhir::Subset> subset = SubsetFor(query);
+    std::optional<fhir::Subset> include_subset = subset;
+    if (include_subset && include_subset->mode == fhir::SubsetMode::kElements) {
+      include_subset.reset();
     }
-    if (!query.ignored.empty()) {
-      std::vector<Issue> issues;
-      for (const auto& ignored : query.ignored) issues.push_back(ignored.ToIssue());
-      if (!first) out += ',';
+    for (const StoredResource& m : page.matches) AppendEntry(out, base_url, m, subset, "match");
+    for (const StoredResource& m : page.included) {
+      AppendEntry(out, base_url, m, include_subset, "include");
+    }
+    if (!warnings.empty()) {
+      if (out.back() != '[') out += ',';
       out += "{\"fullUrl\":\"urn:uuid:";
       out += core::NewResourceId();
       out += "\",\"resource\":";
-      out += IssuesOutcomeJson(issues);
+      out += IssuesOutcomeJson(warnings);
       out += ",\"search\":{\"mode\":\"outcome\"}}";
     }
     out += ']';

@@ -7,7 +7,9 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "fhir/definitions.h"
 #include "fhir/resource_json.h"
+#include "fhir/subset.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
 #include "rest/negotiation.h"
@@ -361,9 +363,15 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
         // HTTP dates have whole seconds: compare at that precision.
         not_modified = since && res.info.last_updated / 1000000 <= *since / 1000000;
       }
+      // _summary and _elements shape a read's answer as they shape search entries.
+      auto subset = ReadSubsetFor(call->in.type, call->in.params);
+      if (!subset.ok()) return call->Error(subset.status());
       http::Response r = NewResponse(*call, not_modified ? 304 : 200);
       AddVersionHeaders(r, res.info);
-      if (!not_modified) SetBody(r, call->format, res.json);
+      if (!not_modified) {
+        SetBody(r, call->format,
+                *subset ? fhir::SubsetResource(res.json, **subset) : std::string(res.json));
+      }
       return call->respond(std::move(r));
     }
 
@@ -609,41 +617,10 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       return;
     }
 
-    case InteractionKind::kSearchType: {
-      QueryParams params = call->in.params;
-      if (req.method == "POST") {
-        // POST [type]/_search: the form body's parameters join the URL's.
-        std::string_view ct = req.Header("Content-Type");
-        if (!core::EqualsIgnoreCase(core::TrimSpaces(ct.substr(0, ct.find(';'))),
-                                    "application/x-www-form-urlencoded"))
-          return call->Error(
-              Status(ErrorCode::kUnsupportedMediaType, "not-supported",
-                     "POST _search needs an application/x-www-form-urlencoded body"));
-        auto form = DecodeFormBody(req.body);
-        if (!form.ok()) return call->Error(form.status());
-        params.insert(params.end(), form->begin(), form->end());
-      }
-      search::SearchParams search_params;
-      for (auto& [k, v] : params) {
-        if (k == "_format" || k == "_pretty") continue;  // output options, handled above
-        search_params.emplace_back(k, v);
-      }
-      search::QueryOptions query_options;
-      query_options.default_count = options_.default_count;
-      query_options.max_count = options_.max_count;
-      query_options.strict = req.Header("Prefer").find("handling=strict") != std::string_view::npos;
-      auto query = search::ParseQuery({call->in.type}, search_params, query_options);
-      if (!query.ok()) return call->Error(query.status());
-      // Searches can touch many rows: run them off the I/O thread.
-      workers_.Post([this, call, query = std::move(query).value()] {
-        auto page = store_.Search(kDefaultTenant, query);
-        if (!page.ok()) return call->Error(page.status());
-        http::Response r = NewResponse(*call, 200);
-        SetBody(r, call->format, SearchBundleJson(options_.base_url, call->in.type, query, *page));
-        call->respond(std::move(r));
-      });
-      return;
-    }
+    case InteractionKind::kSearchType:
+    case InteractionKind::kSearchSystem:
+    case InteractionKind::kSearchCompartment:
+      return Search(call, req);
 
     case InteractionKind::kValidate: {
       if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok())
@@ -660,6 +637,76 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       return call->Error(Status(ErrorCode::kNotImplemented, "not-supported",
                                 "This interaction is not supported yet"));
   }
+}
+
+void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
+  const Interaction& in = call->in;
+  QueryParams params = in.params;
+  if (req.method == "POST") {
+    // POST .../_search: the form body's parameters join the URL's.
+    std::string_view ct = req.Header("Content-Type");
+    if (!core::EqualsIgnoreCase(core::TrimSpaces(ct.substr(0, ct.find(';'))),
+                                "application/x-www-form-urlencoded"))
+      return call->Error(Status(ErrorCode::kUnsupportedMediaType, "not-supported",
+                                "POST _search needs an application/x-www-form-urlencoded body"));
+    auto form = DecodeFormBody(req.body);
+    if (!form.ok()) return call->Error(form.status());
+    params.insert(params.end(), form->begin(), form->end());
+  }
+  search::SearchParams search_params;
+  for (auto& [k, v] : params) {
+    if (k == "_format" || k == "_pretty") continue;  // output options, handled above
+    search_params.emplace_back(k, v);
+  }
+  search::QueryOptions query_options;
+  query_options.default_count = options_.default_count;
+  query_options.max_count = options_.max_count;
+  query_options.max_includes = options_.max_includes;
+  query_options.strict = req.Header("Prefer").find("handling=strict") != std::string_view::npos;
+
+  // What the search ranges over, and where its paging links point.
+  std::vector<std::string> types;
+  std::string link_path;
+  switch (in.route->kind) {
+    case InteractionKind::kSearchSystem:  // [base]?_type=...: every type unless _type narrows
+      break;
+    case InteractionKind::kSearchCompartment: {
+      const fhir::CompartmentDef* compartment = fhir::FindCompartment(in.type);
+      if (compartment == nullptr) {
+        std::string known;
+        for (const fhir::CompartmentDef& c : fhir::Compartments()) {
+          known += known.empty() ? "" : ", ";
+          known += c.code();
+        }
+        return call->Error(Status::NotFound(
+            in.type + " is not a compartment (the compartments are " + known + ")"));
+      }
+      if (in.search_type == "*") {
+        for (const fhir::CompartmentMember& m : compartment->members()) {
+          types.emplace_back(m.resource_type());
+        }
+      } else {
+        types.push_back(in.search_type);
+      }
+      query_options.compartment = search::CompartmentRef{in.type, in.id};
+      link_path = in.type + "/" + in.id + "/" + in.search_type;
+      break;
+    }
+    default:
+      types.push_back(in.type);
+      link_path = in.type;
+      break;
+  }
+  auto query = search::ParseQuery(types, search_params, query_options);
+  if (!query.ok()) return call->Error(query.status());
+  // Searches can touch many rows: run them off the I/O thread.
+  workers_.Post([this, call, link_path, query = std::move(query).value()] {
+    auto page = store_.Search(kDefaultTenant, query);
+    if (!page.ok()) return call->Error(page.status());
+    http::Response r = NewResponse(*call, 200);
+    SetBody(r, call->format, SearchBundleJson(options_.base_url, link_path, query, *page));
+    call->respond(std::move(r));
+  });
 }
 
 }  // namespace kiln::rest

@@ -23,6 +23,7 @@ struct RestOptions {
   int default_count = 20;           // page size when _count is absent
   int max_count = 1000;             // larger _count values are capped to this
   int conditional_delete_max = 1;   // most resources one conditional delete removes (1: single)
+  int max_includes = 1000;          // most _include/_revinclude resources per search page
   std::string software_version;     // for the CapabilityStatement
   ValidationPolicy validation;      // every create and update passes through it
 };
@@ -39,6 +40,8 @@ class Service : public http::Handler {
  private:
   // Runs the interaction; on the I/O thread, or on a worker for large bodies.
   void Dispatch(const std::shared_ptr<Call>& call, http::Request& req);
+  // Type, system and compartment search (GET, or POST .../_search with a form body).
+  void Search(const std::shared_ptr<Call>& call, http::Request& req);
 
   RestOptions options_;
   Store& store_;

@@ -286,6 +286,9 @@ std::string ToDebugString(const Include& include) {
 
 std::string ToDebugString(const Query& query) {
   std::string out = query.types.empty() ? "*" : Join(query.types, ",");
+  if (query.compartment) {
+    out += " in " + query.compartment->type + "/" + query.compartment->id;
+  }
   for (const Criterion& c : query.criteria) {
     out += ' ';
     out += ToDebugString(c);

@@ -307,10 +307,21 @@ struct IgnoredParam {
   Issue ToIssue() const;
 };
 
+// A compartment (R4 3.1.1.2): the resources a CompartmentDefinition links to one focal resource,
+// e.g. everything that refers to Patient/123 through the parameters the Patient compartment lists
+// for its type.
+struct CompartmentRef {
+  std::string type;  // the compartment's code, a CompartmentDefinition ("Patient")
+  std::string id;    // the focal resource's id
+};
+
 struct Query {
   // The types searched, sorted: the one type of a type-level search, the _type list of a system
   // search; empty for a system search over all types.
   std::vector<std::string> types;
+  // Compartment search (GET [base]/Patient/123/Observation): only resources in this compartment
+  // match. Every type in `types` is a member of it.
+  std::optional<CompartmentRef> compartment;
   std::vector<Criterion> criteria;  // AND
   std::vector<SortKey> sort;        // in priority order
   int count = 0;                    // page size: _count capped at max_count, else default_count
@@ -319,6 +330,9 @@ struct Query {
   SummaryMode summary = SummaryMode::kUnspecified;
   std::vector<std::string> elements;  // _elements, in request order, without repeats
   std::vector<Include> includes;      // _include and _revinclude in request order
+  // The most resources _include/_revinclude may add to one page (from QueryOptions); past it the
+  // store stops and says so in SearchPage::warnings.
+  int max_includes = 1000;
   ContainedMode contained = ContainedMode::kFalse;
   ContainedType contained_type = ContainedType::kContainer;
   std::string cursor;  // _cursor, opaque: the store's paging position
@@ -331,7 +345,11 @@ struct Query {
 struct QueryOptions {
   int default_count = 20;
   int max_count = 1000;
-  bool strict = false;  // Prefer: handling=strict
+  int max_includes = 1000;  // see Query::max_includes
+  bool strict = false;      // Prefer: handling=strict
+  // A compartment search: the compartment to search in. Every type searched must be a member
+  // (fhir::CompartmentParams not empty), else binding fails.
+  std::optional<CompartmentRef> compartment = std::nullopt;
 };
 
 // Resolves `request` for a search over `types`: one type for `GET [base]/Patient?...`, none for

@@ -246,15 +246,61 @@ class Binder {
 
     for (const ParsedParam& p : request.params) BindParam(p);
 
-    if (query_.summary == SummaryMode::kText && !query_.includes.empty()) {
-      issues_.push_back(
-          Error("invalid", "_summary=text: cannot be combined with _include or _revinclude"));
-    }
+    query_.max_includes = std::max(options_.max_includes, 0);
+    CheckResultParams();
+    if (options_.compartment) BindCompartment(*options_.compartment);
     if (!issues_.empty()) return Status(ErrorCode::kInvalid, std::move(issues_));
     return std::move(query_);
   }
 
  private:
+  // Combinations of result parameters that contradict each other.
+  void CheckResultParams() {
+    const SummaryMode summary = query_.summary;
+    if (summary == SummaryMode::kText && !query_.includes.empty()) {
+      issues_.push_back(
+          Error("invalid", "_summary=text: cannot be combined with _include or _revinclude"));
+    }
+    if (summary == SummaryMode::kCount) {
+      // R4 3.1.1.5.8: a count and no entries, so nothing to include or to cut elements from.
+      if (!query_.includes.empty()) {
+        issues_.push_back(
+            Error("invalid", "_summary=count: cannot be combined with _include or _revinclude"));
+      }
+      query_.count = 0;
+      if (query_.total == TotalMode::kUnspecified) query_.total = TotalMode::kAccurate;
+      if (query_.total == TotalMode::kNone) {
+        issues_.push_back(Error("invalid", "_summary=count: cannot be combined with _total=none"));
+      }
+    }
+    if (!query_.elements.empty() && summary != SummaryMode::kUnspecified &&
+        summary != SummaryMode::kFalse) {
+      issues_.push_back(Error("invalid", "_elements: cannot be combined with _summary=" +
+                                             std::string(ToString(summary)) +
+                                             " (ask for a summary or for elements, not both)"));
+    }
+  }
+
+  // Compartment search: every type searched must belong to the compartment.
+  void BindCompartment(const CompartmentRef& compartment) {
+    if (fhir::FindCompartment(compartment.type) == nullptr) {
+      issues_.push_back(Error("not-found", compartment.type + " is not a compartment"));
+      return;
+    }
+    std::vector<std::string> outside;
+    for (const std::string& type : scope_) {
+      if (fhir::CompartmentParams(compartment.type, type).empty()) outside.push_back(type);
+    }
+    if (scope_.empty() || !outside.empty()) {
+      issues_.push_back(
+          Error("invalid", (scope_.empty() ? std::string("all resource types") : Join(outside)) +
+                               (outside.size() > 1 ? " are" : " is") + " not in the " +
+                               compartment.type + " compartment"));
+      return;
+    }
+    query_.compartment = compartment;
+  }
+
   static bool IsControl(const ParsedParam& p, std::string_view code) {
     return p.path.size() == 1 && !p.path[0].is_has() && p.path[0].code == code;
   }

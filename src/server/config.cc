@@ -173,6 +173,10 @@ const std::vector<Setting>& Settings() {
        "Most resources one conditional delete (DELETE [type]?criteria) may delete; more matches "
        "are a 412. 1 (the default) allows single deletes only.",
        Int(&Config::conditional_delete_max, 1, 100000)},
+      {"max-includes", "N",
+       "Most resources _include/_revinclude add to one search page (default 1000); a page that "
+       "reaches it says so in an OperationOutcome entry.",
+       Int(&Config::max_includes, 0, 100000)},
       {"allow-unauthenticated-remote", "",
        "Acknowledge that Kiln has no authentication yet and allow listening on a non-loopback "
        "address.",

@@ -36,6 +36,7 @@ struct Config {
   int default_count = 20;
   int max_count = 1000;
   int conditional_delete_max = 1;
+  int max_includes = 1000;
   bool allow_unauthenticated_remote = false;
   std::string config_file;
 };

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "fhir/definitions.h"
 #include "search/index.h"
 
 namespace kiln::store::sqlite {
@@ -643,16 +644,77 @@ Result<OwnedStatement> Prepare(Connection& connection, const std::string& sql,
 
 }  // namespace
 
+// ---- what a search ranges over: the tenant, the types, the compartment ----
+namespace {
+
+// `r` is in query.compartment: for its type, one of the compartment's parameters refers to the
+// focal resource ("{def}": r is the focal resource itself).
+Result<std::string> CompartmentCondition(Params& p, const search::Query& query) {
+  const search::CompartmentRef& compartment = *query.compartment;
+  if (query.types.empty()) {
+    return NotImplemented("a compartment search needs the types it covers");
+  }
+  const std::string focal_type = p.Text(compartment.type);
+  const std::string focal_id = p.Text(compartment.id);
+  std::string any;
+  for (const std::string& type : query.types) {
+    std::string codes;
+    bool itself = false;
+    for (std::string_view param : fhir::CompartmentParams(compartment.type, type)) {
+      if (param == "{def}") {
+        itself = true;
+        continue;
+      }
+      if (!codes.empty()) codes += ", ";
+      codes += p.Text(std::string(param));
+    }
+    std::string in;
+    if (!codes.empty()) {
+      in = "r.rid IN (SELECT rid FROM idx_reference WHERE param IN (" + codes +
+           ") AND id = " + focal_id + " AND type = " + focal_type +
+           " AND kind = " + std::to_string(static_cast<int>(search::ReferenceKind::kLocal)) + ")";
+    }
+    if (itself) in = "r.id = " + focal_id + (in.empty() ? "" : " OR " + in);
+    if (in.empty()) in = "0";
+    if (!any.empty()) any += " OR ";
+    any += query.types.size() == 1 ? "(" + in + ")"
+                                   : "(r.type = " + p.Text(type) + " AND (" + in + "))";
+  }
+  return "(" + any + ")";
+}
+
+// The current resources of `tenant` a search may match: of its types (all types for a system
+// search without _type), in its compartment if it has one.
+Result<std::string> ScopeCondition(Params& p, const std::string& tenant,
+                                   const search::Query& query) {
+  std::string filter = "r.tenant = " + p.Text(tenant);
+  if (query.types.size() == 1) {
+    filter += " AND r.type = " + p.Text(query.types[0]);
+  } else if (!query.types.empty()) {
+    filter += " AND r.type IN (";
+    for (size_t i = 0; i < query.types.size(); ++i) {
+      if (i > 0) filter += ", ";
+      filter += p.Text(query.types[i]);
+    }
+    filter += ")";
+  }
+  filter += " AND r.deleted = 0";
+  if (query.compartment) {
+    Result<std::string> in = CompartmentCondition(p, query);
+    if (!in.ok()) return in.take_status();
+    filter += " AND " + *in;
+  }
+  return filter;
+}
+
+}  // namespace
+
 Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
                              const search::Query& query) {
-  if (query.types.size() != 1) {
-    return NotImplemented(
-        "searching several resource types at once (a system search or _type) is not supported "
-        "by this store yet");
-  }
   Params p;
-  std::string filter = "r.tenant = " + p.Text(tenant) + " AND r.type = " + p.Text(query.types[0]) +
-                       " AND r.deleted = 0";
+  Result<std::string> scope = ScopeCondition(p, tenant, query);
+  if (!scope.ok()) return scope.take_status();
+  std::string filter = std::move(*scope);
   for (const Criterion& c : query.criteria) {
     Result<std::string> condition = CriterionCondition(p, c);
     if (!condition.ok()) return condition.take_status();
@@ -661,7 +723,7 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
 
   SearchPage page;
   if (query.count > 0) {
-    std::string columns = "r.rid AS rid, r.seq AS seq, r.id AS id";
+    std::string columns = "r.rid AS rid, r.seq AS seq, r.id AS id, r.type AS type";
     std::string order;
     for (size_t i = 0; i < query.sort.size(); ++i) {
       Result<std::string> expression = SortExpression(p, query.sort[i]);
@@ -677,7 +739,8 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
       if (!cursor.ok()) return cursor.take_status();
       after = AfterCursor(p, *cursor, query.sort);
     }
-    std::string sql = "SELECT q.rid, q.id, v.seq, v.version, v.last_updated, v.method, v.json";
+    std::string sql =
+        "SELECT q.rid, q.id, v.seq, v.version, v.last_updated, v.method, v.json, q.type";
     for (size_t i = 0; i < query.sort.size(); ++i) sql += ", q.s" + std::to_string(i);
     sql += " FROM (SELECT " + columns + " FROM resource AS r WHERE " + filter +
            ") AS q JOIN resource_version AS v ON v.seq = q.seq WHERE " + after + " ORDER BY " +
@@ -695,7 +758,7 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
       }
       StoredResource& match = page.matches.emplace_back();
       last_rid = sqlite3_column_int64(s, 0);
-      match.info.type = query.types[0];
+      match.info.type = ColumnText(s, 7);
       match.info.id = ColumnText(s, 1);
       match.info.seq = sqlite3_column_int64(s, 2);
       match.info.version = sqlite3_column_int64(s, 3);
@@ -706,7 +769,7 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
                                         : WriteMethod::kUpdate;
       std::string_view json = ColumnBlob(s, 6);
       match.json.assign(json.data(), json.size());
-      page.next_cursor = EncodeCursor(s, 7, query.sort.size(), last_rid);
+      page.next_cursor = EncodeCursor(s, 8, query.sort.size(), last_rid);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return connection.Error(rc, "running a search");
     if (rc == SQLITE_DONE) page.next_cursor.clear();

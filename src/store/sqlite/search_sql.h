@@ -2,7 +2,9 @@
 // migration 2 (idx_string, idx_token, idx_date, idx_number, idx_quantity, idx_reference, idx_uri,
 // keyed by resource.rid) and runs it on a reader connection.
 //
-// Shape: the resources of one (tenant, type) that are not deleted, AND-ed with one
+// Shape: the resources of the tenant and the searched types (every type for a system search
+// without _type; in a compartment, only those whose compartment parameters refer to the focal
+// resource) that are not deleted, AND-ed with one
 // `r.rid [NOT] IN (SELECT rid FROM idx_<kind> WHERE param = ? AND (<term> OR <term> ...))` per
 // criterion; each _sort key is the per-resource minimum (ascending) or maximum (descending) of the
 // parameter's values, resources without one last, rid the final tie-break. Paging is keyset: the

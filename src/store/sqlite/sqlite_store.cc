@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/include_sql.h"
 #include "store/sqlite/lock_file.h"
 #include "store/sqlite/log_syncer.h"
 #include "store/sqlite/schema.h"
@@ -803,7 +804,11 @@ Result<SearchPage> SqliteStoreImpl::Search(const std::string& tenant,
   ReadTransaction transaction(*connection);
   Status status = transaction.Begin();
   if (!status.ok()) return status;
-  return RunSearch(*connection, tenant, query);
+  Result<SearchPage> page = RunSearch(*connection, tenant, query);
+  if (!page.ok()) return page;
+  // In the same snapshot: what the page's matches refer to is what was there when they were read.
+  if (Status s = RunIncludes(*connection, tenant, query, *page); !s.ok()) return s;
+  return page;
 }
 
 Status SqliteStoreImpl::Check() {

@@ -386,12 +386,13 @@ TEST_F(SqliteSearchTest, UnsupportedIsNotImplemented) {
   EXPECT_EQ(ErrorOf("Patient", "general-practitioner:Practitioner.name=x"),
             ErrorCode::kNotImplemented);
   EXPECT_EQ(ErrorOf("Patient", "_has:Observation:patient:code=x"), ErrorCode::kNotImplemented);
-  EXPECT_EQ(ErrorOf("Patient", "_text=x"), ErrorCode::kNotImplemented);
   EXPECT_EQ(ErrorOf("Patient", "gender:in=http://x.org/vs"), ErrorCode::kNotImplemented);
-  EXPECT_EQ(ErrorOf("Observation", "code-value-quantity=http://loinc.org|1$5"),
-            ErrorCode::kNotImplemented);
-  Result<SearchPage> system = store_->Search(kDefaultTenant, search::Query());
-  EXPECT_EQ(system.status().error(), ErrorCode::kNotImplemented);
+  // Full text and composites are supported now (tests/spec/search_text.test and
+  // search_composite.test).
+  EXPECT_EQ(ErrorOf("Patient", "_text=x"), ErrorCode::kOk);
+  EXPECT_EQ(ErrorOf("Observation", "code-value-quantity=http://loinc.org|1$5"), ErrorCode::kOk);
+  // A system search over every type is supported (scope_test.cc).
+  EXPECT_TRUE(store_->Search(kDefaultTenant, search::Query()).ok());
   Status status = store_->Search(kDefaultTenant, QueryOf("Patient", "gender:in=http://x.org/vs"))
                       .status();
   EXPECT_NE(status.message().find("gender"), std::string::npos) << status.message();
