@@ -5,7 +5,10 @@
 // Immutable tables; thread-safe; lookups do not allocate.
 #pragma once
 
+#include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace kiln::fhir {
 
@@ -21,5 +24,11 @@ enum class CodeCheck {
 // Comparison is exact (case-sensitive). Codes their code system marks abstract (notSelectable) or
 // retired are not in the expansions, since data may not use them.
 CodeCheck CheckCode(std::string_view value_set_url, std::string_view system, std::string_view code);
+
+// The codes of value set `value_set_url` as (system, code) pairs, in (code, system) order, or
+// nullopt when the value set is unknown or cannot be expanded locally (as kNotExpandable above).
+// The views point into static tables.
+using SystemCode = std::pair<std::string_view, std::string_view>;
+std::optional<std::vector<SystemCode>> ExpandValueSet(std::string_view value_set_url);
 
 }  // namespace kiln::fhir

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fhir/definitions.h"
+#include "fhir/terminology.h"
 #include "search/index.h"
 
 namespace kiln::store::sqlite {
@@ -246,6 +247,26 @@ std::string ReferenceCondition(Params& p, const search::ReferenceTerm& t, const 
   return sql;
 }
 
+// token :in / :not-in (the criterion negates :not-in): the row's system and code are one of the
+// value set's codes. The value sets known to Kiln are the required-binding ones expanded at build
+// time (fhir/terminology.h); others are a 501 naming the value set.
+Result<std::string> InValueSet(Params& p, const Criterion& c, const search::UriTerm& t) {
+  std::optional<std::vector<fhir::SystemCode>> codes = fhir::ExpandValueSet(t.uri);
+  if (!codes) {
+    return NotImplemented("search parameter '" + c.code + "': the value set " + t.uri +
+                          " is not one this server can expand (only the R4 required-binding "
+                          "value sets are known)");
+  }
+  if (codes->empty()) return std::string("0");
+  std::string sql = "(system, code) IN (VALUES ";
+  for (size_t i = 0; i < codes->size(); ++i) {
+    if (i != 0) sql += ", ";
+    sql += "(" + p.Text(std::string((*codes)[i].first)) + ", " +
+           p.Text(std::string((*codes)[i].second)) + ")";
+  }
+  return sql + ")";
+}
+
 // The condition on one index row for `term` of `c`, or a failed Status for what is unsupported.
 Result<std::string> TermCondition(Params& p, const Criterion& c, const search::Term& term) {
   switch (c.type) {
@@ -285,6 +306,10 @@ Result<std::string> TermCondition(Params& p, const Criterion& c, const search::T
           if (const auto* t = std::get_if<search::StringTerm>(&term)) {
             return StartsWith(p, "text", search::NormalizeString(t->value));
           }
+          break;
+        case Modifier::kIn:
+        case Modifier::kNotIn:
+          if (const auto* t = std::get_if<search::UriTerm>(&term)) return InValueSet(p, c, *t);
           break;
         case Modifier::kOfType:
           if (const auto* t = std::get_if<search::IdentifierTypeTerm>(&term)) {
@@ -470,7 +495,7 @@ Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
     if (!any.empty()) any += " OR ";
     any += "(" + *condition + ")";
   }
-  bool negate = c.modifier == Modifier::kNot;
+  bool negate = c.modifier == Modifier::kNot || c.modifier == Modifier::kNotIn;
   return std::string(negate ? "r.rid NOT IN (" : "r.rid IN (") + rows + " AND (" + any + "))";
 }
 
