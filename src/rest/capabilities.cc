@@ -37,14 +37,16 @@ void AppendInteractions(std::string& out, bool system_level) {
 }
 
 // The search parameters the store can execute today: every parameter of the basic types and the
-// composites, and full text (_text, _content). Special parameters (near, _list) come later and
-// are not listed, nor are _query and _filter.
+// composites, full text (_text, _content) and Location's near. _list comes later and is not
+// listed, nor are _query and _filter.
 void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
   out += ",\"searchParam\":[";
   bool first = true;
   for (const fhir::SearchParamDef& p : type.search_params()) {
     const bool full_text = p.code() == "_text" || p.code() == "_content";
-    if (p.type() == fhir::SearchParamType::kSpecial || (p.expression().empty() && !full_text))
+    const bool near = p.code() == "near";
+    if ((p.type() == fhir::SearchParamType::kSpecial && !near) ||
+        (p.expression().empty() && !full_text && !near))
       continue;
     if (!first) out += ',';
     first = false;

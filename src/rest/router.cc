@@ -89,12 +89,13 @@ bool Interaction::HasParam(std::string_view name) const {
 namespace {
 
 // Clients (curl, browsers, many FHIR libraries) send characters RFC 3986 does not allow in a URL
-// unencoded, above all FHIR's '|' in token searches (`identifier=system|value`). Percent-encode
+// unencoded, above all FHIR's '|' in token searches (`identifier=system|value`) and the brackets
+// of UCUM units (`near=...|10|[mi_i]`, `value-quantity=5||[lb_av]`). Percent-encode
 // them so the strict URL parser accepts what every FHIR server is expected to.
 std::string_view Lenient(std::string_view target, std::string& buffer) {
   auto needs = [](unsigned char c) {
     return c == '|' || c == '"' || c == '<' || c == '>' || c == '`' || c == '{' || c == '}' ||
-           c == '^' || c == '\\' || c == ' ' || c >= 0x80;
+           c == '^' || c == '\\' || c == ' ' || c == '[' || c == ']' || c >= 0x80;
   };
   size_t i = 0;
   while (i < target.size() && !needs(static_cast<unsigned char>(target[i]))) ++i;

@@ -413,6 +413,50 @@ Result<std::string> FullTextCondition(Params& p, const Criterion& c) {
   return "r.rid IN (SELECT rowid FROM idx_text WHERE idx_text MATCH " + p.Text(any) + ")";
 }
 
+// Kilometres in one `units` of a near distance (UCUM codes of length), or nullopt if unknown.
+std::optional<double> KilometresPer(std::string_view units) {
+  if (units == "km") return 1.0;
+  if (units == "m") return 0.001;
+  if (units == "[mi_i]" || units == "mi" || units == "[mi_us]") return 1.609344;
+  if (units == "[nmi_i]") return 1.852;
+  return std::nullopt;
+}
+
+// Location `near` (R4 search 3.1.1.5.8 and Location's near): the great-circle (haversine)
+// distance from the point to Location.position is at most the distance given, 50 km when none is
+// (R4 leaves it to the server). Positions are read from the current version's JSON: Locations are
+// few next to clinical data, and this keeps WGS84 pairs out of the number index.
+Result<std::string> NearCondition(Params& p, const Criterion& c) {
+  if (c.kind != Criterion::Kind::kMatch || c.modifier != Modifier::kNone) {
+    return Unsupported(c, "modifiers on near");
+  }
+  std::string any;
+  for (const search::Term& term : c.terms) {
+    const auto* t = std::get_if<search::NearTerm>(&term);
+    if (t == nullptr) return Unsupported(c, "this near value");
+    std::optional<double> per_km = KilometresPer(t->units);
+    if (!per_km) {
+      return Status(ErrorCode::kInvalid, "value",
+                    "near: unknown distance units '" + t->units + "' (km, m, [mi_i] or [nmi_i])",
+                    "near");
+    }
+    const double km = t->distance ? t->distance->ToDouble() * *per_km : 50.0;
+    std::string lat = p.Real(t->latitude);
+    std::string lon = p.Real(t->longitude);
+    std::string sql =
+        "(SELECT 2 * 6371.0088 * asin(min(1, sqrt(pow(sin(radians(la - " + lat +
+        ") / 2), 2) + cos(radians(" + lat + ")) * cos(radians(la)) * pow(sin(radians(lo - " + lon +
+        ") / 2), 2)))) FROM (SELECT json_extract(CAST(nv.json AS TEXT), '$.position.latitude') "
+        "AS la, json_extract(CAST(nv.json AS TEXT), '$.position.longitude') AS lo FROM "
+        "resource_version AS nv WHERE nv.seq = r.seq) WHERE typeof(la) IN ('real', 'integer') "
+        "AND typeof(lo) IN ('real', 'integer')) <= " + p.Real(km);
+    if (!any.empty()) any += " OR ";
+    any += sql;
+  }
+  if (any.empty()) return Unsupported(c, "a criterion without values");
+  return "(" + any + ")";
+}
+
 // A composite parameter (R4 search 3.1.1.4.8): the values of its components must come from the
 // same composite value, i.e. from index rows with the same group (index.h). Component 0's rows
 // are the driving set; each further component is an EXISTS over the same resource's rows (its
@@ -477,6 +521,7 @@ Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
       break;
   }
   if (c.code == "_text" || c.code == "_content") return FullTextCondition(p, c);
+  if (c.code == "near" && c.type == ParamType::kSpecial) return NearCondition(p, c);
   if (c.type == ParamType::kComposite) return CompositeCondition(p, c);
   const char* table = TableFor(c.type);
   if (c.type == ParamType::kReference && c.modifier == Modifier::kIdentifier) table = "idx_token";
