@@ -500,6 +500,8 @@ class SqliteStoreImpl final : public SqliteStore {
       return store_.Append(tenant, version, index);
     }
     Result<SearchPage> Search(const std::string& tenant, const search::Query& query) override {
+      // Writes the group's pending full-text rows first, so _text/_content criteria see them.
+      if (Status s = store_.FlushText(); !s.ok()) return s;
       return RunSearch(*store_.writer_, tenant, query);
     }
     int64_t NextTimestamp() override {
@@ -525,6 +527,8 @@ class SqliteStoreImpl final : public SqliteStore {
   // and has no rows yet.
   Status WriteIndex(int64_t rid, bool fresh, const std::vector<search::IndexEntry>* index);
   Status SaveState();
+  // Writes the pending_text_ entries not yet in idx_text (see PendingText).
+  Status FlushText();
 
   // Smallest seq whose row has last_updated >= `t` (max_seq + 1 if none), by binary search over
   // seq. Only meaningful while history is time ordered (last_updated increases with seq).
@@ -543,6 +547,20 @@ class SqliteStoreImpl final : public SqliteStore {
   std::unique_ptr<LogSyncer> syncer_;
   Txn txn_;
   WriterState state_;            // includes the writes of the current group so far
+  // Full-text rows of the current group, written at its end by FlushText(). FTS5 writes its
+  // in-memory terms out as a new segment at every SAVEPOINT, so rows inserted write by write (each
+  // in its own savepoint) would cost a segment, and later merges, per resource; once per group
+  // they cost one. A write that rolls back drops its entries (RunOne).
+  struct PendingText {
+    int64_t rid = 0;
+    bool insert = false;  // false: delete the row of rid
+    std::string narrative;
+    std::string content;
+  };
+  std::vector<PendingText> pending_text_;
+  // How many of pending_text_ are already in idx_text: a search inside the group (Txn::Search)
+  // flushes early. If the write that searched rolls back, so do the rows it flushed (RunOne).
+  size_t text_flushed_ = 0;
   WriterState committed_state_;  // as of the last commit
   int64_t last_timestamp_ = 0;   // the last NextTimestamp(), or the largest appended last_updated
 
@@ -875,6 +893,8 @@ Status SqliteStoreImpl::RunOne(PendingWrite& write) {
   Status status = Run(*writer_, kSavepoint, kSavepointSql);
   if (!status.ok()) return status;
   WriterState before = state_;
+  const size_t text_before = pending_text_.size();
+  const size_t flushed_before = text_flushed_;
   try {
     status = write.fn(txn_);
   } catch (const std::exception& e) {
@@ -888,6 +908,8 @@ Status SqliteStoreImpl::RunOne(PendingWrite& write) {
   }
   // Undo this write only: the savepoint keeps the group's earlier writes.
   state_ = before;
+  pending_text_.resize(text_before);
+  text_flushed_ = flushed_before;  // the rollback undid what this write flushed
   if (sqlite3_get_autocommit(writer_->db()) == 0) {
     (void)Run(*writer_, kRollbackTo, kRollbackToSql);
     (void)Run(*writer_, kRelease, kReleaseSql);
@@ -915,12 +937,15 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
       }
       if (results[i].ok()) ++ok_count;
     }
+    if (group_failure.ok()) group_failure = FlushText();
     if (group_failure.ok()) group_failure = SaveState();
     if (group_failure.ok()) group_failure = Run(*writer_, kCommit, kCommitSql);
     if (!group_failure.ok() && sqlite3_get_autocommit(writer_->db()) == 0) {
       (void)Run(*writer_, kRollback, kRollbackSql);
     }
   }
+  pending_text_.clear();  // flushed, or rolled back with the group
+  text_flushed_ = 0;
 
   if (group_failure.ok()) {
     committed_state_ = state_;
@@ -1088,12 +1113,7 @@ Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
       int rc = sqlite3_step(*prepared);
       if (rc != SQLITE_DONE) return db.Error(rc, sql);
     }
-    Result<sqlite3_stmt*> prepared = db.Statement(kDeleteText, kDeleteTextSql);
-    if (!prepared.ok()) return prepared.take_status();
-    StatementScope scope(*prepared);
-    sqlite3_bind_int64(*prepared, 1, rid);
-    int rc = sqlite3_step(*prepared);
-    if (rc != SQLITE_DONE) return db.Error(rc, kDeleteTextSql);
+    pending_text_.push_back(PendingText{rid, false, {}, {}});
   }
   if (index == nullptr) return Status::Ok();
   if (static_cast<int64_t>(index->size()) > kMaxIndexEntries) {
@@ -1126,14 +1146,27 @@ Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
     if (rc != SQLITE_DONE) return db.Error(rc, sql);
   }
   if (!narrative.empty() || !content.empty()) {
-    Result<sqlite3_stmt*> prepared = db.Statement(kInsertText, kInsertTextSql);
+    pending_text_.push_back(
+        PendingText{rid, true, std::string(narrative), std::string(content)});
+  }
+  return Status::Ok();
+}
+
+Status SqliteStoreImpl::FlushText() {
+  Connection& db = *writer_;
+  for (; text_flushed_ < pending_text_.size(); ++text_flushed_) {
+    const PendingText& text = pending_text_[text_flushed_];
+    const char* sql = text.insert ? kInsertTextSql : kDeleteTextSql;
+    Result<sqlite3_stmt*> prepared = db.Statement(text.insert ? kInsertText : kDeleteText, sql);
     if (!prepared.ok()) return prepared.take_status();
     StatementScope scope(*prepared);
-    sqlite3_bind_int64(*prepared, 1, rid);
-    BindText(*prepared, 2, narrative);
-    BindText(*prepared, 3, content);
+    sqlite3_bind_int64(*prepared, 1, text.rid);
+    if (text.insert) {
+      BindText(*prepared, 2, text.narrative);
+      BindText(*prepared, 3, text.content);
+    }
     int rc = sqlite3_step(*prepared);
-    if (rc != SQLITE_DONE) return db.Error(rc, kInsertTextSql);
+    if (rc != SQLITE_DONE) return db.Error(rc, sql);
   }
   return Status::Ok();
 }
