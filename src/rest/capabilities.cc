@@ -134,8 +134,8 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
   per_type += Supported(InteractionKind::kConditionalUpdate) ? "true" : "false";
   per_type += ",\"conditionalDelete\":\"";
   per_type += !Supported(InteractionKind::kConditionalDelete) ? "not-supported"
-              : conditional_delete_max > 1                      ? "multiple"
-                                                                 : "single";
+              : conditional_delete_max > 1                    ? "multiple"
+                                                              : "single";
   per_type += "\"";
 
   std::string out;

@@ -80,14 +80,13 @@ http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
       break;
     case ReturnPreference::kOperationOutcome: {
       std::vector<Issue> issues = warnings;
-      issues.insert(issues.begin(),
-                    Issue{Severity::kInformation, "informational",
-                          std::string(!verb.empty()    ? verb
-                                      : status == 201 ? "Created"
-                                                      : "Updated") +
-                              " " + stored.info.type + "/" + stored.info.id + " version " +
-                              std::to_string(stored.info.version),
-                          ""});
+      issues.insert(issues.begin(), Issue{Severity::kInformation, "informational",
+                                          std::string(!verb.empty()   ? verb
+                                                      : status == 201 ? "Created"
+                                                                      : "Updated") +
+                                              " " + stored.info.type + "/" + stored.info.id +
+                                              " version " + std::to_string(stored.info.version),
+                                          ""});
       SetBody(r, call.format, IssuesOutcomeJson(issues));
       break;
     }
@@ -187,8 +186,7 @@ Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
   const std::optional<StoredResource>& cur = *latest;
   if (if_match) {
     if (!cur || cur->info.deleted)
-      return Status::PreconditionFailed("If-Match: " + key.type + "/" + key.id +
-                                        " does not exist");
+      return Status::PreconditionFailed("If-Match: " + key.type + "/" + key.id + " does not exist");
     if (cur->info.version != *if_match)
       return Status::PreconditionFailed("If-Match: version " + std::to_string(*if_match) +
                                         " is not current; " + key.type + "/" + key.id +
@@ -247,8 +245,8 @@ std::optional<int64_t> ParseIfMatch(std::string_view header, Status& error) {
 // unsupported parameters are always an error: ignoring one would widen the match, and a widened
 // conditional delete deletes what the client did not mean. At most `limit` matches are fetched,
 // so one more than the caller accepts tells "too many" apart.
-Result<search::Query> ConditionQuery(const std::string& type, const QueryParams& params,
-                                     int limit, std::string_view what) {
+Result<search::Query> ConditionQuery(const std::string& type, const QueryParams& params, int limit,
+                                     std::string_view what) {
   search::SearchParams search_params;
   for (const auto& [k, v] : params) {
     if (k == "_format" || k == "_pretty") continue;
@@ -299,9 +297,8 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
     : options_(std::move(options)),
       store_(store),
       workers_(workers),
-      capability_statement_(
-          BuildCapabilityStatement(options_.base_url, options_.software_version,
-                                   options_.conditional_delete_max)) {}
+      capability_statement_(BuildCapabilityStatement(options_.base_url, options_.software_version,
+                                                     options_.conditional_delete_max)) {}
 
 void Service::Handle(http::Request&& req, http::Responder respond) {
   RouteResult routed = Route(req.method, req.target, options_.base_path);
@@ -514,8 +511,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       // DELETE [type]?criteria (R4 http 3.1.0.7.1): deletes what matches, at most
       // conditional_delete_max resources (one, by default); more matches are a 412.
       const int limit = options_.conditional_delete_max;
-      auto condition =
-          ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete");
+      auto condition = ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete");
       if (!condition.ok()) return call->Error(condition.status());
       auto state = std::make_shared<WriteState>();
       store_.Write(
@@ -583,14 +579,13 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
 
     case InteractionKind::kDelete: {
       auto state = std::make_shared<WriteState>();
-      store_.Write(
-          [state, key](StoreTxn& txn) -> Status { return AppendDelete(txn, *state, key); },
-          [state, call](Status s) {
-            if (!s.ok()) return call->Error(s);
-            http::Response r = NewResponse(*call, 204);
-            if (state->changed) AddVersionHeaders(r, state->stored.info);
-            call->respond(std::move(r));
-          });
+      store_.Write([state, key](StoreTxn& txn) -> Status { return AppendDelete(txn, *state, key); },
+                   [state, call](Status s) {
+                     if (!s.ok()) return call->Error(s);
+                     http::Response r = NewResponse(*call, 204);
+                     if (state->changed) AddVersionHeaders(r, state->stored.info);
+                     call->respond(std::move(r));
+                   });
       return;
     }
 

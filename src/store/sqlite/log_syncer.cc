@@ -70,8 +70,9 @@ void LogSyncer::Loop() {
       failed = failed_;
       log = log_;
     }
-    Status synced = failed ? Status::Unavailable("an earlier sync of the write-ahead log failed; "
-                                                 "the store takes no more writes")
+    Status synced = failed ? Status::Unavailable(
+                                 "an earlier sync of the write-ahead log failed; "
+                                 "the store takes no more writes")
                            : SyncLog(log);
     if (!synced.ok() && !failed) {
       core::LogError("store log sync failed; refusing further writes",

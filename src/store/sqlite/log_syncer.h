@@ -23,6 +23,8 @@
 // failed fsync the kernel may report later ones as successful although the pages were dropped.
 #pragma once
 
+#include <sqlite3.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -31,8 +33,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <sqlite3.h>
 
 #include "kiln/status.h"
 
@@ -75,11 +75,11 @@ class LogSyncer {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending> queue_;  // guarded by mu_
+  std::deque<Pending> queue_;    // guarded by mu_
   sqlite3_file* log_ = nullptr;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
-  bool failed_ = false;        // guarded by mu_
-  int64_t syncs_ = 0;          // guarded by mu_
+  bool stopping_ = false;        // guarded by mu_
+  bool failed_ = false;          // guarded by mu_
+  int64_t syncs_ = 0;            // guarded by mu_
   std::thread thread_;
 };
 

@@ -86,7 +86,8 @@ std::optional<std::string> PrefixEnd(std::string prefix) {
 // `column` starts with `prefix` (byte-wise), as an index-friendly range.
 std::string StartsWith(Params& p, const std::string& column, const std::string& prefix) {
   std::string sql = column + " >= " + p.Text(prefix);
-  if (std::optional<std::string> end = PrefixEnd(prefix)) sql += " AND " + column + " < " + p.Text(*end);
+  if (std::optional<std::string> end = PrefixEnd(prefix))
+    sql += " AND " + column + " < " + p.Text(*end);
   return sql;
 }
 
@@ -158,9 +159,9 @@ std::string NumberCondition(Params& p, const NumberColumns& c, Prefix prefix, do
   auto eq = [&] {
     std::string l = p.Real(ql);
     std::string h = p.Real(qh);
-    return "((" + c.value + " IS NOT NULL AND " + c.value + " >= " + l + " AND " + c.value +
-           " < " + h + ") OR (" + c.value + " IS NULL AND " + c.low + " >= " + l + " AND " +
-           c.high + " <= " + h + "))";
+    return "((" + c.value + " IS NOT NULL AND " + c.value + " >= " + l + " AND " + c.value + " < " +
+           h + ") OR (" + c.value + " IS NULL AND " + c.low + " >= " + l + " AND " + c.high +
+           " <= " + h + "))";
   };
   switch (prefix) {
     case Prefix::kEq:
@@ -361,8 +362,8 @@ Result<std::string> TermCondition(Params& p, const Criterion& c, const search::T
       break;
   }
   std::string modifier(search::ToString(c.modifier));
-  return Unsupported(c, modifier.empty() ? "this kind of search"
-                                         : "the :" + modifier + " modifier");
+  return Unsupported(c,
+                     modifier.empty() ? "this kind of search" : "the :" + modifier + " modifier");
 }
 
 // The FTS5 query for the text of a _text or _content value: every word of it must occur in the
@@ -449,7 +450,8 @@ Result<std::string> NearCondition(Params& p, const Criterion& c) {
         ") / 2), 2)))) FROM (SELECT json_extract(CAST(nv.json AS TEXT), '$.position.latitude') "
         "AS la, json_extract(CAST(nv.json AS TEXT), '$.position.longitude') AS lo FROM "
         "resource_version AS nv WHERE nv.seq = r.seq) WHERE typeof(la) IN ('real', 'integer') "
-        "AND typeof(lo) IN ('real', 'integer')) <= " + p.Real(km);
+        "AND typeof(lo) IN ('real', 'integer')) <= " +
+        p.Real(km);
     if (!any.empty()) any += " OR ";
     any += sql;
   }
@@ -486,19 +488,20 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c) {
       Criterion part;
       part.code = c.code;
       part.type = c.components[i].def->type();
-      search::Term part_term = std::visit([](const auto& t) { return search::Term(t); },
-                                          composite->components[i]);
+      search::Term part_term =
+          std::visit([](const auto& t) { return search::Term(t); }, composite->components[i]);
       Result<std::string> condition = TermCondition(p, part, part_term);
       if (!condition.ok()) return condition.take_status();
       std::string alias = "c" + std::to_string(i);
       if (i == 0) {
-        sql = "SELECT c0.rid FROM " + std::string(tables[0]) + " AS c0 WHERE c0.param = " +
-              p.Text(c.code) + " AND c0.component = 0 AND (" + *condition + ")";
+        sql = "SELECT c0.rid FROM " + std::string(tables[0]) +
+              " AS c0 WHERE c0.param = " + p.Text(c.code) + " AND c0.component = 0 AND (" +
+              *condition + ")";
       } else {
         // Unqualified columns in the condition resolve to the innermost table, this one.
-        sql += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + alias +
-               " WHERE " + alias + ".key BETWEEN c0.rid << 20 AND (c0.rid << 20) + 1048575 AND " +
-               alias + ".param = c0.param AND " + alias + ".grp = c0.grp AND " + alias +
+        sql += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + alias + " WHERE " +
+               alias + ".key BETWEEN c0.rid << 20 AND (c0.rid << 20) + 1048575 AND " + alias +
+               ".param = c0.param AND " + alias + ".grp = c0.grp AND " + alias +
                ".component = " + std::to_string(i) + " AND (" + *condition + "))";
       }
     }
@@ -577,7 +580,9 @@ Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
     return NotImplemented("_sort=" + key.code + ": sorting by this parameter is not supported");
   }
   return std::string("(SELECT ") + (key.descending ? "max(" : "min(") + column + ") FROM " +
-         TableFor(key.type) + " AS x WHERE x.key BETWEEN r.rid << 20 AND (r.rid << 20) + 1048575 AND +x.param = " + p.Text(key.code) + ")";
+         TableFor(key.type) +
+         " AS x WHERE x.key BETWEEN r.rid << 20 AND (r.rid << 20) + 1048575 AND +x.param = " +
+         p.Text(key.code) + ")";
 }
 
 // ---- cursor: "k<keys>" then ".n" (null), ".i<int>", ".f<hex bits>", ".s<hex bytes>" per sort

@@ -546,7 +546,7 @@ class SqliteStoreImpl final : public SqliteStore {
   // Synchronous::kFull only: syncs the log and acknowledges committed groups (log_syncer.h).
   std::unique_ptr<LogSyncer> syncer_;
   Txn txn_;
-  WriterState state_;            // includes the writes of the current group so far
+  WriterState state_;  // includes the writes of the current group so far
   // Full-text rows of the current group, written at its end by FlushText(). FTS5 writes its
   // in-memory terms out as a new segment at every SAVEPOINT, so rows inserted write by write (each
   // in its own savepoint) would cost a segment, and later merges, per resource; once per group
@@ -813,8 +813,7 @@ Result<HistoryPage> SqliteStoreImpl::History(const HistoryQuery& query) {
   return page;
 }
 
-Result<SearchPage> SqliteStoreImpl::Search(const std::string& tenant,
-                                           const search::Query& query) {
+Result<SearchPage> SqliteStoreImpl::Search(const std::string& tenant, const search::Query& query) {
   ReaderLease lease(readers_);
   Connection* connection = lease.get();
   if (connection == nullptr) return Closed();
@@ -1146,8 +1145,7 @@ Status SqliteStoreImpl::WriteIndex(int64_t rid, bool fresh,
     if (rc != SQLITE_DONE) return db.Error(rc, sql);
   }
   if (!narrative.empty() || !content.empty()) {
-    pending_text_.push_back(
-        PendingText{rid, true, std::string(narrative), std::string(content)});
+    pending_text_.push_back(PendingText{rid, true, std::string(narrative), std::string(content)});
   }
   return Status::Ok();
 }
