@@ -173,6 +173,18 @@ const std::vector<Setting>& Settings() {
        "Most resources one conditional delete (DELETE [type]?criteria) may delete; more matches "
        "are a 412. 1 (the default) allows single deletes only.",
        Int(&Config::conditional_delete_max, 1, 100000)},
+      {"reindex", "",
+       "Rebuild the search index rows of every resource in the background after start-up, "
+       "while serving (normally only done when the index rules changed; see "
+       "docs/operations.md).",
+       Bool(&Config::reindex)},
+      {"reindex-batch", "N",
+       "Resources per search index rebuild batch; each batch is one write (default 500).",
+       Int(&Config::reindex_batch, 1, 100000)},
+      {"reindex-pause-ms", "MS",
+       "Pause between search index rebuild batches, to leave more of the disk to clients "
+       "(default 0).",
+       Int(&Config::reindex_pause_ms, 0, 60000)},
       {"allow-unauthenticated-remote", "",
        "Acknowledge that Kiln has no authentication yet and allow listening on a non-loopback "
        "address.",
