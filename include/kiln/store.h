@@ -71,6 +71,18 @@ class StoreTxn {
   // creating "the patient with identifier X" at once create it once). Same results as
   // Store::Search; keep such searches selective, since they run on the single writer.
   virtual Result<SearchPage> Search(const std::string& tenant, const search::Query& query) = 0;
+
+  // --- Index maintenance (server/reindexer.h). The defaults fail with kNotImplemented. ---
+
+  // Replaces the index rows of `key`'s current version with `entries`, but only if that version
+  // is still `expected_version` and not a deletion: returns false (and changes nothing) otherwise,
+  // since a later write has already stored rows of its own. kNotFound if `key` never existed.
+  virtual Result<bool> ReplaceIndex(const ResourceKey& key, int64_t expected_version,
+                                    const std::vector<search::IndexEntry>& entries);
+
+  // Sets (or, with nullopt, removes) an integer fact about the store (Store::ReadMeta), committed
+  // with the rest of this transaction. Keys the store keeps for itself are refused (kInvalid).
+  virtual Status SetMeta(const std::string& key, std::optional<int64_t> value);
 };
 
 // A closure run inside the write transaction. Returning a failed Status rolls back its effects
@@ -100,6 +112,18 @@ struct HistoryPage {
   std::vector<StoredResource> entries;  // newest first; deletion markers have empty json
   bool has_more = false;                // more versions past the last entry (for a next link)
   std::optional<int64_t> total;
+};
+
+// One page of Store::ScanCurrent.
+struct ScannedResource {
+  std::string tenant;
+  StoredResource resource;  // the current version (never a deletion marker)
+};
+struct ScanPage {
+  std::vector<ScannedResource> resources;
+  // Pass back to ScanCurrent for the next page. Opaque; 0 is the start of the scan.
+  int64_t next_cursor = 0;
+  bool done = false;  // no resources after this page (as of the page's snapshot)
 };
 
 struct StoreStats {
@@ -132,6 +156,18 @@ class Store {
   // Write() and wait for the outcome (for tools and tests; never on an I/O thread).
   Status WriteAndWait(WriteFn fn);
 
+  // --- Index maintenance (server/reindexer.h). The defaults fail with kNotImplemented. ---
+
+  // Up to `limit` current, non-deleted resources of every tenant after `cursor` (0 starts), in a
+  // stable order in which resources created later come later. Reads one snapshot per page; a
+  // resource updated between pages appears once, in its place in the order, in whatever version
+  // is current when its page is read. For maintenance jobs, not for serving requests.
+  virtual Result<ScanPage> ScanCurrent(int64_t cursor, int limit);
+  // How many current, non-deleted resources ScanCurrent would return after `cursor`.
+  virtual Result<int64_t> CountCurrent(int64_t cursor);
+  // An integer fact about the store recorded with StoreTxn::SetMeta (nullopt if absent).
+  virtual Result<std::optional<int64_t>> ReadMeta(const std::string& key);
+
   // A cheap liveness check of the database (for /healthz).
   virtual Status Check() = 0;
   virtual StoreStats Stats() = 0;
@@ -159,6 +195,13 @@ class StoreWrapper : public Store {
   }
   void Write(WriteFn fn, WriteDone done) override {
     target_.Write(std::move(fn), std::move(done));
+  }
+  Result<ScanPage> ScanCurrent(int64_t cursor, int limit) override {
+    return target_.ScanCurrent(cursor, limit);
+  }
+  Result<int64_t> CountCurrent(int64_t cursor) override { return target_.CountCurrent(cursor); }
+  Result<std::optional<int64_t>> ReadMeta(const std::string& key) override {
+    return target_.ReadMeta(key);
   }
   Status Check() override { return target_.Check(); }
   StoreStats Stats() override { return target_.Stats(); }

@@ -1,6 +1,7 @@
 #include "server/app.h"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "http/server.h"
 #include "rest/outcome.h"
 #include "rest/service.h"
+#include "server/reindexer.h"
 #include "store/sqlite/sqlite_store.h"
 #include "validation/validator.h"
 
@@ -46,7 +48,8 @@ std::string LoggablePath(std::string_view target) {
 // Routes the operational endpoints (/healthz, /metrics) and hands everything else to FHIR.
 class RootHandler : public http::Handler {
  public:
-  RootHandler(Store& store, core::RequestMetrics& metrics) : store_(store), metrics_(metrics) {}
+  RootHandler(Store& store, core::RequestMetrics& metrics, const Reindexer& reindexer)
+      : store_(store), metrics_(metrics), reindexer_(reindexer) {}
 
   // The FHIR service can only be built once the port is bound (its links need the base URL, and
   // port 0 picks the port at bind time); until then FHIR requests get 503.
@@ -77,6 +80,7 @@ class RootHandler : public http::Handler {
       core::AppendGauge(r.body, "kiln_database_size_bytes",
                         "Size of the database on disk, write-ahead log included.",
                         static_cast<double>(store_.Stats().database_bytes));
+      AppendReindexMetrics(r.body, reindexer_.Progress());
       return respond(std::move(r));
     }
     rest::Service* fhir = fhir_.load();
@@ -90,6 +94,7 @@ class RootHandler : public http::Handler {
  private:
   Store& store_;
   core::RequestMetrics& metrics_;
+  const Reindexer& reindexer_;
   std::atomic<rest::Service*> fhir_{nullptr};
   std::atomic<const http::Server*> server_{nullptr};
 };
@@ -98,6 +103,7 @@ class RootHandler : public http::Handler {
 
 struct App::Parts {
   std::unique_ptr<Store> store;
+  std::unique_ptr<Reindexer> reindexer;  // stopped before the store closes
   std::unique_ptr<core::ThreadPool> workers;
   std::unique_ptr<rest::Service> fhir;
   core::RequestMetrics metrics;
@@ -132,6 +138,18 @@ Status App::Start() {
   if (!store.ok()) return store.status();
   p.store = std::move(store).value();
 
+  // Decided before serving (cheap reads), run after: searches may miss resources whose rows are
+  // not rebuilt yet, reads and writes are unaffected.
+  Result<ReindexPlan> reindex_plan = PlanReindex(*p.store, config_.reindex);
+  if (!reindex_plan.ok()) {
+    p.store->Close();
+    return reindex_plan.take_status();
+  }
+  ReindexOptions reindex_options;
+  reindex_options.batch_size = config_.reindex_batch;
+  reindex_options.pause = std::chrono::milliseconds(config_.reindex_pause_ms);
+  p.reindexer = std::make_unique<Reindexer>(*p.store, reindex_options);
+
   p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
   validation::WarmUp();
 
@@ -160,7 +178,7 @@ Status App::Start() {
     core::LogWarn("validation is off: resources are stored unchecked (--validation off)");
   }
 
-  p.root = std::make_unique<RootHandler>(*p.store, p.metrics);
+  p.root = std::make_unique<RootHandler>(*p.store, p.metrics, *p.reindexer);
   bool access_log = config_.access_log;
   core::RequestMetrics* metrics = &p.metrics;
   p.http = http::MakeServer(
@@ -189,6 +207,7 @@ Status App::Start() {
   core::LogInfo("kiln started", {{"url", std::string_view(p.base_url)},
                                  {"data", std::string_view(p.data_path)},
                                  {"store", "sqlite"}});
+  if (reindex_plan->needed) p.reindexer->Start(*reindex_plan);
   return Status::Ok();
 }
 
@@ -203,6 +222,8 @@ void App::Stop() {
   std::lock_guard lock(p.stop_mu);
   if (p.stopped) return;
   p.stopped = true;
+  // First, so no new batch is queued; a rebuild resumes from its cursor at the next start.
+  if (p.reindexer) p.reindexer->Stop();
   if (p.http) p.http->Stop();  // finishes in-flight requests
   if (p.workers) p.workers->Shutdown();
   if (p.store) p.store->Close();  // commits queued writes, checkpoints, closes

@@ -177,6 +177,18 @@ const std::vector<Setting>& Settings() {
        "Most resources _include/_revinclude add to one search page (default 1000); a page that "
        "reaches it says so in an OperationOutcome entry.",
        Int(&Config::max_includes, 0, 100000)},
+      {"reindex", "",
+       "Rebuild the search index rows of every resource in the background after start-up, "
+       "while serving (normally only done when the index rules changed; see "
+       "docs/operations.md).",
+       Bool(&Config::reindex)},
+      {"reindex-batch", "N",
+       "Resources per search index rebuild batch; each batch is one write (default 500).",
+       Int(&Config::reindex_batch, 1, 100000)},
+      {"reindex-pause-ms", "MS",
+       "Pause between search index rebuild batches, to leave more of the disk to clients "
+       "(default 0).",
+       Int(&Config::reindex_pause_ms, 0, 60000)},
       {"allow-unauthenticated-remote", "",
        "Acknowledge that Kiln has no authentication yet and allow listening on a non-loopback "
        "address.",

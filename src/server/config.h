@@ -38,6 +38,9 @@ struct Config {
   int conditional_delete_max = 1;
   int max_includes = 1000;
   bool allow_unauthenticated_remote = false;
+  bool reindex = false;      // rebuild every search index row in the background at start-up
+  int reindex_batch = 500;   // resources per rebuild batch (one write each)
+  int reindex_pause_ms = 0;  // pause between rebuild batches
   std::string config_file;
 };
 

@@ -3,7 +3,10 @@
 
 #include <future>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace kiln {
 
@@ -14,6 +17,30 @@ Status Store::WriteAndWait(WriteFn fn) {
   std::future<Status> future = promise->get_future();
   Write(std::move(fn), [promise](Status status) { promise->set_value(std::move(status)); });
   return future.get();
+}
+
+// Index maintenance: a backend that has not implemented it says so.
+namespace {
+Status NotImplemented(std::string what) {
+  return Status(ErrorCode::kNotImplemented, "not-supported", std::move(what));
+}
+}  // namespace
+
+Result<bool> StoreTxn::ReplaceIndex(const ResourceKey&, int64_t,
+                                    const std::vector<search::IndexEntry>&) {
+  return NotImplemented("this store cannot replace index rows");
+}
+Status StoreTxn::SetMeta(const std::string&, std::optional<int64_t>) {
+  return NotImplemented("this store keeps no metadata");
+}
+Result<ScanPage> Store::ScanCurrent(int64_t, int) {
+  return NotImplemented("this store cannot scan its resources");
+}
+Result<int64_t> Store::CountCurrent(int64_t) {
+  return NotImplemented("this store cannot count its resources");
+}
+Result<std::optional<int64_t>> Store::ReadMeta(const std::string&) {
+  return NotImplemented("this store keeps no metadata");
 }
 
 }  // namespace kiln

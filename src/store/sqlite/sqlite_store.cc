@@ -12,7 +12,9 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -66,7 +68,13 @@ enum Slot : size_t {
   kFirstSeqFrom,
   // History: 3 scopes x (plain, with _at) x (page, count); see HistorySlot().
   kHistoryFirst,
-  kSlotCount = kHistoryFirst + 12,
+  // Index maintenance (ScanCurrent, CountCurrent, ReadMeta on readers; the rest on the writer).
+  kScanCurrent = kHistoryFirst + 12,
+  kCountCurrent,
+  kReadMeta,
+  kUpsertMeta,
+  kDeleteMeta,
+  kSlotCount,
 };
 
 // Full text (_text, _content): one row per resource, rowid = rid (schema migration 4).
@@ -101,6 +109,24 @@ const char* const kInsertCurrentSql =
     "INSERT INTO resource (tenant, type, id, version, seq, deleted, last_updated) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const char* const kSetMetaSql = "UPDATE store_meta SET value = ?2 WHERE key = ?1";
+
+// Index maintenance. The scan walks `resource` in rid order (rids only grow) and joins each
+// current row to its version's JSON by seq, the version table's rowid.
+const char* const kScanCurrentSql =
+    "SELECT r.rid, r.tenant, r.type, r.id, v.seq, v.version, v.last_updated, v.deleted, "
+    "v.method, v.json FROM resource AS r JOIN resource_version AS v ON v.seq = r.seq "
+    "WHERE r.rid > ?1 AND r.deleted = 0 ORDER BY r.rid LIMIT ?2";
+const char* const kCountCurrentSql = "SELECT count(*) FROM resource WHERE rid > ?1 AND deleted = 0";
+const char* const kReadMetaSql = "SELECT value FROM store_meta WHERE key = ?1";
+const char* const kUpsertMetaSql =
+    "INSERT INTO store_meta (key, value) VALUES (?1, ?2) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+const char* const kDeleteMetaSql = "DELETE FROM store_meta WHERE key = ?1";
+
+// store_meta keys the writer keeps itself (SaveState); SetMeta refuses them.
+bool IsReservedMetaKey(std::string_view key) {
+  return key == "max_last_updated" || key == "history_time_ordered";
+}
 
 // The index tables in the order of search::IndexKind (kText is not stored).
 // Index rows are keyed rid << kIndexKeyBits | n, n counting the resource's entries from 0.
@@ -463,6 +489,9 @@ class SqliteStoreImpl final : public SqliteStore {
   Status Check() override;
   StoreStats Stats() override;
   void Close() override;
+  Result<ScanPage> ScanCurrent(int64_t cursor, int limit) override;
+  Result<int64_t> CountCurrent(int64_t cursor) override;
+  Result<std::optional<int64_t>> ReadMeta(const std::string& key) override;
 
   SqliteCounters Counters() const override {
     SqliteCounters counters;
@@ -509,6 +538,13 @@ class SqliteStoreImpl final : public SqliteStore {
       store_.last_timestamp_ = std::max(now, store_.last_timestamp_ + 1);
       return store_.last_timestamp_;
     }
+    Result<bool> ReplaceIndex(const ResourceKey& key, int64_t expected_version,
+                              const std::vector<search::IndexEntry>& entries) override {
+      return store_.ReplaceIndex(key, expected_version, entries);
+    }
+    Status SetMeta(const std::string& key, std::optional<int64_t> value) override {
+      return store_.SetMeta(key, value);
+    }
 
    private:
     SqliteStoreImpl& store_;
@@ -529,6 +565,10 @@ class SqliteStoreImpl final : public SqliteStore {
   Status SaveState();
   // Writes the pending_text_ entries not yet in idx_text (see PendingText).
   Status FlushText();
+  // StoreTxn::ReplaceIndex and SetMeta, on the writer thread.
+  Result<bool> ReplaceIndex(const ResourceKey& key, int64_t expected_version,
+                            const std::vector<search::IndexEntry>& entries);
+  Status SetMeta(const std::string& key, std::optional<int64_t> value);
 
   // Smallest seq whose row has last_updated >= `t` (max_seq + 1 if none), by binary search over
   // seq. Only meaningful while history is time ordered (last_updated increases with seq).
@@ -1191,6 +1231,107 @@ Status SqliteStoreImpl::SaveState() {
     status = set("history_time_ordered", state_.time_ordered ? 1 : 0);
   }
   return status;
+}
+
+// --- index maintenance -----------------------------------------------------------------------
+
+Result<ScanPage> SqliteStoreImpl::ScanCurrent(int64_t cursor, int limit) {
+  if (limit < 1) return Status::Invalid("a scan page needs a limit of at least 1");
+  if (cursor < 0) return Status::Invalid("not a scan cursor: " + std::to_string(cursor));
+  ReaderLease lease(readers_);
+  Connection* connection = lease.get();
+  if (connection == nullptr) return Closed();
+  Result<sqlite3_stmt*> prepared = connection->Statement(kScanCurrent, kScanCurrentSql);
+  if (!prepared.ok()) return prepared.take_status();
+  sqlite3_stmt* stmt = *prepared;
+  // One statement: it reads one snapshot.
+  StatementScope scope(stmt);
+  sqlite3_bind_int64(stmt, 1, cursor);
+  sqlite3_bind_int64(stmt, 2, limit);
+  ScanPage page;
+  page.next_cursor = cursor;
+  page.resources.reserve(static_cast<size_t>(std::min(limit, 1000)));
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    page.next_cursor = sqlite3_column_int64(stmt, 0);
+    ScannedResource& out = page.resources.emplace_back();
+    out.tenant = ColumnText(stmt, 1);
+    out.resource.info.type = ColumnText(stmt, 2);
+    out.resource.info.id = ColumnText(stmt, 3);
+    FillVersion(stmt, 4, out.resource);
+  }
+  if (rc != SQLITE_DONE) return connection->Error(rc, kScanCurrentSql);
+  page.done = page.resources.size() < static_cast<size_t>(limit);
+  return page;
+}
+
+Result<int64_t> SqliteStoreImpl::CountCurrent(int64_t cursor) {
+  ReaderLease lease(readers_);
+  Connection* connection = lease.get();
+  if (connection == nullptr) return Closed();
+  Result<sqlite3_stmt*> prepared = connection->Statement(kCountCurrent, kCountCurrentSql);
+  if (!prepared.ok()) return prepared.take_status();
+  StatementScope scope(*prepared);
+  sqlite3_bind_int64(*prepared, 1, cursor);
+  int rc = sqlite3_step(*prepared);
+  if (rc != SQLITE_ROW) return connection->Error(rc, kCountCurrentSql);
+  return sqlite3_column_int64(*prepared, 0);
+}
+
+Result<std::optional<int64_t>> SqliteStoreImpl::ReadMeta(const std::string& key) {
+  ReaderLease lease(readers_);
+  Connection* connection = lease.get();
+  if (connection == nullptr) return Closed();
+  Result<sqlite3_stmt*> prepared = connection->Statement(kReadMeta, kReadMetaSql);
+  if (!prepared.ok()) return prepared.take_status();
+  StatementScope scope(*prepared);
+  BindText(*prepared, 1, key);
+  int rc = sqlite3_step(*prepared);
+  if (rc == SQLITE_DONE) return std::optional<int64_t>();
+  if (rc != SQLITE_ROW) return connection->Error(rc, kReadMetaSql);
+  return std::optional<int64_t>(sqlite3_column_int64(*prepared, 0));
+}
+
+Result<bool> SqliteStoreImpl::ReplaceIndex(const ResourceKey& key, int64_t expected_version,
+                                           const std::vector<search::IndexEntry>& entries) {
+  Connection& db = *writer_;
+  int64_t rid = 0;
+  int64_t version = 0;
+  {
+    Result<sqlite3_stmt*> prepared = db.Statement(kFindCurrent, kFindCurrentSql);
+    if (!prepared.ok()) return prepared.take_status();
+    sqlite3_stmt* stmt = *prepared;
+    StatementScope scope(stmt);
+    BindText(stmt, 1, key.tenant);
+    BindText(stmt, 2, key.type);
+    BindText(stmt, 3, key.id);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) return Status::NotFound(key.type + "/" + key.id + " does not exist");
+    if (rc != SQLITE_ROW) return db.Error(rc, kFindCurrentSql);
+    rid = sqlite3_column_int64(stmt, 0);
+    version = sqlite3_column_int64(stmt, 1);
+  }
+  // A deletion is a version of its own, so an unchanged version number means not deleted since
+  // the caller read it; the caller never passes a deletion's version (ScanCurrent skips them).
+  if (version != expected_version) return false;
+  Status status = WriteIndex(rid, /*fresh=*/false, &entries);
+  if (!status.ok()) return status;
+  return true;
+}
+
+Status SqliteStoreImpl::SetMeta(const std::string& key, std::optional<int64_t> value) {
+  if (key.empty() || IsReservedMetaKey(key)) {
+    return Status::Invalid("store_meta key '" + key + "' is not one a caller may set");
+  }
+  Connection& db = *writer_;
+  const char* sql = value ? kUpsertMetaSql : kDeleteMetaSql;
+  Result<sqlite3_stmt*> prepared = db.Statement(value ? kUpsertMeta : kDeleteMeta, sql);
+  if (!prepared.ok()) return prepared.take_status();
+  StatementScope scope(*prepared);
+  BindText(*prepared, 1, key);
+  if (value) sqlite3_bind_int64(*prepared, 2, *value);
+  int rc = sqlite3_step(*prepared);
+  return rc == SQLITE_DONE ? Status::Ok() : db.Error(rc, sql);
 }
 
 // --- lifecycle -------------------------------------------------------------------------------
