@@ -389,7 +389,7 @@ echo
 echo "== Summary ($(fmt_int "$LOADED") resources, seed $SEED, $CLONES clones; kiln --threads $KILN_THREADS;"\
   "wrk on the same $(nproc) cores; ratio = value / target)"
 printf '  %-46s %17s %-6s %-18s %6s  %s\n' "Figure" "Value" "" "Target" "Ratio" "Met"
-row "0. Create (load by PUT, indexing on)$( ((REUSED)) && echo ', earlier load')" "$LOAD_RATE" res/s ">=" "$T_CREATE_PER_S"
+row "0. Create by PUT, indexing on$( ((REUSED)) && echo ' (earlier load)')" "$LOAD_RATE" res/s ">=" "$T_CREATE_PER_S"
 row "   search index per resource (idx_* pages)" "$INDEX_BPR" B "-" ""
 row "   resource tables per resource" "$RES_BPR" B "-" ""
 row "   data directory per resource (files)" "$FILE_BPR" B "-" ""
