@@ -153,6 +153,23 @@ start_kiln() {
   BASE=http://127.0.0.1:$KPORT/fhir
 }
 
+# step CMD...: runs CMD in the background, its output indented, and waits for it, so that Ctrl-C or
+# SIGTERM stop the script at once even during a long load (bash runs traps only after a foreground
+# command ends); returns CMD's exit status.
+step() {
+  local job rc=0
+  (
+    set +e
+    "$@" 2>&1 | sed -u 's/^/  /'
+    exit "${PIPESTATUS[0]}"
+  ) &
+  job=$!
+  PIDS+=("$job")
+  wait "$job" || rc=$?
+  forget_pid "$job"
+  return "$rc"
+}
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 cpu_busy_pct() {
@@ -274,8 +291,8 @@ else
   echo "== Generating the population: $CLONES clone(s) of the 34 Synthea bundles, seed $SEED"
   echo "  ($(fmt_int "$EXPECTED") resources; NDJSON, query values and manifest in $PDIR)"
   gen_start=$(date +%s%N)
-  node "$POP/generate.mjs" --seed "$SEED" --clones "$CLONES" --out "$NDJSON" --queries "$QUERIES" \
-    --manifest "$MANIFEST" 2>&1 | sed 's/^/  /' || die "generation failed"
+  step node "$POP/generate.mjs" --seed "$SEED" --clones "$CLONES" --out "$NDJSON" \
+    --queries "$QUERIES" --manifest "$MANIFEST" || die "generation failed"
   gen_s=$(awk -v n="$(($(date +%s%N) - gen_start))" 'BEGIN {printf "%.1f", n / 1e9}')
   echo "  generated in $gen_s s"
 
@@ -284,9 +301,8 @@ else
   echo "== Loading with PUT (update as create), $LOAD_CONCURRENCY in flight, into a fresh kiln (port $KPORT)"
   wait_quiet "$QUIET_WAIT"
   t0=$(cpu_ticks "$KPID")
-  node "$POP/load.mjs" --base "$BASE" --concurrency "$LOAD_CONCURRENCY" --manifest "$MANIFEST" \
-    --data "$DATA" --result "$TMP/load.json" "$NDJSON" 2>&1 | sed 's/^/  /' ||
-    die "loading failed (see above)"
+  step node "$POP/load.mjs" --base "$BASE" --concurrency "$LOAD_CONCURRENCY" --manifest "$MANIFEST" \
+    --data "$DATA" --result "$TMP/load.json" "$NDJSON" || die "loading failed (see above)"
   t1=$(cpu_ticks "$KPID")
   load_s=$(jget "$TMP/load.json" 'j.seconds')
   echo "  kiln used $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v s="$load_s" \
@@ -294,7 +310,7 @@ else
 
   echo
   echo "== Verifying the loaded population (sampled references resolve, query files answer)"
-  node "$POP/verify.mjs" --base "$BASE" --queries "$QUERIES" "$NDJSON" 2>&1 | sed 's/^/  /' ||
+  step node "$POP/verify.mjs" --base "$BASE" --queries "$QUERIES" "$NDJSON" ||
     die "verification failed (see above)"
   mv "$TMP/load.json" "$LOADRES"
   [[ ${BENCH_KEEP_NDJSON:-0} == 1 ]] || rm -f "$NDJSON"
