@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DATA ?= ./kiln-data
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run test bench bench-search clean format
 
 all: build
 
@@ -29,6 +29,10 @@ test: build
 # Benchmarks (not a CI test): prints requests/s, latencies, RSS and ratios.
 bench: build
 	@bench/run.sh $(BUILD_DIR)
+
+# Search benchmark over a ~1M-resource Synthea population (long: see bench/README.md).
+bench-search: build
+	@bench/search.sh $(BUILD_DIR)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -1,0 +1,431 @@
+#!/usr/bin/env bash
+# Kiln search benchmark (issue 4): a realistic population of about 1,000,000 resources (94 seeded
+# clones of the 34 Synthea bundles), loaded through the HTTP API, then search latency, a search mix,
+# _summary=count and paging throughput. Prints a report and a summary table; see bench/README.md.
+#
+# Usage: bench/search.sh [BUILD_DIR]          (what `make bench-search` runs; default build)
+# Settings (environment):
+#   BENCH_CLONES            clones of the 34 bundles (10,682 resources each; default 94 = 1,004,108)
+#   BENCH_SEED              generator seed (default 42)
+#   BENCH_POPULATION_DIR    keep the population here (data/, queries/, manifest.json, load.json) and
+#                           reuse it on the next run with the same clones and seed instead of loading
+#                           again; without it everything lives in a temporary directory, removed at exit
+#   BENCH_KEEP_NDJSON=1     keep the generated population.ndjson (about 1.3 KB per resource)
+#   BENCH_LOAD_CONCURRENCY  PUTs in flight while loading (default 48)
+#   BENCH_KILN_THREADS      kiln --threads (default 2)
+#   BENCH_DURATION          seconds of each measured wrk run (default 10)
+#   BENCH_WARMUP            seconds of unreported warm-up before each kind of search (default 3)
+#   BENCH_PAGE_LIMIT        matches to page through (default 100000)
+#   BENCH_QUIET_WAIT        most seconds to wait for the machine to quieten before loading (default
+#                           60; at most 15 before each later measurement; 0 never waits)
+#   BENCH_VERBOSE=1         also print wrk's own output
+#   BENCH_SKIP_BUILD=1      use the kiln already in BUILD_DIR
+#
+# A benchmark, not a test: exits 0 when everything ran, whatever the figures, and 1 when something
+# could not run (build, server start, generation, loading, a count mismatch, verification).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${1:-build}
+[[ $BUILD_DIR = /* ]] || BUILD_DIR=$PWD/$BUILD_DIR
+
+CLONES=${BENCH_CLONES:-94}
+SEED=${BENCH_SEED:-42}
+LOAD_CONCURRENCY=${BENCH_LOAD_CONCURRENCY:-48}
+KILN_THREADS=${BENCH_KILN_THREADS:-2}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-3}
+PAGE_LIMIT=${BENCH_PAGE_LIMIT:-100000}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
+STEP_WAIT=$((QUIET_WAIT < 15 ? QUIET_WAIT : 15))   # before each later measurement
+VERBOSE=${BENCH_VERBOSE:-0}
+CONNECTIONS=32
+WRK_THREADS=2
+
+# Targets (issue 4; see bench/README.md).
+T_P50_MS=2
+T_P99_MS=10
+T_MIX_RPS=5000
+T_COUNT_PER_S=5000000
+T_PAGE_PER_S=100000
+T_CREATE_PER_S=5000
+FULL_POPULATION=1000000
+
+KILN=$BUILD_DIR/kiln
+POP=$ROOT/bench/population
+LUA=$ROOT/bench/lua
+
+die() { echo "bench-search: $*" >&2; exit 1; }
+warn() { echo "  WARNING: $*"; WARNINGS+=("$*"); }
+WARNINGS=()
+
+for tool in wrk curl awk node sqlite3; do
+  command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+[[ -d $ROOT/../shared/testdata/synthea/bundles ]] ||
+  die "the Synthea bundles are missing ($ROOT/../shared/testdata/synthea/bundles)"
+[[ $CLONES =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLONES must be a positive integer"
+
+# ---------------------------------------------------------------- clean-up of what we start
+TMP=$(mktemp -d -t kiln-search-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- build
+if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
+  echo "== Not building (BENCH_SKIP_BUILD=1): using $KILN"
+  [[ -x $KILN ]] || die "$KILN is missing"
+else
+  echo "== Building kiln in $BUILD_DIR"
+  if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$TMP/configure.log" 2>&1 ||
+      { tail -20 "$TMP/configure.log"; die "cmake configure failed"; }
+  fi
+  cmake --build "$BUILD_DIR" --target kiln >"$TMP/build.log" 2>&1 ||
+    { tail -30 "$TMP/build.log"; die "build failed"; }
+fi
+build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt")
+[[ $build_type == Release ]] || echo "  note: $BUILD_DIR is a '$build_type' build, not Release"
+
+# ---------------------------------------------------------------- helpers (as in run.sh)
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+# wait_ready PID PORT: until GET /healthz answers 200 (at most 60 s: opening a big database).
+wait_ready() {
+  local pid=$1 port=$2
+  for _ in $(seq 1 3000); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/healthz" \
+         2>/dev/null) == 200 ]] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+# start_kiln DATA_DIR NAME: sets KPID, KPORT and BASE.
+start_kiln() {
+  KPORT=$(free_port)
+  "$KILN" serve --port "$KPORT" --data "$1" --access-log false --threads "$KILN_THREADS" \
+    >"$TMP/$2.out" 2>"$TMP/$2.log" &
+  KPID=$!
+  PIDS+=("$KPID")
+  wait_ready "$KPID" "$KPORT" || { tail -5 "$TMP/$2.log"; die "kiln ($2) did not become ready"; }
+  BASE=http://127.0.0.1:$KPORT/fhir
+}
+
+# step CMD...: runs CMD in the background, its output indented, and waits for it, so that Ctrl-C or
+# SIGTERM stop the script at once even during a long load (bash runs traps only after a foreground
+# command ends); returns CMD's exit status.
+step() {
+  local job rc=0
+  (
+    set +e
+    "$@" 2>&1 | sed -u 's/^/  /'
+    exit "${PIPESTATUS[0]}"
+  ) &
+  job=$!
+  PIDS+=("$job")
+  wait "$job" || rc=$?
+  forget_pid "$job"
+  return "$rc"
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+cpu_busy_pct() {
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%d", (busy + idle) ? 100 * busy / (busy + idle) : 0}'
+}
+
+# wait_quiet MAX_SECONDS: wait until other work uses less than 15% of the CPU (kiln idle).
+wait_quiet() {
+  local busy waited=0
+  ((${1} > 0)) || return 0
+  busy=$(cpu_busy_pct)
+  if ((busy >= 15)); then
+    printf '  waiting for the machine to quieten (%d%% CPU busy with other work)...' "$busy"
+    while ((busy >= 15 && waited < $1)); do
+      busy=$(cpu_busy_pct)
+      waited=$((waited + 1))
+    done
+    ((busy < 15)) && echo " quiet after ${waited} s" || echo " still ${busy}% after ${waited} s"
+  fi
+  ((busy < 15)) || warn "other work was using ${busy}% of the CPU when a measurement started"
+}
+
+AWK_COMMAS='function commas(x,   i, out) {
+  if (x !~ /^-?[0-9]+(\.[0-9]*)?$/ || x < 1000) return x
+  i = sprintf("%d", x + 0.5); out = ""
+  while (length(i) > 3) { out = "," substr(i, length(i) - 2) out; i = substr(i, 1, length(i) - 3) }
+  return i out
+}'
+fmt_int() { awk -v x="$1" "$AWK_COMMAS"' BEGIN {print commas(x)}'; }
+ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
+
+# run_wrk NAME SECONDS THREADS CONNECTIONS PATHS: runs wrk with lua/search.lua over PATHS (see
+# search.lua) against kiln; sets R_RPS R_P50 R_P90 R_P99 R_MAX (ms) R_REQS R_NON2XX R_ERR R_CPU.
+run_wrk() {
+  local name=$1 secs=$2 threads=$3 conns=$4 paths=$5 t0 t1 all0 all1 wrk_cpu line
+  t0=$(cpu_ticks "$KPID")
+  all0=$(busy_ticks)
+  local TIMEFORMAT='%U %S' wrk_job
+  { time BENCH_PATHS=$paths wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency \
+      -s "$LUA/search.lua" "http://127.0.0.1:$KPORT" >"$TMP/$name.wrk" 2>&1; } 2>"$TMP/$name.time" &
+  wrk_job=$!
+  PIDS+=("$wrk_job")
+  wait "$wrk_job" || { cat "$TMP/$name.wrk"; die "wrk ($name) failed"; }
+  forget_pid "$wrk_job"
+  t1=$(cpu_ticks "$KPID")
+  all1=$(busy_ticks)
+  [[ $VERBOSE == 1 ]] && sed 's/^/    | /' "$TMP/$name.wrk"
+  line=$(grep '^BENCH ' "$TMP/$name.wrk") || { cat "$TMP/$name.wrk"; die "no result from wrk ($name)"; }
+  get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+  R_RPS=$(get rps)
+  R_P50=$(ms "$(get p50_us)") R_P90=$(ms "$(get p90_us)") R_P99=$(ms "$(get p99_us)") R_MAX=$(ms "$(get max_us)")
+  R_REQS=$(get requests) R_NON2XX=$(get non2xx) R_ERR=$(get socket_errors)
+  wrk_cpu=$(awk '{print $1 + $2}' "$TMP/$name.time")
+  R_CPU=$(awk -v k="$((t1 - t0))" -v all="$((all1 - all0))" -v hz="$(getconf CLK_TCK)" \
+    -v w="$wrk_cpu" -v s="$secs" 'BEGIN {o = (all - k) / hz / s - w / s; if (o < 0) o = 0
+    printf "server %.2f cores, wrk %.2f cores, everything else %.2f cores", k / hz / s, w / s, o}')
+  if [[ $name != *warmup ]]; then
+    local others=${R_CPU##*else }
+    others=${others% cores}
+    awk -v o="$others" 'BEGIN {exit !(o > 0.15)}' &&
+      warn "$name: other work used $others cores during the run; its figures are not reliable"
+    ((R_NON2XX == 0)) || warn "$name: $R_NON2XX responses were not 2xx/3xx"
+    ((R_ERR == 0)) || warn "$name: $R_ERR socket errors (connect/read/write/timeout)"
+  fi
+  return 0
+}
+
+# jget FILE EXPR: a value from a JSON file (EXPR is JavaScript on `j`).
+jget() { node -e "const j = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')); console.log($2)" "$1"; }
+
+# ---------------------------------------------------------------- context
+echo
+echo "== Machine"
+echo "  $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)),"\
+  "$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sr)"
+echo "  kiln $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'), $build_type build,"\
+  "--threads $KILN_THREADS --access-log false"
+echo "  load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------- population
+if [[ -n ${BENCH_POPULATION_DIR:-} ]]; then
+  PDIR=$BENCH_POPULATION_DIR
+  mkdir -p "$PDIR"
+  PDIR=$(cd "$PDIR" && pwd)
+else
+  PDIR=$TMP/population
+  mkdir -p "$PDIR"
+fi
+DATA=$PDIR/data
+QUERIES=$PDIR/queries
+MANIFEST=$PDIR/manifest.json
+LOADRES=$PDIR/load.json
+NDJSON=$PDIR/population.ndjson
+EXPECTED=$((CLONES * 10682))
+
+REUSED=0
+if [[ -f $LOADRES && -f $MANIFEST && -d $DATA ]]; then
+  have=$(jget "$MANIFEST" '`${j.seed} ${j.clones} ${j.firstClone}`')
+  [[ $have == "$SEED $CLONES 0" ]] ||
+    die "$PDIR holds a population of seed/clones/first clone '$have', not '$SEED $CLONES 0': use another BENCH_POPULATION_DIR or delete it"
+  REUSED=1
+elif [[ -e $DATA ]]; then
+  die "$DATA exists but its load did not complete ($LOADRES is missing): delete $PDIR and run again"
+fi
+
+if ((REUSED)); then
+  echo
+  echo "== Population: reusing $PDIR (seed $SEED, $CLONES clones, loaded $(date -r "$LOADRES" '+%Y-%m-%d %H:%M'))"
+  start_kiln "$DATA" kiln
+  echo "  kiln on port $KPORT"
+else
+  echo
+  echo "== Generating the population: $CLONES clone(s) of the 34 Synthea bundles, seed $SEED"
+  echo "  ($(fmt_int "$EXPECTED") resources; NDJSON, query values and manifest in $PDIR)"
+  gen_start=$(date +%s%N)
+  step node "$POP/generate.mjs" --seed "$SEED" --clones "$CLONES" --out "$NDJSON" \
+    --queries "$QUERIES" --manifest "$MANIFEST" || die "generation failed"
+  gen_s=$(awk -v n="$(($(date +%s%N) - gen_start))" 'BEGIN {printf "%.1f", n / 1e9}')
+  echo "  generated in $gen_s s"
+
+  start_kiln "$DATA" kiln
+  echo
+  echo "== Loading with PUT (update as create), $LOAD_CONCURRENCY in flight, into a fresh kiln (port $KPORT)"
+  wait_quiet "$QUIET_WAIT"
+  t0=$(cpu_ticks "$KPID")
+  step node "$POP/load.mjs" --base "$BASE" --concurrency "$LOAD_CONCURRENCY" --manifest "$MANIFEST" \
+    --data "$DATA" --result "$TMP/load.json" "$NDJSON" || die "loading failed (see above)"
+  t1=$(cpu_ticks "$KPID")
+  load_s=$(jget "$TMP/load.json" 'j.seconds')
+  echo "  kiln used $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v s="$load_s" \
+    'BEGIN {printf "%.2f", t / hz / s}') cores while loading"
+
+  echo
+  echo "== Verifying the loaded population (sampled references resolve, query files answer)"
+  step node "$POP/verify.mjs" --base "$BASE" --queries "$QUERIES" "$NDJSON" ||
+    die "verification failed (see above)"
+  mv "$TMP/load.json" "$LOADRES"
+  [[ ${BENCH_KEEP_NDJSON:-0} == 1 ]] || rm -f "$NDJSON"
+fi
+
+LOADED=$(jget "$LOADRES" 'j.ok')
+LOAD_RATE=$(jget "$LOADRES" 'j.rate.toFixed(1)')
+INDEX_BPR=$(jget "$LOADRES" 'j.disk.indexBytesPerResource ? j.disk.indexBytesPerResource.toFixed(0) : 0')
+RES_BPR=$(jget "$LOADRES" 'j.disk.resourceBytesPerResource ? j.disk.resourceBytesPerResource.toFixed(0) : 0')
+FILE_BPR=$(jget "$LOADRES" 'j.disk.fileBytesPerResource ? j.disk.fileBytesPerResource.toFixed(0) : 0')
+DISK_MB=$(jget "$LOADRES" '(j.disk.totalFileBytes / 1048576).toFixed(0)')
+((LOADED >= FULL_POPULATION)) ||
+  warn "the population has $(fmt_int "$LOADED") resources, not the ~1,000,000 of the issue: figures do not compare with the targets"
+
+OBS=$QUERIES/observation-patient-code-date.txt
+PAT=$QUERIES/patient-family-birthdate.txt
+MIX="$OBS:3,$PAT:2,$QUERIES/encounter-patient.txt:2,$QUERIES/condition-code.txt:1,$QUERIES/observation-code.txt:2"
+echo
+echo "== Query values (drawn from the population by the generator)"
+for f in "$QUERIES"/*.txt; do
+  printf '  %-34s %5d paths, e.g. %s\n' "$(basename "$f" .txt)" "$(wc -l <"$f")" "$(head -1 "$f")"
+done
+
+# ---------------------------------------------------------------- 1, 2: latency
+declare -A LAT
+latency() {  # latency KEY LABEL PATHS
+  local key=$1 label=$2 paths=$3
+  echo
+  echo "== $label"
+  wait_quiet "$STEP_WAIT"
+  ((WARMUP > 0)) && run_wrk "$key-warmup" "$WARMUP" "$WRK_THREADS" "$CONNECTIONS" "$paths"
+  run_wrk "$key-c1" "$DURATION" 1 1 "$paths"
+  LAT[$key-c1-p50]=$R_P50 LAT[$key-c1-p99]=$R_P99 LAT[$key-c1-rps]=$R_RPS
+  echo "  1 connection:   $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+    "($(fmt_int "$R_REQS") requests)"
+  echo "    CPU: $R_CPU"
+  run_wrk "$key-c32" "$DURATION" "$WRK_THREADS" "$CONNECTIONS" "$paths"
+  LAT[$key-c32-p50]=$R_P50 LAT[$key-c32-p99]=$R_P99 LAT[$key-c32-rps]=$R_RPS
+  echo "  $CONNECTIONS connections: $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+    "($(fmt_int "$R_REQS") requests)"
+  echo "    CPU: $R_CPU"
+}
+latency obs "1. Observation?patient=X&code=Y&date=geD ($(wc -l <"$OBS") value sets), ${DURATION} s per run" "$OBS"
+latency pat "2. Patient?family=F&birthdate=D ($(wc -l <"$PAT") value sets), ${DURATION} s per run" "$PAT"
+
+# ---------------------------------------------------------------- 3: mix
+echo
+echo "== 3. Search mix, $CONNECTIONS connections, ${DURATION} s: Observation?patient&code&date 3,"\
+  "Patient?family&birthdate 2, Encounter?patient 2, Condition?code 1, Observation?code&_count=10 2"
+wait_quiet "$STEP_WAIT"
+((WARMUP > 0)) && run_wrk mix-warmup "$WARMUP" "$WRK_THREADS" "$CONNECTIONS" "$MIX"
+run_wrk mix "$DURATION" "$WRK_THREADS" "$CONNECTIONS" "$MIX"
+MIX_RPS=$R_RPS MIX_P50=$R_P50 MIX_P99=$R_P99
+echo "  $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms ($(fmt_int "$R_REQS") requests)"
+echo "  CPU: $R_CPU"
+
+# ---------------------------------------------------------------- 4: count
+echo
+echo "== 4. GET Observation?_summary=count (median of 5 after one warm-up), one connection"
+wait_quiet "$STEP_WAIT"
+out=$(node "$POP/measure.mjs" count "$BASE/Observation?_summary=count" --repeat 5) || die "count failed"
+mget() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$out"; }
+COUNT_TOTAL=$(mget total) COUNT_MS=$(mget median_ms) COUNT_RATE=$(mget counted_per_s)
+echo "  total $(fmt_int "$COUNT_TOTAL") Observations in $COUNT_MS ms (best $(mget best_ms), worst $(mget worst_ms) ms):"\
+  "$(fmt_int "$COUNT_RATE") matched resources counted per second"
+
+# ---------------------------------------------------------------- 5: paging
+echo
+echo "== 5. Paging: Observation?_count=1000, following next links to $(fmt_int "$PAGE_LIMIT") matches, one connection"
+wait_quiet "$STEP_WAIT"
+out=$(node "$POP/measure.mjs" page "$BASE/Observation?_count=1000" --limit "$PAGE_LIMIT") || die "paging failed"
+PAGE_N=$(mget matches) PAGE_RATE=$(mget delivered_per_s) PAGE_S=$(mget seconds)
+echo "  $(fmt_int "$PAGE_N") Observations in $(mget pages) pages, $(awk -v b="$(mget bytes)" 'BEGIN {printf "%.1f", b / 1048576}') MB,"\
+  "$PAGE_S s: $(fmt_int "$PAGE_RATE") resources/s ($(mget mb_per_s) MB/s);"\
+  "per page p50 $(mget page_p50_ms) ms, p99 $(mget page_p99_ms) ms"
+((PAGE_N >= PAGE_LIMIT)) ||
+  warn "paging ran out of Observations after $(fmt_int "$PAGE_N") (fewer than $(fmt_int "$PAGE_LIMIT") in the population)"
+
+stop_pid "$KPID"
+
+# ---------------------------------------------------------------- summary
+row() {
+  awk -v name="$1" -v v="$2" -v unit="$3" -v op="$4" -v t="$5" "$AWK_COMMAS"' BEGIN {
+    val = commas(v)
+    if (op == "-") { printf "  %-46s %17s %-6s %-18s %6s  %s\n", name, val, unit, "(report only)", "", ""; exit }
+    tv = commas(t)
+    met = (op == "<") ? v < t : (op == "<=") ? v <= t : v >= t
+    printf "  %-46s %17s %-6s %-18s %6.2f  %s\n", name, val, unit, op " " tv " " unit, t ? v / t : 0, met ? "yes" : "NO"
+  }'
+}
+echo
+echo "== Summary ($(fmt_int "$LOADED") resources, seed $SEED, $CLONES clones; kiln --threads $KILN_THREADS;"\
+  "wrk on the same $(nproc) cores; ratio = value / target)"
+printf '  %-46s %17s %-6s %-18s %6s  %s\n' "Figure" "Value" "" "Target" "Ratio" "Met"
+row "0. Create by PUT, indexing on$( ((REUSED)) && echo ' (earlier load)')" "$LOAD_RATE" res/s ">=" "$T_CREATE_PER_S"
+row "   search index per resource (idx_* pages)" "$INDEX_BPR" B "-" ""
+row "   resource tables per resource" "$RES_BPR" B "-" ""
+row "   data directory per resource (files)" "$FILE_BPR" B "-" ""
+row "   data directory size" "$DISK_MB" MB "-" ""
+row "1. Observation?patient&code&date, p50 (1 conn)" "${LAT[obs-c1-p50]}" ms "<=" "$T_P50_MS"
+row "   p99 (1 conn)" "${LAT[obs-c1-p99]}" ms "<=" "$T_P99_MS"
+row "   p50 / p99 ($CONNECTIONS conns)" "${LAT[obs-c32-p50]} / ${LAT[obs-c32-p99]}" ms "-" ""
+row "   req/s ($CONNECTIONS conns)" "${LAT[obs-c32-rps]}" req/s "-" ""
+row "2. Patient?family&birthdate, p50 (1 conn)" "${LAT[pat-c1-p50]}" ms "<=" "$T_P50_MS"
+row "   p99 (1 conn)" "${LAT[pat-c1-p99]}" ms "<=" "$T_P99_MS"
+row "   p50 / p99 ($CONNECTIONS conns)" "${LAT[pat-c32-p50]} / ${LAT[pat-c32-p99]}" ms "-" ""
+row "   req/s ($CONNECTIONS conns)" "${LAT[pat-c32-rps]}" req/s "-" ""
+row "3. Search mix ($CONNECTIONS conns)" "$MIX_RPS" req/s ">=" "$T_MIX_RPS"
+row "   p50 / p99" "$MIX_P50 / $MIX_P99" ms "-" ""
+row "4. Observation?_summary=count, counted" "$COUNT_RATE" res/s ">=" "$T_COUNT_PER_S"
+row "   time for $(fmt_int "$COUNT_TOTAL") Observations" "$COUNT_MS" ms "-" ""
+row "5. Paging _count=1000, delivered" "$PAGE_RATE" res/s ">=" "$T_PAGE_PER_S"
+if ((${#WARNINGS[@]})); then
+  echo
+  echo "  Warnings:"
+  printf '    - %s\n' "${WARNINGS[@]}"
+fi
+exit 0
