@@ -304,9 +304,6 @@ TEST_F(SqliteSearchTest, TenantsAreSeparate) {
 
 TEST_F(SqliteSearchTest, UnsupportedIsNotImplemented) {
   AddPatients();
-  EXPECT_EQ(ErrorOf("Patient", "general-practitioner:Practitioner.name=x"),
-            ErrorCode::kNotImplemented);
-  EXPECT_EQ(ErrorOf("Patient", "_has:Observation:patient:code=x"), ErrorCode::kNotImplemented);
   EXPECT_EQ(ErrorOf("Patient", "gender:in=http://x.org/vs"), ErrorCode::kNotImplemented);
   // Full text and composites are supported now (tests/spec/search_text.test and
   // search_composite.test).
