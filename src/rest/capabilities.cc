@@ -38,7 +38,9 @@ void AppendInteractions(std::string& out, bool system_level) {
 
 // The search parameters the store can execute today: every parameter of the basic types and the
 // composites, full text (_text, _content) and Location's near. _list comes later and is not
-// listed, nor are _query and _filter.
+// listed, nor are _query and _filter. Chains and _has work on every reference parameter; R4 has
+// no element for that here (SearchParameter.chain lives on the SearchParameter resource), so
+// rest.documentation says it.
 void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
   out += ",\"searchParam\":[";
   bool first = true;
@@ -149,8 +151,15 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
   out += "\"fhirVersion\":\"";
   out += fhir::FhirVersion();
   out += "\",\"format\":[\"application/fhir+json\",\"json\"],";
-  out += "\"rest\":[{\"mode\":\"server\",\"resource\":[";
+  out += "\"rest\":[{\"mode\":\"server\",";
   const bool searches = Supported(InteractionKind::kSearchType);
+  if (searches) {
+    out +=
+        "\"documentation\":\"Search supports chained parameters to any depth "
+        "(subject:Patient.name=x, subject.organization.name=x) and reverse chaining with _has, "
+        "nested, over local references to current resources.\",";
+  }
+  out += "\"resource\":[";
   const std::map<std::string_view, std::vector<std::string>> rev_includes =
       searches ? RevIncludesByTarget() : std::map<std::string_view, std::vector<std::string>>();
   bool first = true;

@@ -114,6 +114,12 @@ const char* TableFor(ParamType type) {
   return nullptr;
 }
 
+// The index rows (alias `rows`) of the resource whose rid is `rid`: a range of the table's key,
+// rid << 20 | n (schema migration 3).
+std::string RowsOf(const std::string& rows, const std::string& rid) {
+  return rows + ".key BETWEEN " + rid + " << 20 AND (" + rid + " << 20) + 1048575";
+}
+
 // ---- term conditions (SQL over one index table's row) ----
 
 // R4 prefix semantics between the search range [ql, qh) and the indexed range [low, high).
@@ -395,7 +401,7 @@ std::optional<std::string> FullTextQuery(std::string_view column, std::string_vi
 
 // _text (narrative) and _content (all text): R4 leaves the syntax to the server; Kiln takes the
 // value's words, all required, as word prefixes, case- and accent-insensitive. Commas are OR.
-Result<std::string> FullTextCondition(Params& p, const Criterion& c) {
+Result<std::string> FullTextCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.kind != Criterion::Kind::kMatch || c.modifier != Modifier::kNone) {
     return Unsupported(c, "modifiers on full-text search");
   }
@@ -411,7 +417,7 @@ Result<std::string> FullTextCondition(Params& p, const Criterion& c) {
     any += "(" + *query + ")";
   }
   if (any.empty()) return std::string("0");
-  return "r.rid IN (SELECT rowid FROM idx_text WHERE idx_text MATCH " + p.Text(any) + ")";
+  return alias + ".rid IN (SELECT rowid FROM idx_text WHERE idx_text MATCH " + p.Text(any) + ")";
 }
 
 // Kilometres in one `units` of a near distance (UCUM codes of length), or nullopt if unknown.
@@ -427,7 +433,7 @@ std::optional<double> KilometresPer(std::string_view units) {
 // distance from the point to Location.position is at most the distance given, 50 km when none is
 // (R4 leaves it to the server). Positions are read from the current version's JSON: Locations are
 // few next to clinical data, and this keeps WGS84 pairs out of the number index.
-Result<std::string> NearCondition(Params& p, const Criterion& c) {
+Result<std::string> NearCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.kind != Criterion::Kind::kMatch || c.modifier != Modifier::kNone) {
     return Unsupported(c, "modifiers on near");
   }
@@ -449,7 +455,9 @@ Result<std::string> NearCondition(Params& p, const Criterion& c) {
         ") / 2), 2) + cos(radians(" + lat + ")) * cos(radians(la)) * pow(sin(radians(lo - " + lon +
         ") / 2), 2)))) FROM (SELECT json_extract(CAST(nv.json AS TEXT), '$.position.latitude') "
         "AS la, json_extract(CAST(nv.json AS TEXT), '$.position.longitude') AS lo FROM "
-        "resource_version AS nv WHERE nv.seq = r.seq) WHERE typeof(la) IN ('real', 'integer') "
+        "resource_version AS nv WHERE nv.seq = " +
+        alias +
+        ".seq) WHERE typeof(la) IN ('real', 'integer') "
         "AND typeof(lo) IN ('real', 'integer')) <= " +
         p.Real(km);
     if (!any.empty()) any += " OR ";
@@ -463,7 +471,7 @@ Result<std::string> NearCondition(Params& p, const Criterion& c) {
 // same composite value, i.e. from index rows with the same group (index.h). Component 0's rows
 // are the driving set; each further component is an EXISTS over the same resource's rows (its
 // key range) with the same group.
-Result<std::string> CompositeCondition(Params& p, const Criterion& c) {
+Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
   std::vector<const char*> tables;
   for (const search::CompositeComponent& component : c.components) {
@@ -474,7 +482,7 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c) {
   if (c.kind == Criterion::Kind::kMissing) {
     std::string rows = std::string("SELECT rid FROM ") + tables[0] +
                        " WHERE param = " + p.Text(c.code) + " AND component = 0";
-    return std::string(c.missing ? "r.rid NOT IN (" : "r.rid IN (") + rows + ")";
+    return alias + (c.missing ? ".rid NOT IN (" : ".rid IN (") + rows + ")";
   }
   std::string any;
   for (const search::Term& term : c.terms) {
@@ -492,60 +500,144 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c) {
           std::visit([](const auto& t) { return search::Term(t); }, composite->components[i]);
       Result<std::string> condition = TermCondition(p, part, part_term);
       if (!condition.ok()) return condition.take_status();
-      std::string alias = "c" + std::to_string(i);
+      std::string part_alias = "c" + std::to_string(i);
       if (i == 0) {
         sql = "SELECT c0.rid FROM " + std::string(tables[0]) +
               " AS c0 WHERE c0.param = " + p.Text(c.code) + " AND c0.component = 0 AND (" +
               *condition + ")";
       } else {
         // Unqualified columns in the condition resolve to the innermost table, this one.
-        sql += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + alias + " WHERE " +
-               alias + ".key BETWEEN c0.rid << 20 AND (c0.rid << 20) + 1048575 AND " + alias +
-               ".param = c0.param AND " + alias + ".grp = c0.grp AND " + alias +
+        sql += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
+               " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " + part_alias +
+               ".param = c0.param AND " + part_alias + ".grp = c0.grp AND " + part_alias +
                ".component = " + std::to_string(i) + " AND (" + *condition + "))";
       }
     }
     if (!any.empty()) any += " OR ";
-    any += "r.rid IN (" + sql + ")";
+    any += alias + ".rid IN (" + sql + ")";
   }
   if (any.empty()) return Unsupported(c, "a criterion without values");
   return "(" + any + ")";
 }
 
-// The SQL condition on `r` (resource AS r) for criterion `c`.
-Result<std::string> CriterionCondition(Params& p, const Criterion& c) {
-  switch (c.kind) {
-    case Criterion::Kind::kChain:
-      return Unsupported(c, "chained search");
-    case Criterion::Kind::kHas:
-      return Unsupported(c, "reverse chaining (_has)");
-    case Criterion::Kind::kMatch:
-    case Criterion::Kind::kMissing:
-      break;
+// Writes the SQL conditions of criteria, recursing through chains and _has. A condition tests
+// one resource row named by an alias ("r" at the top); a chain or _has link is an uncorrelated
+// `alias.rid IN (SELECT ...)` over the linked resources, so SQLite computes each link once, drives
+// it from the index of the condition at the far end and follows references through
+// idx_reference_by_id, instead of testing every candidate row by row. Links count only local
+// references (kind 0: "Type/id", the same as a reference criterion's local form) to current,
+// not-deleted resources of the same tenant; index rows carry no tenant or type, so every link joins
+// `resource` for both.
+class ConditionWriter {
+ public:
+  ConditionWriter(Params& p, const std::string& tenant) : p_(p), tenant_(p.Text(tenant)) {}
+
+  // The SQL condition on `alias` (a `resource` row) for criterion `c`.
+  Result<std::string> Condition(const Criterion& c, const std::string& alias) {
+    switch (c.kind) {
+      case Criterion::Kind::kChain:
+        return ChainCondition(c, alias);
+      case Criterion::Kind::kHas:
+        return HasCondition(c, alias);
+      case Criterion::Kind::kMatch:
+      case Criterion::Kind::kMissing:
+        break;
+    }
+    return MatchCondition(c, alias);
   }
-  if (c.code == "_text" || c.code == "_content") return FullTextCondition(p, c);
-  if (c.code == "near" && c.type == ParamType::kSpecial) return NearCondition(p, c);
-  if (c.type == ParamType::kComposite) return CompositeCondition(p, c);
-  const char* table = TableFor(c.type);
-  if (c.type == ParamType::kReference && c.modifier == Modifier::kIdentifier) table = "idx_token";
-  if (table == nullptr) {
-    return Unsupported(c, c.type == ParamType::kComposite ? "composite search" : "this parameter");
+
+  // `alias` is a current, not-deleted resource of this tenant and one of `types` (any if empty).
+  std::string Current(const std::string& alias, const std::vector<std::string>& types) {
+    std::string sql = alias + ".tenant = " + tenant_ + " AND " + alias + ".deleted = 0";
+    if (types.size() == 1) {
+      sql += " AND " + alias + ".type = " + p_.Text(types[0]);
+    } else if (!types.empty()) {
+      sql += " AND " + alias + ".type IN (";
+      for (size_t i = 0; i < types.size(); ++i) sql += (i > 0 ? ", " : "") + p_.Text(types[i]);
+      sql += ")";
+    }
+    return sql;
   }
-  std::string rows = std::string("SELECT rid FROM ") + table + " WHERE param = " + p.Text(c.code);
-  if (c.kind == Criterion::Kind::kMissing) {
-    return std::string(c.missing ? "r.rid NOT IN (" : "r.rid IN (") + rows + ")";
+
+ private:
+  static constexpr int kLocalReference = static_cast<int>(search::ReferenceKind::kLocal);
+
+  Result<std::string> MatchCondition(const Criterion& c, const std::string& alias) {
+    if (c.code == "_text" || c.code == "_content") return FullTextCondition(p_, c, alias);
+    if (c.code == "near" && c.type == ParamType::kSpecial) return NearCondition(p_, c, alias);
+    if (c.type == ParamType::kComposite) return CompositeCondition(p_, c, alias);
+    const char* table = TableFor(c.type);
+    if (c.type == ParamType::kReference && c.modifier == Modifier::kIdentifier) table = "idx_token";
+    if (table == nullptr) {
+      return Unsupported(c,
+                         c.type == ParamType::kComposite ? "composite search" : "this parameter");
+    }
+    std::string rows =
+        std::string("SELECT rid FROM ") + table + " WHERE param = " + p_.Text(c.code);
+    if (c.kind == Criterion::Kind::kMissing) {
+      return alias + (c.missing ? ".rid NOT IN (" : ".rid IN (") + rows + ")";
+    }
+    if (c.terms.empty()) return Unsupported(c, "a criterion without values");
+    std::string any;
+    for (const search::Term& term : c.terms) {
+      Result<std::string> condition = TermCondition(p_, c, term);
+      if (!condition.ok()) return condition.take_status();
+      if (!any.empty()) any += " OR ";
+      any += "(" + *condition + ")";
+    }
+    bool negate = c.modifier == Modifier::kNot || c.modifier == Modifier::kNotIn;
+    return alias + (negate ? ".rid NOT IN (" : ".rid IN (") + rows + " AND (" + any + "))";
   }
-  if (c.terms.empty()) return Unsupported(c, "a criterion without values");
-  std::string any;
-  for (const search::Term& term : c.terms) {
-    Result<std::string> condition = TermCondition(p, c, term);
+
+  // `alias` refers through parameter c.code to a resource that matches one of c.next (one per
+  // group of target types). Written target first: the targets that match, then the rows of the
+  // reference parameter that point at them, found by (param, id, type) in idx_reference_by_id.
+  Result<std::string> ChainCondition(const Criterion& c, const std::string& alias) {
+    if (c.next.empty()) return Unsupported(c, "a chain without a next parameter");
+    std::string code = p_.Text(c.code);
+    std::string arms;
+    for (const Criterion& next : c.next) {
+      std::string target = NewAlias("t");
+      std::string ref = NewAlias("x");
+      Result<std::string> condition = Condition(next, target);
+      if (!condition.ok()) return condition.take_status();
+      if (!arms.empty()) arms += " UNION ALL ";
+      arms += "SELECT " + ref + ".rid FROM resource AS " + target +
+              " CROSS JOIN idx_reference AS " + ref + " ON " + ref + ".param = " + code + " AND " +
+              ref + ".id = " + target + ".id AND " + ref + ".type = " + target + ".type WHERE " +
+              Current(target, next.scope) + " AND " + ref +
+              ".kind = " + std::to_string(kLocalReference) + " AND " + *condition;
+    }
+    return alias + ".rid IN (" + arms + ")";
+  }
+
+  // Some c.has_type resource that matches c.next[0] refers to `alias` through its parameter
+  // c.code. Written referrer first: the referrers that match, their rows of the reference
+  // parameter (a key range per referrer), then the resources those rows name.
+  Result<std::string> HasCondition(const Criterion& c, const std::string& alias) {
+    if (c.next.size() != 1) return Unsupported(c, "a _has without one next parameter");
+    std::string referrer = NewAlias("h");
+    std::string ref = NewAlias("x");
+    std::string target = NewAlias("t");
+    Result<std::string> condition = Condition(c.next[0], referrer);
     if (!condition.ok()) return condition.take_status();
-    if (!any.empty()) any += " OR ";
-    any += "(" + *condition + ")";
+    // The unary + keeps SQLite on the referrer's key range; with the (param, ...) index it would
+    // read every row of the parameter for each referrer.
+    return alias + ".rid IN (SELECT " + target + ".rid FROM resource AS " + referrer +
+           " CROSS JOIN idx_reference AS " + ref + " ON " + RowsOf(ref, referrer + ".rid") +
+           " AND +" + ref + ".param = " + p_.Text(c.code) + " AND " + ref +
+           ".kind = " + std::to_string(kLocalReference) + " CROSS JOIN resource AS " + target +
+           " ON " + target + ".tenant = " + tenant_ + " AND " + target + ".type = " + ref +
+           ".type AND " + target + ".id = " + ref + ".id WHERE " + Current(referrer, {c.has_type}) +
+           " AND " + *condition + ")";
   }
-  bool negate = c.modifier == Modifier::kNot || c.modifier == Modifier::kNotIn;
-  return std::string(negate ? "r.rid NOT IN (" : "r.rid IN (") + rows + " AND (" + any + "))";
-}
+
+  std::string NewAlias(const char* stem) { return stem + std::to_string(++aliases_); }
+
+  Params& p_;
+  std::string tenant_;  // the tenant's placeholder, bound once
+  int aliases_ = 0;
+};
 
 // The per-resource value a _sort key orders by: a range scan of the resource's rows, whose keys
 // are rid << 20 | n (schema migration 3). The unary + keeps the planner on that key: it would
@@ -580,9 +672,8 @@ Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
     return NotImplemented("_sort=" + key.code + ": sorting by this parameter is not supported");
   }
   return std::string("(SELECT ") + (key.descending ? "max(" : "min(") + column + ") FROM " +
-         TableFor(key.type) +
-         " AS x WHERE x.key BETWEEN r.rid << 20 AND (r.rid << 20) + 1048575 AND +x.param = " +
-         p.Text(key.code) + ")";
+         TableFor(key.type) + " AS x WHERE " + RowsOf("x", "r.rid") +
+         " AND +x.param = " + p.Text(key.code) + ")";
 }
 
 // ---- cursor: "k<keys>" then ".n" (null), ".i<int>", ".f<hex bits>", ".s<hex bytes>" per sort
@@ -717,10 +808,14 @@ Result<OwnedStatement> Prepare(Connection& connection, const std::string& sql,
   return owned;
 }
 
-}  // namespace
+// The statements of one search: the filter on `resource AS r`, and the page statement.
+struct SearchSql {
+  Params params;
+  std::string filter;
+  std::string page;  // "" when no page is wanted (_count=0)
+};
 
 // ---- what a search ranges over: the tenant, the types, the compartment ----
-namespace {
 
 // `r` is in query.compartment: for its type, one of the compartment's parameters refers to the
 // focal resource ("{def}": r is the focal resource itself).
@@ -758,22 +853,11 @@ Result<std::string> CompartmentCondition(Params& p, const search::Query& query) 
   return "(" + any + ")";
 }
 
-// The current resources of `tenant` a search may match: of its types (all types for a system
+// The current resources of the tenant a search may match: of its types (all types for a system
 // search without _type), in its compartment if it has one.
-Result<std::string> ScopeCondition(Params& p, const std::string& tenant,
+Result<std::string> ScopeCondition(Params& p, ConditionWriter& conditions,
                                    const search::Query& query) {
-  std::string filter = "r.tenant = " + p.Text(tenant);
-  if (query.types.size() == 1) {
-    filter += " AND r.type = " + p.Text(query.types[0]);
-  } else if (!query.types.empty()) {
-    filter += " AND r.type IN (";
-    for (size_t i = 0; i < query.types.size(); ++i) {
-      if (i > 0) filter += ", ";
-      filter += p.Text(query.types[i]);
-    }
-    filter += ")";
-  }
-  filter += " AND r.deleted = 0";
+  std::string filter = conditions.Current("r", query.types);
   if (query.compartment) {
     Result<std::string> in = CompartmentCondition(p, query);
     if (!in.ok()) return in.take_status();
@@ -782,45 +866,57 @@ Result<std::string> ScopeCondition(Params& p, const std::string& tenant,
   return filter;
 }
 
+Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& query) {
+  SearchSql plan;
+  Params& p = plan.params;
+  ConditionWriter conditions(p, tenant);
+  Result<std::string> scope = ScopeCondition(p, conditions, query);
+  if (!scope.ok()) return scope.take_status();
+  std::string filter = std::move(*scope);
+  for (const Criterion& c : query.criteria) {
+    Result<std::string> condition = conditions.Condition(c, "r");
+    if (!condition.ok()) return condition.take_status();
+    filter += " AND " + *condition;
+  }
+  plan.filter = filter;
+  if (query.count <= 0) return plan;
+
+  std::string columns = "r.rid AS rid, r.seq AS seq, r.id AS id, r.type AS type";
+  std::string order;
+  for (size_t i = 0; i < query.sort.size(); ++i) {
+    Result<std::string> expression = SortExpression(p, query.sort[i]);
+    if (!expression.ok()) return expression.take_status();
+    std::string key = "q.s" + std::to_string(i);
+    columns += ", " + *expression + " AS s" + std::to_string(i);
+    order += "(" + key + " IS NULL), " + key + (query.sort[i].descending ? " DESC, " : ", ");
+  }
+  order += "q.rid";
+  std::string after = "1";
+  if (!query.cursor.empty()) {
+    Result<Cursor> cursor = DecodeCursor(query.cursor, query.sort.size());
+    if (!cursor.ok()) return cursor.take_status();
+    after = AfterCursor(p, *cursor, query.sort);
+  }
+  std::string sql =
+      "SELECT q.rid, q.id, v.seq, v.version, v.last_updated, v.method, v.json, q.type";
+  for (size_t i = 0; i < query.sort.size(); ++i) sql += ", q.s" + std::to_string(i);
+  sql += " FROM (SELECT " + columns + " FROM resource AS r WHERE " + filter +
+         ") AS q JOIN resource_version AS v ON v.seq = q.seq WHERE " + after + " ORDER BY " +
+         order + " LIMIT " + p.Int(static_cast<int64_t>(query.count) + 1);
+  plan.page = std::move(sql);
+  return plan;
+}
+
 }  // namespace
 
 Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
                              const search::Query& query) {
-  Params p;
-  Result<std::string> scope = ScopeCondition(p, tenant, query);
-  if (!scope.ok()) return scope.take_status();
-  std::string filter = std::move(*scope);
-  for (const Criterion& c : query.criteria) {
-    Result<std::string> condition = CriterionCondition(p, c);
-    if (!condition.ok()) return condition.take_status();
-    filter += " AND " + *condition;
-  }
-
+  Result<SearchSql> plan = PlanSearch(tenant, query);
+  if (!plan.ok()) return plan.take_status();
+  const Params& p = plan->params;
   SearchPage page;
-  if (query.count > 0) {
-    std::string columns = "r.rid AS rid, r.seq AS seq, r.id AS id, r.type AS type";
-    std::string order;
-    for (size_t i = 0; i < query.sort.size(); ++i) {
-      Result<std::string> expression = SortExpression(p, query.sort[i]);
-      if (!expression.ok()) return expression.take_status();
-      std::string key = "q.s" + std::to_string(i);
-      columns += ", " + *expression + " AS s" + std::to_string(i);
-      order += "(" + key + " IS NULL), " + key + (query.sort[i].descending ? " DESC, " : ", ");
-    }
-    order += "q.rid";
-    std::string after = "1";
-    if (!query.cursor.empty()) {
-      Result<Cursor> cursor = DecodeCursor(query.cursor, query.sort.size());
-      if (!cursor.ok()) return cursor.take_status();
-      after = AfterCursor(p, *cursor, query.sort);
-    }
-    std::string sql =
-        "SELECT q.rid, q.id, v.seq, v.version, v.last_updated, v.method, v.json, q.type";
-    for (size_t i = 0; i < query.sort.size(); ++i) sql += ", q.s" + std::to_string(i);
-    sql += " FROM (SELECT " + columns + " FROM resource AS r WHERE " + filter +
-           ") AS q JOIN resource_version AS v ON v.seq = q.seq WHERE " + after + " ORDER BY " +
-           order + " LIMIT " + p.Int(static_cast<int64_t>(query.count) + 1);
-
+  if (!plan->page.empty()) {
+    const std::string& sql = plan->page;
     Result<OwnedStatement> stmt = Prepare(connection, sql, p);
     if (!stmt.ok()) return stmt.take_status();
     sqlite3_stmt* s = stmt->get();
@@ -852,13 +948,32 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
 
   if (query.total == search::TotalMode::kAccurate || query.total == search::TotalMode::kEstimate) {
     Result<OwnedStatement> stmt =
-        Prepare(connection, "SELECT count(*) FROM resource AS r WHERE " + filter, p);
+        Prepare(connection, "SELECT count(*) FROM resource AS r WHERE " + plan->filter, p);
     if (!stmt.ok()) return stmt.take_status();
     int rc = sqlite3_step(stmt->get());
     if (rc != SQLITE_ROW) return connection.Error(rc, "counting search matches");
     page.total = sqlite3_column_int64(stmt->get(), 0);
   }
   return page;
+}
+
+Result<std::string> ExplainSearch(Connection& connection, const std::string& tenant,
+                                  const search::Query& query) {
+  Result<SearchSql> plan = PlanSearch(tenant, query);
+  if (!plan.ok()) return plan.take_status();
+  const std::string& statement =
+      plan->page.empty() ? "SELECT count(*) FROM resource AS r WHERE " + plan->filter : plan->page;
+  Result<OwnedStatement> stmt =
+      Prepare(connection, "EXPLAIN QUERY PLAN " + statement, plan->params);
+  if (!stmt.ok()) return stmt.take_status();
+  std::string out;
+  int rc;
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+    out += ColumnText(stmt->get(), 3);
+    out += '\n';
+  }
+  if (rc != SQLITE_DONE) return connection.Error(rc, "explaining a search");
+  return out;
 }
 
 }  // namespace kiln::store::sqlite
