@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <bit>
 #include <cctype>
 #include <charconv>
@@ -532,8 +533,12 @@ class ConditionWriter {
  public:
   ConditionWriter(Params& p, const std::string& tenant) : p_(p), tenant_(p.Text(tenant)) {}
 
-  // The SQL condition on `alias` (a `resource` row) for criterion `c`.
-  Result<std::string> Condition(const Criterion& c, const std::string& alias) {
+  // The SQL condition on `alias` (a `resource` row) for criterion `c`. `probe`: the criterion is
+  // not the one a search is driven by, so a plain parameter is tested per candidate against the
+  // candidate's own index rows (EXISTS over its key range) instead of as `rid IN (every matching
+  // row)`, which SQLite would materialise in full: `date=ge2020` alone matches most Observations,
+  // and building that set for each search cost more than the rest of the query.
+  Result<std::string> Condition(const Criterion& c, const std::string& alias, bool probe = false) {
     switch (c.kind) {
       case Criterion::Kind::kChain:
         return ChainCondition(c, alias);
@@ -543,7 +548,7 @@ class ConditionWriter {
       case Criterion::Kind::kMissing:
         break;
     }
-    return MatchCondition(c, alias);
+    return MatchCondition(c, alias, probe);
   }
 
   // `alias` is a current, not-deleted resource of this tenant and one of `types` (any if empty).
@@ -562,7 +567,7 @@ class ConditionWriter {
  private:
   static constexpr int kLocalReference = static_cast<int>(search::ReferenceKind::kLocal);
 
-  Result<std::string> MatchCondition(const Criterion& c, const std::string& alias) {
+  Result<std::string> MatchCondition(const Criterion& c, const std::string& alias, bool probe) {
     if (c.code == "_text" || c.code == "_content") return FullTextCondition(p_, c, alias);
     if (c.code == "near" && c.type == ParamType::kSpecial) return NearCondition(p_, c, alias);
     if (c.type == ParamType::kComposite) return CompositeCondition(p_, c, alias);
@@ -571,6 +576,27 @@ class ConditionWriter {
     if (table == nullptr) {
       return Unsupported(c,
                          c.type == ParamType::kComposite ? "composite search" : "this parameter");
+    }
+    if (probe) {
+      // The unary + keeps SQLite on the candidate's key range rather than the (param, ...) index.
+      std::string own = NewAlias("e");
+      std::string rows = std::string("SELECT 1 FROM ") + table + " AS " + own + " WHERE " +
+                         RowsOf(own, alias + ".rid") + " AND +" + own +
+                         ".param = " + p_.Text(c.code);
+      if (c.kind == Criterion::Kind::kMissing) {
+        return std::string(c.missing ? "NOT EXISTS (" : "EXISTS (") + rows + ")";
+      }
+      if (c.terms.empty()) return Unsupported(c, "a criterion without values");
+      std::string any;
+      for (const search::Term& term : c.terms) {
+        // Unqualified columns resolve to the innermost table, `own`.
+        Result<std::string> condition = TermCondition(p_, c, term);
+        if (!condition.ok()) return condition.take_status();
+        if (!any.empty()) any += " OR ";
+        any += "(" + *condition + ")";
+      }
+      bool negate = c.modifier == Modifier::kNot || c.modifier == Modifier::kNotIn;
+      return std::string(negate ? "NOT EXISTS (" : "EXISTS (") + rows + " AND (" + any + "))";
     }
     std::string rows =
         std::string("SELECT rid FROM ") + table + " WHERE param = " + p_.Text(c.code);
@@ -866,6 +892,55 @@ Result<std::string> ScopeCondition(Params& p, ConditionWriter& conditions,
   return filter;
 }
 
+// How well a criterion narrows a search when it drives it (lower is better), from its kind alone:
+// an id or a reference names a few resources, a code or a name some, a range or a negation many.
+// Without statistics this is what picks the one criterion computed as a set; the others are
+// tested per candidate (ConditionWriter::Condition's `probe`).
+int DriverRank(const Criterion& c) {
+  if (c.kind == Criterion::Kind::kMissing) return 10;
+  if (c.kind != Criterion::Kind::kMatch) return 3;  // chain, _has: a set of linked resources
+  switch (c.modifier) {
+    case Modifier::kNot:
+    case Modifier::kNotIn:
+      return 10;
+    case Modifier::kContains:
+    case Modifier::kText:
+    case Modifier::kAbove:
+    case Modifier::kBelow:
+    case Modifier::kIn:
+      return 7;
+    default:
+      break;
+  }
+  if (c.code == "_id") return 0;
+  if (c.code == "_text" || c.code == "_content") return 4;
+  if (c.code == "near") return 9;
+  switch (c.type) {
+    case ParamType::kReference:
+      return 1;
+    case ParamType::kToken: {
+      bool codes = std::all_of(c.terms.begin(), c.terms.end(), [](const search::Term& t) {
+        const auto* token = std::get_if<search::TokenTerm>(&t);
+        return token == nullptr || token->code.has_value();
+      });
+      return codes ? 2 : 6;
+    }
+    case ParamType::kUri:
+    case ParamType::kComposite:
+      return 2;
+    case ParamType::kString:
+      return c.modifier == Modifier::kExact ? 2 : 3;
+    case ParamType::kNumber:
+    case ParamType::kQuantity:
+      return 5;
+    case ParamType::kDate:
+      return 6;
+    case ParamType::kSpecial:
+      return 9;
+  }
+  return 5;
+}
+
 Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& query) {
   SearchSql plan;
   Params& p = plan.params;
@@ -873,8 +948,15 @@ Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& que
   Result<std::string> scope = ScopeCondition(p, conditions, query);
   if (!scope.ok()) return scope.take_status();
   std::string filter = std::move(*scope);
-  for (const Criterion& c : query.criteria) {
-    Result<std::string> condition = conditions.Condition(c, "r");
+  size_t driver = query.criteria.size();
+  for (size_t i = 0; i < query.criteria.size(); ++i) {
+    if (driver == query.criteria.size() ||
+        DriverRank(query.criteria[i]) < DriverRank(query.criteria[driver])) {
+      driver = i;
+    }
+  }
+  for (size_t i = 0; i < query.criteria.size(); ++i) {
+    Result<std::string> condition = conditions.Condition(query.criteria[i], "r", i != driver);
     if (!condition.ok()) return condition.take_status();
     filter += " AND " + *condition;
   }

@@ -293,5 +293,23 @@ TEST_F(SqliteChainTest, PlansUseTheValueIndexes) {
   EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
 }
 
+TEST_F(SqliteChainTest, OneCriterionDrivesTheOthersAreTestedPerCandidate) {
+  // The reference is the driver (a set from idx_reference_by_id); the date range and the code are
+  // tested on each candidate's own rows (key range), not materialised as "every Observation dated
+  // after 2020".
+  std::string plan = Plan("Observation", "date=ge2020&subject=Patient/p1&code=1234-5");
+  EXPECT_NE(plan.find("idx_reference_by_id"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("idx_date_by_value"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("idx_token_by_value"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("CORRELATED"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
+  // The results are the same as when every criterion is a set.
+  EXPECT_EQ(IdSet("Observation", "date=ge2020&subject=Patient/p1"),
+            IdSet("Observation", "subject=Patient/p1&date=ge2020"));
+  // A date alone still drives from its index.
+  plan = Plan("Observation", "date=ge2020");
+  EXPECT_NE(plan.find("idx_date_by_value"), std::string::npos) << plan;
+}
+
 }  // namespace
 }  // namespace kiln::store::sqlite
