@@ -38,6 +38,8 @@ struct SearchPage {
   std::vector<Issue> warnings;
   std::optional<int64_t> total;         // all matches; set for _total=accurate or estimate
   std::string next_cursor;              // empty: no more; otherwise Query::cursor of the next page
+  // Query::cursor of the page before this one; empty on the first page.
+  std::string previous_cursor;
 };
 
 class StoreTxn {

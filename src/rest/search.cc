@@ -130,11 +130,20 @@ std::string SearchBundleJson(std::string_view base_url, std::string_view link_pa
   out += ",\"link\":[{\"relation\":\"self\",\"url\":";
   out += core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, query.cursor));
   out += '}';
-  if (!page.next_cursor.empty()) {
-    out += ",{\"relation\":\"next\",\"url\":";
-    out += core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, page.next_cursor));
+  auto link = [&](const char* relation, const std::string& cursor) {
+    out += ",{\"relation\":\"";
+    out += relation;
+    out += "\",\"url\":";
+    out += core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, cursor));
     out += '}';
-  }
+  };
+  // first and last cost no more than any page (keyset cursors: "bend" reads the order from its
+  // end), so a result of several pages gets both.
+  const bool paged = !page.next_cursor.empty() || !page.previous_cursor.empty();
+  if (paged) link("first", "");
+  if (!page.previous_cursor.empty()) link("previous", page.previous_cursor);
+  if (!page.next_cursor.empty()) link("next", page.next_cursor);
+  if (paged) link("last", "bend");
   out += ']';
   std::vector<Issue> warnings;
   for (const auto& ignored : query.ignored) warnings.push_back(ignored.ToIssue());

@@ -703,7 +703,8 @@ Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
 }
 
 // ---- cursor: "k<keys>" then ".n" (null), ".i<int>", ".f<hex bits>", ".s<hex bytes>" per sort
-// key, then ".r<rid>". Only characters that need no escaping in a URL.
+// key, then ".r<rid>": the page starts after that row. With a "b" in front, the page ends before
+// it (a previous link); "bend" is the last page. Only characters that need no escaping in a URL.
 
 std::string Hex(std::string_view bytes) {
   static const char kDigits[] = "0123456789abcdef";
@@ -758,6 +759,8 @@ std::string EncodeCursor(sqlite3_stmt* stmt, int first_key, size_t keys, int64_t
 struct Cursor {
   std::vector<SqlValue> keys;  // monostate for "no value"
   int64_t rid = 0;
+  bool backward = false;  // the page ends before this row (or at the end, when `end`)
+  bool end = false;
 };
 
 template <typename T>
@@ -768,6 +771,14 @@ bool ParseNumber(std::string_view text, T& value, int base = 10) {
 
 Result<Cursor> DecodeCursor(std::string_view text, size_t keys) {
   Status bad = Status::Invalid("_cursor: not a paging position of this search", "_cursor");
+  bool backward = !text.empty() && text[0] == 'b';
+  if (backward) text.remove_prefix(1);
+  if (backward && text == "end") {
+    Cursor last;
+    last.backward = true;
+    last.end = true;
+    return last;
+  }
   std::vector<std::string_view> parts;
   size_t start = 0;
   while (true) {
@@ -800,6 +811,7 @@ Result<Cursor> DecodeCursor(std::string_view text, size_t keys) {
   }
   std::string_view last = parts.back();
   if (last.empty() || last[0] != 'r' || !ParseNumber(last.substr(1), cursor.rid)) return bad;
+  cursor.backward = backward;
   return cursor;
 }
 
@@ -816,6 +828,21 @@ std::string AfterCursor(Params& p, const Cursor& cursor, const std::vector<searc
   std::string v = p.Add(value);
   return "(" + key + " IS NULL OR " + key + (sort[i].descending ? " < " : " > ") + v + " OR (" +
          key + " = " + v + " AND " + AfterCursor(p, cursor, sort, i + 1) + "))";
+}
+
+// Rows strictly before `cursor` in the same order: the mirror of AfterCursor.
+std::string BeforeCursor(Params& p, const Cursor& cursor, const std::vector<search::SortKey>& sort,
+                         size_t i = 0) {
+  if (i == sort.size()) return "q.rid < " + p.Int(cursor.rid);
+  std::string key = "q.s" + std::to_string(i);
+  const SqlValue& value = cursor.keys[i];
+  if (std::holds_alternative<std::monostate>(value)) {
+    // Every resource with a value sorts before "no value".
+    return "(" + key + " IS NOT NULL OR " + BeforeCursor(p, cursor, sort, i + 1) + ")";
+  }
+  std::string v = p.Add(value);
+  return "(" + key + " IS NOT NULL AND (" + key + (sort[i].descending ? " > " : " < ") + v +
+         " OR (" + key + " = " + v + " AND " + BeforeCursor(p, cursor, sort, i + 1) + ")))";
 }
 
 struct StatementDeleter {
@@ -839,6 +866,7 @@ struct SearchSql {
   Params params;
   std::string filter;
   std::string page;  // "" when no page is wanted (_count=0)
+  bool backward = false;  // `page` reads the order in reverse (a previous or last page)
 };
 
 // ---- what a search ranges over: the tenant, the types, the compartment ----
@@ -964,21 +992,30 @@ Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& que
   if (query.count <= 0) return plan;
 
   std::string columns = "r.rid AS rid, r.seq AS seq, r.id AS id, r.type AS type";
+  std::string after = "1";
+  bool backward = false;
+  if (!query.cursor.empty()) {
+    Result<Cursor> cursor = DecodeCursor(query.cursor, query.sort.size());
+    if (!cursor.ok()) return cursor.take_status();
+    backward = cursor->backward;
+    if (!cursor->end) {
+      after = backward ? BeforeCursor(p, *cursor, query.sort) : AfterCursor(p, *cursor, query.sort);
+    }
+  }
+  // A backward page reads the order in reverse from its cursor; RunSearch turns the rows round.
+  plan.backward = backward;
+  const char* asc = backward ? " DESC" : "";
+  const char* desc = backward ? "" : " DESC";
   std::string order;
   for (size_t i = 0; i < query.sort.size(); ++i) {
     Result<std::string> expression = SortExpression(p, query.sort[i]);
     if (!expression.ok()) return expression.take_status();
     std::string key = "q.s" + std::to_string(i);
     columns += ", " + *expression + " AS s" + std::to_string(i);
-    order += "(" + key + " IS NULL), " + key + (query.sort[i].descending ? " DESC, " : ", ");
+    order += "(" + key + " IS NULL)" + asc + ", " + key +
+             (query.sort[i].descending ? desc : asc) + ", ";
   }
-  order += "q.rid";
-  std::string after = "1";
-  if (!query.cursor.empty()) {
-    Result<Cursor> cursor = DecodeCursor(query.cursor, query.sort.size());
-    if (!cursor.ok()) return cursor.take_status();
-    after = AfterCursor(p, *cursor, query.sort);
-  }
+  order += std::string("q.rid") + asc;
   std::string sql =
       "SELECT q.rid, q.id, v.seq, v.version, v.last_updated, v.method, v.json, q.type";
   for (size_t i = 0; i < query.sort.size(); ++i) sql += ", q.s" + std::to_string(i);
@@ -1003,14 +1040,15 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
     if (!stmt.ok()) return stmt.take_status();
     sqlite3_stmt* s = stmt->get();
     int rc;
-    int64_t last_rid = 0;
+    std::vector<std::string> positions;  // each match's cursor position
+    bool more = false;                   // a row past the page (in the direction read)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       if (page.matches.size() == static_cast<size_t>(query.count)) {
-        // One row past the page: there is more. The cursor is the page's last row, read again.
+        more = true;
         break;
       }
       StoredResource& match = page.matches.emplace_back();
-      last_rid = sqlite3_column_int64(s, 0);
+      int64_t rid = sqlite3_column_int64(s, 0);
       match.info.type = ColumnText(s, 7);
       match.info.id = ColumnText(s, 1);
       match.info.seq = sqlite3_column_int64(s, 2);
@@ -1022,10 +1060,22 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
                                         : WriteMethod::kUpdate;
       std::string_view json = ColumnBlob(s, 6);
       match.json.assign(json.data(), json.size());
-      page.next_cursor = EncodeCursor(s, 8, query.sort.size(), last_rid);
+      positions.push_back(EncodeCursor(s, 8, query.sort.size(), rid));
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return connection.Error(rc, "running a search");
-    if (rc == SQLITE_DONE) page.next_cursor.clear();
+    if (plan->backward) {
+      std::reverse(page.matches.begin(), page.matches.end());
+      std::reverse(positions.begin(), positions.end());
+    }
+    if (!positions.empty()) {
+      // Forward: more after the page if a row was left over; more before it if the page did not
+      // start at the beginning. Backward: the other way round; a "bend" page has nothing after.
+      const bool end_page = query.cursor == "bend";
+      const bool after = plan->backward ? !end_page : more;
+      const bool before = plan->backward ? more : !query.cursor.empty();
+      if (after) page.next_cursor = positions.back();
+      if (before) page.previous_cursor = "b" + positions.front();
+    }
   }
 
   if (query.total == search::TotalMode::kAccurate || query.total == search::TotalMode::kEstimate) {
