@@ -10,6 +10,7 @@
 #include "fhir/definitions.h"
 #include "fhir/resource_json.h"
 #include "fhir/subset.h"
+#include "patch/patch.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
 #include "rest/negotiation.h"
@@ -289,6 +290,72 @@ Result<QueryParams> IfNoneExistParams(std::string_view header, const std::string
     return Status::Invalid("If-None-Exist is not a valid search: " + routed.status.message());
   }
   return std::move(routed.interaction.params);
+}
+
+// PATCH (R4 http 3.1.0.6.1): the body's Content-Type says which patch format it is. Parsed (and
+// its FHIRPath compiled) before the write transaction, so a malformed patch is a 400 that never
+// reaches the writer.
+Result<patch::Patch> ParsePatchBody(const http::Request& req) {
+  std::string_view ct = req.Header("Content-Type");
+  std::string media = core::ToLowerAscii(core::TrimSpaces(ct.substr(0, ct.find(';'))));
+  patch::Format format;
+  if (media == "application/json-patch+json") {
+    format = patch::Format::kJsonPatch;
+  } else if (media == "application/fhir+json" || media == "application/json+fhir") {
+    format = patch::Format::kFhirPathPatch;
+  } else {
+    return Status(
+        ErrorCode::kUnsupportedMediaType, "not-supported",
+        "PATCH takes application/json-patch+json (JSON Patch) or application/fhir+json "
+        "(a FHIRPath Patch Parameters resource), not " +
+            (ct.empty() ? std::string("a body without a Content-Type") : std::string(ct)));
+  }
+  return patch::Patch::Parse(format, req.body);
+}
+
+// Applies `patch` to the current version of `key` and stores the result as the next version.
+// Runs inside the write transaction, so patches of one resource serialise and each sees the
+// last one's result. The patched resource must keep its type and id, is validated like an update
+// (a patch that makes it invalid is a 422 listing the problems) and re-indexed here, since its
+// JSON is only known now.
+Status AppendPatch(StoreTxn& txn, WriteState& state, const ResourceKey& key,
+                   const patch::Patch& patch, std::optional<int64_t> if_match,
+                   const ValidationPolicy& policy) {
+  auto latest = txn.ReadLatest(key);
+  if (!latest.ok()) return latest.status();
+  const std::optional<StoredResource>& cur = *latest;
+  if (!cur) return Status::NotFound(key.type + "/" + key.id + " is not known");
+  if (cur->info.deleted) return Status::Gone(key.type + "/" + key.id + " was deleted");
+  if (if_match && cur->info.version != *if_match)
+    return Status::PreconditionFailed("If-Match: version " + std::to_string(*if_match) +
+                                      " is not current; " + key.type + "/" + key.id +
+                                      " is at version " + std::to_string(cur->info.version));
+  auto patched = patch.Apply(cur->json);
+  if (!patched.ok()) return patched.take_status();
+  auto prepared = fhir::PrepareResource(*patched);
+  if (!prepared.ok())
+    return Status(ErrorCode::kInvalid, "invalid",
+                  "The patched resource is not a resource: " + prepared.status().message());
+  if (prepared->resource_type != key.type)
+    return Status(ErrorCode::kInvalid, "invalid",
+                  "A patch must not change resourceType (" + key.type + " would become '" +
+                      prepared->resource_type + "')",
+                  "resourceType");
+  if (!prepared->has_id || prepared->id != key.id)
+    return Status(ErrorCode::kInvalid, "invalid",
+                  "A patch must not change or remove the id ('" + key.id + "')", key.type + ".id");
+  if (Status s = CheckWrite(*patched, policy, state.warnings); !s.ok()) {
+    std::vector<Issue> issues = s.issues();
+    issues.insert(issues.begin(),
+                  Issue{Severity::kError, "processing",
+                        "The patched resource is not valid; nothing was stored", ""});
+    return Status(ErrorCode::kUnprocessable, std::move(issues));
+  }
+  state.resource = std::move(prepared).value();
+  auto index = IndexFor(state.resource, key.id);
+  if (!index.ok()) return index.take_status();
+  state.index = std::move(index).value();
+  return AppendUpdate(txn, state, key, cur->info.version);
 }
 
 }  // namespace
@@ -573,6 +640,50 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             if (!s.ok()) return call->Error(s);
             call->respond(WriteResponse(*call, options_, state->created ? 201 : 200, state->stored,
                                         prefer, state->warnings));
+          });
+      return;
+    }
+
+    case InteractionKind::kPatch:
+    case InteractionKind::kConditionalPatch: {
+      // PATCH [type]/[id], or PATCH [type]?criteria (R4 http 3.1.0.6.1, 3.1.0.4.3): no match is
+      // a 404, one is patched, more are a 412.
+      auto parsed = ParsePatchBody(req);
+      if (!parsed.ok()) return call->Error(parsed.status());
+      std::optional<search::Query> condition;
+      if (call->in.route->kind == InteractionKind::kConditionalPatch) {
+        auto query = ConditionQuery(key.type, call->in.params, 2, "A conditional patch");
+        if (!query.ok()) return call->Error(query.status());
+        condition = std::move(query).value();
+      }
+      Status if_match_error;
+      std::optional<int64_t> if_match = ParseIfMatch(req.Header("If-Match"), if_match_error);
+      if (!if_match_error.ok()) return call->Error(if_match_error);
+      auto state = std::make_shared<WriteState>();
+      ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      store_.Write(
+          [state, key, if_match, condition = std::move(condition),
+           patch = std::move(parsed).value(),
+           policy = options_.validation](StoreTxn& txn) -> Status {
+            ResourceKey target = key;
+            if (condition) {
+              auto found = txn.Search(kDefaultTenant, *condition);
+              if (!found.ok()) return found.status();
+              if (found->matches.empty())
+                return Status::NotFound("Conditional patch: no " + key.type +
+                                        " matches the criteria");
+              if (found->matches.size() > 1)
+                return Status::PreconditionFailed(
+                    "Conditional patch: more than one " + key.type +
+                    " matches the criteria; they must select one resource");
+              target.id = found->matches.front().info.id;
+            }
+            return AppendPatch(txn, *state, target, patch, if_match, policy);
+          },
+          [state, call, prefer, this](Status s) {
+            if (!s.ok()) return call->Error(s);
+            call->respond(WriteResponse(*call, options_, 200, state->stored, prefer,
+                                        state->warnings, "Patched"));
           });
       return;
     }
