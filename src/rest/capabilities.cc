@@ -37,8 +37,8 @@ void AppendInteractions(std::string& out, bool system_level) {
 }
 
 // The search parameters the store can execute today: every parameter of the basic types and the
-// composites, full text (_text, _content) and Location's near. _list comes later and is not
-// listed, nor are _query and _filter. Chains and _has work on every reference parameter; R4 has
+// composites, full text (_text, _content), Location's near and _list. _query and _filter are not
+// listed. Chains and _has work on every reference parameter; R4 has
 // no element for that here (SearchParameter.chain lives on the SearchParameter resource), so
 // rest.documentation says it.
 void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
@@ -46,9 +46,9 @@ void AppendSearchParams(std::string& out, const fhir::TypeDef& type) {
   bool first = true;
   for (const fhir::SearchParamDef& p : type.search_params()) {
     const bool full_text = p.code() == "_text" || p.code() == "_content";
-    const bool near = p.code() == "near";
-    if ((p.type() == fhir::SearchParamType::kSpecial && !near) ||
-        (p.expression().empty() && !full_text && !near))
+    const bool special = p.code() == "near" || p.code() == "_list";
+    if ((p.type() == fhir::SearchParamType::kSpecial && !special) ||
+        (p.expression().empty() && !full_text && !special))
       continue;
     if (!first) out += ',';
     first = false;

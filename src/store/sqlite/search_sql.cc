@@ -568,6 +568,7 @@ class ConditionWriter {
   static constexpr int kLocalReference = static_cast<int>(search::ReferenceKind::kLocal);
 
   Result<std::string> MatchCondition(const Criterion& c, const std::string& alias, bool probe) {
+    if (c.code == "_list" && c.type == ParamType::kSpecial) return ListCondition(c, alias);
     if (c.code == "_text" || c.code == "_content") return FullTextCondition(p_, c, alias);
     if (c.code == "near" && c.type == ParamType::kSpecial) return NearCondition(p_, c, alias);
     if (c.type == ParamType::kComposite) return CompositeCondition(p_, c, alias);
@@ -656,6 +657,33 @@ class ConditionWriter {
            " ON " + target + ".tenant = " + tenant_ + " AND " + target + ".type = " + ref +
            ".type AND " + target + ".id = " + ref + ".id WHERE " + Current(referrer, {c.has_type}) +
            " AND " + *condition + ")";
+  }
+
+  // _list (R4 search 3.1.1.5.7): `alias` is an item of one of the named Lists (List.entry.item,
+  // local references, to current resources of the tenant). Functional lists ($current-problems
+  // and the like) need knowledge of the patient's records Kiln does not keep: a 501.
+  Result<std::string> ListCondition(const Criterion& c, const std::string& alias) {
+    std::string ids;
+    for (const search::Term& term : c.terms) {
+      const auto* t = std::get_if<search::SpecialTerm>(&term);
+      if (t == nullptr) return Unsupported(c, "this _list value");
+      if (!t->text.empty() && t->text[0] == '$') {
+        return Unsupported(c, "the functional list " + t->text);
+      }
+      if (!ids.empty()) ids += ", ";
+      ids += p_.Text(t->text);
+    }
+    if (ids.empty()) return Unsupported(c, "a criterion without values");
+    std::string list = NewAlias("l");
+    std::string ref = NewAlias("x");
+    std::string item = NewAlias("t");
+    return alias + ".rid IN (SELECT " + item + ".rid FROM resource AS " + list +
+           " CROSS JOIN idx_reference AS " + ref + " ON " + RowsOf(ref, list + ".rid") + " AND +" +
+           ref + ".param = 'item' AND " + ref + ".kind = " + std::to_string(kLocalReference) +
+           " CROSS JOIN resource AS " + item + " ON " + item + ".tenant = " + tenant_ + " AND " +
+           item + ".type = " + ref + ".type AND " + item + ".id = " + ref + ".id AND " + item +
+           ".deleted = 0 WHERE " + Current(list, {"List"}) + " AND " + list + ".id IN (" + ids +
+           "))";
   }
 
   std::string NewAlias(const char* stem) { return stem + std::to_string(++aliases_); }
@@ -941,6 +969,7 @@ int DriverRank(const Criterion& c) {
       break;
   }
   if (c.code == "_id") return 0;
+  if (c.code == "_list") return 1;
   if (c.code == "_text" || c.code == "_content") return 4;
   if (c.code == "near") return 9;
   switch (c.type) {
