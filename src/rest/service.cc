@@ -11,6 +11,7 @@
 #include "fhir/resource_json.h"
 #include "fhir/subset.h"
 #include "patch/patch.h"
+#include "rest/bundle.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
 #include "rest/negotiation.h"
@@ -508,6 +509,22 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
     case InteractionKind::kSearchSystem:
     case InteractionKind::kSearchCompartment:
       return Search(call, req);
+
+    case InteractionKind::kBatchOrTransaction: {
+      // R4 http 3.1.0.11; rest/bundle.h. It waits for the store's commit, so it runs on a worker.
+      if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok())
+        return call->Error(s);
+      ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      auto body = std::make_shared<std::string>(std::move(req.body));
+      workers_.Post([this, call, body, prefer] {
+        auto answer = ProcessBundle(*body, prefer, call->request_id, options_, store_);
+        if (!answer.ok()) return call->Error(answer.status());
+        http::Response r = NewResponse(*call, 200);
+        SetBody(r, call->format, std::move(answer).value());
+        call->respond(std::move(r));
+      });
+      return;
+    }
 
     case InteractionKind::kValidate: {
       if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok())
