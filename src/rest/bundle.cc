@@ -257,6 +257,25 @@ bool IsLocalUrn(std::string_view url) {
   return url.starts_with("urn:uuid:") || url.starts_with("urn:oid:");
 }
 
+// The [root] of a RESTful fullUrl http(s)://.../[root]/Type/id, or "" when it is not one.
+std::string RestfulRoot(std::string_view url) {
+  if (!url.starts_with("http://") && !url.starts_with("https://")) return "";
+  size_t id_slash = url.rfind('/');
+  if (id_slash == std::string_view::npos || id_slash + 1 == url.size()) return "";
+  size_t type_slash = url.rfind('/', id_slash - 1);
+  if (type_slash == std::string_view::npos || type_slash + 1 == id_slash) return "";
+  char first = url[type_slash + 1];
+  if (first < 'A' || first > 'Z' || url.find("://") + 3 > type_slash) return "";
+  return std::string(url.substr(0, type_slash));
+}
+
+// Type/id (no scheme, no query, no fragment).
+bool IsRelativeReference(std::string_view ref) {
+  size_t slash = ref.find('/');
+  return slash != std::string_view::npos && slash > 0 && ref.find('/', slash + 1) == ref.npos &&
+         ref.find_first_of(":?#") == std::string_view::npos && ref[0] >= 'A' && ref[0] <= 'Z';
+}
+
 // A reference of the form Type?criteria (R4 http 3.1.0.11.2: a conditional reference).
 bool IsConditionalReference(std::string_view ref) {
   size_t q = ref.find('?');
@@ -304,8 +323,9 @@ struct Entry {
 // `s` as the failure of entry `e`: its first issue names the entry and its request.
 Status EntryError(const Entry& e, const Status& s) {
   std::vector<Issue> issues = s.issues();
-  std::string where =
-      "Bundle entry " + std::to_string(e.index) + " (" + e.method + " " + e.url + "): ";
+  std::string where = "Bundle entry " + std::to_string(e.index) +
+                      (e.method.empty() && e.url.empty() ? std::string(": ")
+                                                         : " (" + e.method + " " + e.url + "): ");
   if (issues.empty()) issues.push_back(Issue{});
   issues.front().diagnostics = where + issues.front().diagnostics;
   for (Issue& issue : issues) {
@@ -360,14 +380,18 @@ Status RenderEntry(Entry& e, const Context& ctx) {
   return Status::Ok();
 }
 
-// Rewrites e's references to fullUrls of the Bundle; `final` (inside the write) also rewrites
-// those whose target was pending. Collects conditional references (outside the write).
+// Rewrites e's references to fullUrls of the Bundle (R4 bundle 2.36.4.1): a urn: or absolute
+// reference equal to an entry's fullUrl, or a relative Type/id one that, resolved against the
+// root of e's own RESTful fullUrl, equals an entry's fullUrl. `final` (inside the write) also
+// rewrites those whose target was pending.
 std::string RewriteFor(const Entry& e, const Context& ctx, std::string_view text, bool final,
                        bool* needs_deferral) {
+  const std::string root = RestfulRoot(e.full_url);
   return RewriteReferences(text, [&](std::string_view ref) -> std::optional<std::string> {
-    if (!ctx.transaction) return std::nullopt;
-    if (!IsLocalUrn(ref)) return std::nullopt;
+    if (!ctx.transaction || ctx.targets.empty()) return std::nullopt;
     std::string key(ref);
+    if (!ctx.targets.contains(key) && !root.empty() && IsRelativeReference(ref))
+      key = root + "/" + key;
     if (!final && ctx.pending_targets.contains(key)) {
       *needs_deferral = true;
       return std::nullopt;
@@ -918,10 +942,11 @@ Result<std::string> ProcessBundle(std::string_view body, ReturnPreference prefer
       e.status = Status(ErrorCode::kInvalid, "required",
                         "The entry's request needs a method and a url", "request");
   }
-  // Transaction: the ids that urn: fullUrls stand for, known before any entry is rendered.
+  // Transaction: the ids that urn: and RESTful fullUrls stand for, known before any entry is
+  // rendered.
   if (transaction) {
     for (Entry& e : entries) {
-      if (!e.status.ok() || !IsLocalUrn(e.full_url)) continue;
+      if (!e.status.ok() || (!IsLocalUrn(e.full_url) && RestfulRoot(e.full_url).empty())) continue;
       std::string path = e.url.substr(0, e.url.find('?'));
       if (e.method == "POST" && path.find('/') == std::string::npos) {
         if (ctx.targets.contains(e.full_url)) {
