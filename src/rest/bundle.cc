@@ -1,8 +1,8 @@
 #include "rest/bundle.h"
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <charconv>
-#include <latch>
 #include <map>
 #include <memory>
 #include <optional>
@@ -728,12 +728,22 @@ void AppendResponseEntry(std::string& out, const Entry& e, const RestOptions& o,
   out += "}}";
 }
 
-}  // namespace
+// One batch or transaction being processed: owns the body its entries point into.
+struct Job {
+  std::string body;
+  ReturnPreference prefer = ReturnPreference::kRepresentation;
+  std::string request_id;
+  bool transaction = false;
+  std::vector<Entry> entries;
+  std::unique_ptr<Context> ctx;
+  BundleDone done;
+  std::atomic<size_t> pending{0};  // batch: entries whose write has not finished
+};
 
-Result<std::string> ProcessBundle(std::string_view body, ReturnPreference prefer,
-                                  std::string_view request_id, const RestOptions& options,
-                                  Store& store) {
-  auto bundle = MembersOf(body);
+// Everything before the write: the Bundle's shape, every entry parsed and prepared, vreads.
+// A failed Status is the answer to the whole request.
+Status PrepareJob(Job& job, const RestOptions& options, Store& store) {
+  auto bundle = MembersOf(job.body);
   if (!bundle) return Status(ErrorCode::kInvalid, "structure", "The body is not a JSON object");
   if (StringOf(Member(*bundle, "resourceType")) != "Bundle")
     return Status(ErrorCode::kInvalid, "invalid",
@@ -745,6 +755,7 @@ Result<std::string> ProcessBundle(std::string_view body, ReturnPreference prefer
                       (type ? "'" + *type + "'" : std::string("absent")),
                   "Bundle.type");
   const bool transaction = *type == "transaction";
+  job.transaction = transaction;
   std::vector<std::string_view> raw_entries;
   if (std::string_view raw = Member(*bundle, "entry"); !raw.empty()) {
     auto elements = ElementsOf(raw);
@@ -758,8 +769,10 @@ Result<std::string> ProcessBundle(std::string_view body, ReturnPreference prefer
                       std::to_string(options.max_bundle_entries) + " (--max-bundle-entries)",
                   "Bundle.entry");
 
-  Context ctx{options, transaction, {}, {}};
-  std::vector<Entry> entries(raw_entries.size());
+  job.ctx = std::make_unique<Context>(Context{options, transaction, {}, {}});
+  Context& ctx = *job.ctx;
+  std::vector<Entry>& entries = job.entries;
+  entries.resize(raw_entries.size());
   for (size_t i = 0; i < raw_entries.size(); ++i) {
     Entry& e = entries[i];
     e.index = i;
@@ -820,41 +833,64 @@ Result<std::string> ProcessBundle(std::string_view body, ReturnPreference prefer
     e.version_read = std::move(*found);
   }
 
-  if (transaction) {
-    Status s = store.WriteAndWait(
-        [&entries, &ctx](StoreTxn& txn) -> Status { return RunTransaction(txn, entries, ctx); });
-    if (!s.ok()) return s;
-  } else {
-    // Each entry its own write, all queued at once so that they share commits.
-    size_t pending = 0;
-    for (const Entry& e : entries) pending += e.status.ok() ? 1 : 0;
-    std::latch done(static_cast<std::ptrdiff_t>(pending));
-    auto shared_ctx = std::make_shared<Context>(ctx);
-    for (Entry& e : entries) {
-      if (!e.status.ok()) continue;
-      store.Write(
-          [&e, shared_ctx](StoreTxn& txn) -> Status {
-            Touched touched;
-            return RunEntry(txn, e, *shared_ctx, touched);
-          },
-          [&e, &done](Status s) {
-            e.status = std::move(s);
-            done.count_down();
-          });
-    }
-    done.wait();
-  }
+  return Status::Ok();
+}
 
+std::string ResponseJson(const Job& job, const RestOptions& options) {
   std::string out;
-  out.reserve(256 * entries.size());
-  AppendBundleStart(out, transaction ? "transaction-response" : "batch-response");
+  out.reserve(256 * job.entries.size());
+  AppendBundleStart(out, job.transaction ? "transaction-response" : "batch-response");
   out += ",\"entry\":[";
-  for (size_t i = 0; i < entries.size(); ++i) {
+  for (size_t i = 0; i < job.entries.size(); ++i) {
     if (i > 0) out += ',';
-    AppendResponseEntry(out, entries[i], options, prefer, request_id);
+    AppendResponseEntry(out, job.entries[i], options, job.prefer, job.request_id);
   }
   out += "]}";
   return out;
+}
+
+}  // namespace
+
+void ProcessBundle(std::string body, ReturnPreference prefer, std::string request_id,
+                   const RestOptions& options, Store& store, core::ThreadPool& workers,
+                   BundleDone done) {
+  auto job = std::make_shared<Job>();
+  job->body = std::move(body);
+  job->prefer = prefer;
+  job->request_id = std::move(request_id);
+  if (Status s = PrepareJob(*job, options, store); !s.ok()) return done(s);
+  job->done = std::move(done);
+  // Runs on the writer thread: the response is built on a worker.
+  auto finish = [job, &options, &workers](Status s) {
+    workers.Post([job, &options, s = std::move(s)] {
+      if (!s.ok()) return job->done(s);
+      job->done(ResponseJson(*job, options));
+    });
+  };
+  if (job->transaction) {
+    store.Write(
+        [job](StoreTxn& txn) -> Status { return RunTransaction(txn, job->entries, *job->ctx); },
+        finish);
+    return;
+  }
+  // Batch: each entry its own write, all queued at once so that they share commits.
+  size_t pending = 0;
+  for (const Entry& e : job->entries) pending += e.status.ok() ? 1 : 0;
+  if (pending == 0) return finish(Status::Ok());
+  job->pending = pending;
+  for (Entry& e : job->entries) {
+    if (!e.status.ok()) continue;
+    Entry* entry = &e;
+    store.Write(
+        [job, entry](StoreTxn& txn) -> Status {
+          Touched touched;
+          return RunEntry(txn, *entry, *job->ctx, touched);
+        },
+        [job, entry, finish](Status s) {
+          entry->status = std::move(s);
+          if (job->pending.fetch_sub(1) == 1) finish(Status::Ok());
+        });
+  }
 }
 
 }  // namespace kiln::rest

@@ -511,17 +511,19 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       return Search(call, req);
 
     case InteractionKind::kBatchOrTransaction: {
-      // R4 http 3.1.0.11; rest/bundle.h. It waits for the store's commit, so it runs on a worker.
+      // R4 http 3.1.0.11; rest/bundle.h. Entries are prepared on a worker.
       if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok())
         return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       auto body = std::make_shared<std::string>(std::move(req.body));
       workers_.Post([this, call, body, prefer] {
-        auto answer = ProcessBundle(*body, prefer, call->request_id, options_, store_);
-        if (!answer.ok()) return call->Error(answer.status());
-        http::Response r = NewResponse(*call, 200);
-        SetBody(r, call->format, std::move(answer).value());
-        call->respond(std::move(r));
+        ProcessBundle(std::move(*body), prefer, call->request_id, options_, store_, workers_,
+                      [call](Result<std::string> answer) {
+                        if (!answer.ok()) return call->Error(answer.status());
+                        http::Response r = NewResponse(*call, 200);
+                        SetBody(r, call->format, std::move(answer).value());
+                        call->respond(std::move(r));
+                      });
       });
       return;
     }
