@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/strings.h"
 #include "fhir/resource_json.h"
 #include "patch/patch.h"
@@ -191,8 +192,9 @@ struct Context {
   std::set<std::string> pending_targets;
 };
 
-// Parses, validates and indexes e.text (the resource of a create or update).
-Status RenderEntry(Entry& e, const Context& ctx) {
+// Parses, validates and indexes e.text (the resource of a create or update). `final`: the text
+// that will be stored (false for the check of a deferred entry before the write).
+Status RenderEntry(Entry& e, const Context& ctx, bool final) {
   auto prepared = fhir::PrepareResource(e.text);
   if (!prepared.ok()) return prepared.status();
   if (prepared->resource_type != e.in.type)
@@ -212,6 +214,12 @@ Status RenderEntry(Entry& e, const Context& ctx) {
   }
   e.state.warnings.clear();
   if (Status s = CheckWrite(e.text, ctx.options.validation, e.state.warnings); !s.ok()) return s;
+  if (final && !e.state.warnings.empty()) {
+    core::LogWarn("stored a resource that fails validation (warn-only mode)",
+                  {{"bundle_entry", static_cast<long long>(e.index)},
+                   {"issues", static_cast<long long>(e.state.warnings.size())},
+                   {"first", std::string_view(e.state.warnings.front().diagnostics)}});
+  }
   std::string index_id = e.kind == InteractionKind::kCreate   ? e.id
                          : e.kind == InteractionKind::kUpdate ? e.in.id
                          : prepared->has_id                   ? prepared->id
@@ -393,7 +401,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
     e.deferred = deferral || !e.conditional_refs.empty();
     // Validate now even when deferred, so most problems are found before the write; a deferred
     // entry is validated again once its references are final.
-    if (Status s = RenderEntry(e, ctx); !s.ok()) return s;
+    if (Status s = RenderEntry(e, ctx, !e.deferred); !s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -434,7 +442,7 @@ Status RenderDeferred(StoreTxn& txn, Entry& e, Context& ctx) {
     if (it == resolved.end()) return std::nullopt;
     return it->second;
   });
-  return RenderEntry(e, ctx);
+  return RenderEntry(e, ctx, true);
 }
 
 class Touched {

@@ -1,5 +1,5 @@
-// Batch/transaction limits that need a server started with other settings:
-// --max-bundle-entries (more entries are a 413 with an OperationOutcome).
+// Batch/transaction behaviour that needs a server started with other settings:
+// --max-bundle-entries (more entries are a 413 with an OperationOutcome), --validation warn-only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKiln } from './lib/kiln.mjs';
@@ -47,6 +47,32 @@ test('KILN_MAX_BUNDLE_ENTRIES sets the limit too', async () => {
   try {
     const res = await kiln.request('POST', '', { body: bundle('batch', 2) });
     assert.equal(res.status, 413, res.text);
+  } finally {
+    await kiln.stop();
+    kiln.cleanup();
+  }
+});
+
+test('--validation warn-only: transaction entries that fail validation are stored with warnings',
+     async () => {
+  const kiln = await startKiln({ args: ['--validation', 'warn-only'] });
+  try {
+    const res = await kiln.request('POST', '', {
+      headers: { Prefer: 'return=OperationOutcome' },
+      body: {
+        resourceType: 'Bundle', type: 'transaction',
+        entry: [{ resource: { resourceType: 'Patient', gender: 'not-a-gender' },
+                  request: { method: 'POST', url: 'Patient' } }],
+      },
+    });
+    assert.equal(res.status, 200, res.text);
+    const entry = res.json.entry[0];
+    assert.equal(entry.response.status, '201 Created');
+    const issues = entry.response.outcome.issue;
+    assert.equal(issues[0].severity, 'information');
+    assert.ok(issues.some((i) => i.severity === 'error' || i.severity === 'warning'),
+              JSON.stringify(issues));
+    assert.match(kiln.stderr, /warn-only mode/);
   } finally {
     await kiln.stop();
     kiln.cleanup();
