@@ -14,9 +14,11 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "fhir/definitions.h"
 #include "fhir/resource_json.h"
 #include "patch/patch.h"
 #include "rest/bundle_json.h"
+#include "rest/history.h"
 #include "rest/json_scan.h"
 #include "rest/outcome.h"
 #include "rest/router.h"
@@ -153,6 +155,8 @@ struct Entry {
   std::optional<int64_t> if_match;
   std::optional<patch::Patch> patch;
   std::optional<search::Query> search;
+  std::string link_path;                       // search: where the searchset's links point
+  std::optional<HistoryQuery> history;         // history: read from the store after the commit
   std::optional<StoredResource> existing;      // create: ifNoneExist found this one
   std::optional<StoredResource> version_read;  // vread: read before the write
   WriteState state;
@@ -359,7 +363,9 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       break;
     case InteractionKind::kVRead:
       break;
-    case InteractionKind::kSearchType: {
+    case InteractionKind::kSearchType:
+    case InteractionKind::kSearchSystem:
+    case InteractionKind::kSearchCompartment: {
       search::SearchParams params;
       for (const auto& [k, v] : e.in.params) {
         if (k == "_format" || k == "_pretty") continue;
@@ -369,9 +375,34 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       options.default_count = o.default_count;
       options.max_count = o.max_count;
       options.max_includes = o.max_includes;
-      auto query = search::ParseQuery({e.in.type}, params, options);
+      // What the search ranges over and where its links point, as for GET (service.cc).
+      std::vector<std::string> types;
+      if (e.kind == InteractionKind::kSearchType) {
+        types.push_back(e.in.type);
+        e.link_path = e.in.type;
+      } else if (e.kind == InteractionKind::kSearchCompartment) {
+        const fhir::CompartmentDef* compartment = fhir::FindCompartment(e.in.type);
+        if (compartment == nullptr) return Status::NotFound(e.in.type + " is not a compartment");
+        if (e.in.search_type == "*") {
+          for (const fhir::CompartmentMember& m : compartment->members())
+            types.emplace_back(m.resource_type());
+        } else {
+          types.push_back(e.in.search_type);
+        }
+        options.compartment = search::CompartmentRef{e.in.type, e.in.id};
+        e.link_path = e.in.type + "/" + e.in.id + "/" + e.in.search_type;
+      }
+      auto query = search::ParseQuery(types, params, options);
       if (!query.ok()) return query.status();
       e.search = std::move(query).value();
+      break;
+    }
+    case InteractionKind::kHistoryInstance:
+    case InteractionKind::kHistoryType:
+    case InteractionKind::kHistorySystem: {
+      auto query = ParseHistoryQuery(e.in, o.default_count, o.max_count);
+      if (!query.ok()) return query.status();
+      e.history = std::move(query).value();
       break;
     }
     default:
@@ -616,13 +647,26 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (!not_modified) e.resource_json = state.stored.json;
       return Status::Ok();
     }
-    case InteractionKind::kSearchType: {
+    case InteractionKind::kSearchType:
+    case InteractionKind::kSearchSystem:
+    case InteractionKind::kSearchCompartment: {
       auto page = txn.Search(kDefaultTenant, *e.search);
       if (!page.ok()) return page.status();
-      e.resource_json = SearchBundleJson(o.base_url, e.in.type, *e.search, *page);
+      e.resource_json = SearchBundleJson(o.base_url, e.link_path, *e.search, *page);
       e.http_status = 200;
       return Status::Ok();
     }
+    case InteractionKind::kHistoryInstance: {
+      // The page is read after the commit (ReadHistory); an unknown resource fails here, where
+      // it can still fail a transaction.
+      auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
+      if (!latest.ok()) return latest.status();
+      if (!*latest) return Status::NotFound(e.in.type + "/" + e.in.id + " is not known");
+      return Status::Ok();
+    }
+    case InteractionKind::kHistoryType:
+    case InteractionKind::kHistorySystem:
+      return Status::Ok();  // read after the commit (ReadHistory)
     default:
       return Status(ErrorCode::kNotImplemented, "not-supported",
                     "This interaction is not supported in a Bundle entry");
@@ -844,6 +888,33 @@ Status PrepareJob(Job& job, const RestOptions& options, Store& store) {
   return Status::Ok();
 }
 
+// History entries read the store after the commit (StoreTxn has no history): they see the
+// transaction's writes, and possibly later ones. A failure here cannot undo a committed
+// transaction; it is reported in the entry.
+void ReadHistory(Job& job, const RestOptions& options, Store& store) {
+  for (Entry& e : job.entries) {
+    if (!e.status.ok() || !e.history) continue;
+    if (e.kind == InteractionKind::kHistoryInstance) {
+      auto exists = store.Read({kDefaultTenant, e.in.type, e.in.id});
+      if (!exists.ok()) {
+        e.status = exists.status();
+        continue;
+      }
+      if (!exists->has_value()) {
+        e.status = Status::NotFound(e.in.type + "/" + e.in.id + " is not known");
+        continue;
+      }
+    }
+    auto page = store.History(*e.history);
+    if (!page.ok()) {
+      e.status = page.status();
+      continue;
+    }
+    e.resource_json = HistoryBundleJson(options.base_url, e.in, *e.history, *page);
+    e.http_status = 200;
+  }
+}
+
 std::string ResponseJson(const Job& job, const RestOptions& options) {
   std::string out;
   out.reserve(256 * job.entries.size());
@@ -869,9 +940,10 @@ void ProcessBundle(std::string body, ReturnPreference prefer, std::string reques
   if (Status s = PrepareJob(*job, options, store); !s.ok()) return done(s);
   job->done = std::move(done);
   // Runs on the writer thread: the response is built on a worker.
-  auto finish = [job, &options, &workers](Status s) {
-    workers.Post([job, &options, s = std::move(s)] {
+  auto finish = [job, &options, &store, &workers](Status s) {
+    workers.Post([job, &options, &store, s = std::move(s)] {
       if (!s.ok()) return job->done(s);
+      ReadHistory(*job, options, store);
       job->done(ResponseJson(*job, options));
     });
   };
