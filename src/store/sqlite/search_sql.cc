@@ -275,6 +275,34 @@ Result<std::string> InValueSet(Params& p, const Criterion& c, const search::UriT
   return sql + ")";
 }
 
+// token :below / :above (R4 search 3.1.1.4.9): the code, or any code below (above) it in its code
+// system's hierarchy. Kiln holds the hierarchies of the code systems in the R4 package
+// (fhir::Subsumed); others (SNOMED CT, LOINC, ...) are a 501 naming the system.
+Result<std::string> Subsumption(Params& p, const Criterion& c, const search::TokenTerm& t) {
+  const std::string modifier(search::ToString(c.modifier));
+  if (!t.system || t.system->empty() || !t.code) {
+    return Status(ErrorCode::kInvalid, "value",
+                  c.code + ":" + modifier +
+                      " needs system|code: subsumption is within one code "
+                      "system",
+                  c.code);
+  }
+  std::optional<std::vector<std::string_view>> codes =
+      fhir::Subsumed(*t.system, *t.code, c.modifier == Modifier::kBelow);
+  if (!codes) {
+    return NotImplemented("search parameter '" + c.code + "': :" + modifier +
+                          " needs the hierarchy of " + *t.system +
+                          ", which this server does not hold (only the code systems of the R4 "
+                          "package are known)");
+  }
+  std::string sql = "system = " + p.Text(*t.system) + " AND code IN (";
+  for (size_t i = 0; i < codes->size(); ++i) {
+    if (i != 0) sql += ", ";
+    sql += p.Text(std::string((*codes)[i]));
+  }
+  return sql + ")";
+}
+
 // The condition on one index row for `term` of `c`, or a failed Status for what is unsupported.
 Result<std::string> TermCondition(Params& p, const Criterion& c, const search::Term& term) {
   switch (c.type) {
@@ -318,6 +346,10 @@ Result<std::string> TermCondition(Params& p, const Criterion& c, const search::T
         case Modifier::kIn:
         case Modifier::kNotIn:
           if (const auto* t = std::get_if<search::UriTerm>(&term)) return InValueSet(p, c, *t);
+          break;
+        case Modifier::kAbove:
+        case Modifier::kBelow:
+          if (const auto* t = std::get_if<search::TokenTerm>(&term)) return Subsumption(p, c, *t);
           break;
         case Modifier::kOfType:
           if (const auto* t = std::get_if<search::IdentifierTypeTerm>(&term)) {
@@ -893,7 +925,7 @@ Result<OwnedStatement> Prepare(Connection& connection, const std::string& sql,
 struct SearchSql {
   Params params;
   std::string filter;
-  std::string page;  // "" when no page is wanted (_count=0)
+  std::string page;       // "" when no page is wanted (_count=0)
   bool backward = false;  // `page` reads the order in reverse (a previous or last page)
 };
 
@@ -1041,8 +1073,8 @@ Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& que
     if (!expression.ok()) return expression.take_status();
     std::string key = "q.s" + std::to_string(i);
     columns += ", " + *expression + " AS s" + std::to_string(i);
-    order += "(" + key + " IS NULL)" + asc + ", " + key +
-             (query.sort[i].descending ? desc : asc) + ", ";
+    order +=
+        "(" + key + " IS NULL)" + asc + ", " + key + (query.sort[i].descending ? desc : asc) + ", ";
   }
   order += std::string("q.rid") + asc;
   std::string sql =
