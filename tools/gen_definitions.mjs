@@ -570,6 +570,29 @@ function RequiredBindings(sds) {
   return bindings;
 }
 
+// [system, code, parent] for every parent link of the complete CodeSystems of the package (nesting
+// and the child/parent/subsumedBy properties, as CodeSystemIndex reads them), sorted. A code system
+// whose hierarchy is inconsistent is left out (Kiln then cannot answer :above/:below on it).
+function CodeSystemLinks(pkg) {
+  const out = [];
+  const byUrl = Terminology.ByUrl(pkg.CodeSystem);
+  for (const [url, cs] of byUrl) {
+    if (Array.isArray(cs) || cs.content !== 'complete') continue;
+    let index;
+    try {
+      index = new CodeSystemIndex(cs);
+    } catch (e) {
+      if (e instanceof NotExpandable) continue;
+      throw e;
+    }
+    for (const [code, concept] of index.concepts) {
+      for (const parent of concept.parents) out.push([url, code, parent]);
+    }
+  }
+  out.sort((a, b) => CompareBytes(a[0], b[0]) || CompareBytes(a[1], b[1]) || CompareBytes(a[2], b[2]));
+  return out;
+}
+
 // Expands the value set of every required binding. Returns rows sorted by URL:
 // {url, paths, codes: [[system, code]] sorted by code then system, reason ('' when expanded)}.
 function ExpandRequiredValueSets(pkg, sds) {
@@ -833,6 +856,11 @@ function Generate(pkg) {
     return [tables.String(row.url), first, row.codes.length, tables.String(row.reason)];
   });
 
+  // Code system hierarchies (token :above/:below): every parent link of every complete CodeSystem
+  // in the package whose hierarchy is consistent, sorted by (system, code, parent).
+  const codeLinks = CodeSystemLinks(pkg).map(([system, code, parent]) =>
+    [tables.String(system), tables.String(code), tables.String(parent)]);
+
   // The string pool.
   const refs = [];
   const poolLines = [];
@@ -861,6 +889,7 @@ function Generate(pkg) {
     notExpandableValueSets: valueSets.filter((row) => row.reason).length,
     valueSetCodes: valueSets.reduce((n, row) => n + row.codes.length, 0),
     valueSetCodeRows: valueSetCodes.length,
+    codeSystemLinks: codeLinks.length,
     unusableCodesLeftOut: unusableLeftOut,
     strings: tables.strings.length,
     poolBytes: offset,
@@ -936,6 +965,11 @@ const uint32_t kValueSetCount = ${valueSetFields.length};
 const ValueSetCode kValueSetCodes[] = {
 ${Rows(valueSetCodes)}
 };
+
+const CodeLink kCodeLinks[] = {
+${Rows(codeLinks)}
+};
+const uint32_t kCodeLinkCount = ${codeLinks.length};
 
 }  // namespace kiln::fhir::internal
 // NOLINTEND

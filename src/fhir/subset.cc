@@ -310,14 +310,20 @@ class Subsetter {
     return out + "}";
   }
 
+  // `json` is the JSON string literal of `text` (no escapes needed: the texts are plain).
+  static bool IsQuoted(std::string_view json, std::string_view text) {
+    return json.size() == text.size() + 2 && json.front() == '"' && json.back() == '"' &&
+           json.substr(1, text.size()) == text;
+  }
+
   static bool IsSubsettedTag(std::string_view coding) {
     std::optional<std::vector<Member>> members = Members(coding);
     if (!members) return false;
     bool system = false;
     bool code = false;
     for (const Member& m : *members) {
-      if (m.key == "system") system = m.value == "\"" + std::string(kSubsettedSystem) + "\"";
-      if (m.key == "code") code = m.value == "\"" + std::string(kSubsettedCode) + "\"";
+      if (m.key == "system") system = IsQuoted(m.value, kSubsettedSystem);
+      if (m.key == "code") code = IsQuoted(m.value, kSubsettedCode);
     }
     return system && code;
   }

@@ -1,6 +1,8 @@
 #include "fhir/terminology.h"
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "fhir/definitions_tables.h"
 #include "fhir/terminology_tables.h"
@@ -38,6 +40,53 @@ std::optional<std::vector<SystemCode>> ExpandValueSet(std::string_view value_set
     codes.emplace_back(Str(entry.system), Str(entry.code));
   }
   return codes;
+}
+
+namespace {
+
+// The hierarchies of kCodeLinks, built once on first use: per system, code -> parents and
+// code -> children.
+struct Hierarchies {
+  using Links = std::unordered_map<std::string_view, std::vector<std::string_view>>;
+  struct System {
+    Links parents;
+    Links children;
+  };
+  std::unordered_map<std::string_view, System> systems;
+
+  Hierarchies() {
+    for (uint32_t i = 0; i < internal::kCodeLinkCount; ++i) {
+      const internal::CodeLink& link = internal::kCodeLinks[i];
+      System& system = systems[Str(link.system)];
+      system.parents[Str(link.code)].push_back(Str(link.parent));
+      system.children[Str(link.parent)].push_back(Str(link.code));
+    }
+  }
+};
+
+const Hierarchies& AllHierarchies() {
+  static const Hierarchies hierarchies;
+  return hierarchies;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string_view>> Subsumed(std::string_view system,
+                                                      std::string_view code, bool below) {
+  const Hierarchies& all = AllHierarchies();
+  auto found = all.systems.find(system);
+  if (found == all.systems.end()) return std::nullopt;
+  const Hierarchies::Links& next = below ? found->second.children : found->second.parents;
+  std::vector<std::string_view> out{code};
+  std::unordered_set<std::string_view> seen{code};
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto step = next.find(out[i]);
+    if (step == next.end()) continue;
+    for (std::string_view other : step->second) {
+      if (seen.insert(other).second) out.push_back(other);
+    }
+  }
+  return out;
 }
 
 CodeCheck CheckCode(std::string_view value_set_url, std::string_view system,

@@ -31,4 +31,11 @@ CodeCheck CheckCode(std::string_view value_set_url, std::string_view system, std
 using SystemCode = std::pair<std::string_view, std::string_view>;
 std::optional<std::vector<SystemCode>> ExpandValueSet(std::string_view value_set_url);
 
+// Subsumption within a code system of the package (token :below / :above): `code` and every code
+// below it (`below` true) or above it (false) in the hierarchy, following all parent links, or
+// nullopt when Kiln holds no hierarchy for `system` (not in the package, not complete, or flat).
+// The views point into static tables.
+std::optional<std::vector<std::string_view>> Subsumed(std::string_view system,
+                                                      std::string_view code, bool below);
+
 }  // namespace kiln::fhir

@@ -26,8 +26,17 @@ struct ValueSetDef {
   uint32_t reason;  // string id; 0 ("") when expanded
 };
 
+// One parent link of a code system hierarchy (kCodeLinks, sorted by system, code, parent).
+struct CodeLink {
+  uint32_t system;  // string id
+  uint32_t code;    // string id
+  uint32_t parent;  // string id
+};
+
 extern const ValueSetDef kValueSets[];
 extern const uint32_t kValueSetCount;
 extern const ValueSetCode kValueSetCodes[];
+extern const CodeLink kCodeLinks[];
+extern const uint32_t kCodeLinkCount;
 
 }  // namespace kiln::fhir::internal

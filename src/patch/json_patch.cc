@@ -61,7 +61,10 @@ std::string Escape(std::string_view token) {
 
 std::string Prefix(const std::vector<std::string>& tokens, size_t n) {
   std::string out;
-  for (size_t i = 0; i < n && i < tokens.size(); ++i) out += "/" + Escape(tokens[i]);
+  for (size_t i = 0; i < n && i < tokens.size(); ++i) {
+    out += '/';
+    out += Escape(tokens[i]);
+  }
   return out;
 }
 

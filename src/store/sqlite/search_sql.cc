@@ -275,6 +275,34 @@ Result<std::string> InValueSet(Params& p, const Criterion& c, const search::UriT
   return sql + ")";
 }
 
+// token :below / :above (R4 search 3.1.1.4.9): the code, or any code below (above) it in its code
+// system's hierarchy. Kiln holds the hierarchies of the code systems in the R4 package
+// (fhir::Subsumed); others (SNOMED CT, LOINC, ...) are a 501 naming the system.
+Result<std::string> Subsumption(Params& p, const Criterion& c, const search::TokenTerm& t) {
+  const std::string modifier(search::ToString(c.modifier));
+  if (!t.system || t.system->empty() || !t.code) {
+    return Status(ErrorCode::kInvalid, "value",
+                  c.code + ":" + modifier +
+                      " needs system|code: subsumption is within one code "
+                      "system",
+                  c.code);
+  }
+  std::optional<std::vector<std::string_view>> codes =
+      fhir::Subsumed(*t.system, *t.code, c.modifier == Modifier::kBelow);
+  if (!codes) {
+    return NotImplemented("search parameter '" + c.code + "': :" + modifier +
+                          " needs the hierarchy of " + *t.system +
+                          ", which this server does not hold (only the code systems of the R4 "
+                          "package are known)");
+  }
+  std::string sql = "system = " + p.Text(*t.system) + " AND code IN (";
+  for (size_t i = 0; i < codes->size(); ++i) {
+    if (i != 0) sql += ", ";
+    sql += p.Text(std::string((*codes)[i]));
+  }
+  return sql + ")";
+}
+
 // The condition on one index row for `term` of `c`, or a failed Status for what is unsupported.
 Result<std::string> TermCondition(Params& p, const Criterion& c, const search::Term& term) {
   switch (c.type) {
@@ -318,6 +346,10 @@ Result<std::string> TermCondition(Params& p, const Criterion& c, const search::T
         case Modifier::kIn:
         case Modifier::kNotIn:
           if (const auto* t = std::get_if<search::UriTerm>(&term)) return InValueSet(p, c, *t);
+          break;
+        case Modifier::kAbove:
+        case Modifier::kBelow:
+          if (const auto* t = std::get_if<search::TokenTerm>(&term)) return Subsumption(p, c, *t);
           break;
         case Modifier::kOfType:
           if (const auto* t = std::get_if<search::IdentifierTypeTerm>(&term)) {
@@ -688,6 +720,37 @@ class ConditionWriter {
 
   std::string NewAlias(const char* stem) { return stem + std::to_string(++aliases_); }
 
+ public:
+  // For a criterion whose rows, for its one value, are a single range of its value index in rid
+  // order (token system|code: (param, code, system, rid); local reference Type/id: (param, id,
+  // type, rid)): those rows' SELECT, so a page in rid order can read them as a stream and stop
+  // after the page instead of first collecting every match. nullopt for any other criterion.
+  std::optional<std::string> StreamRows(const Criterion& c) {
+    if (c.kind != Criterion::Kind::kMatch || c.terms.size() != 1) return std::nullopt;
+    const search::Term& term = c.terms.front();
+    std::string condition;
+    if (c.type == ParamType::kToken && c.modifier == Modifier::kNone && c.code != "_id") {
+      const auto* t = std::get_if<search::TokenTerm>(&term);
+      if (t == nullptr || !t->system || t->system->empty() || !t->code) return std::nullopt;
+      condition = "code = " + p_.Text(*t->code) + " AND system = " + p_.Text(*t->system);
+      return "SELECT rid FROM idx_token WHERE param = " + p_.Text(c.code) + " AND " + condition;
+    }
+    if (c.type == ParamType::kReference &&
+        (c.modifier == Modifier::kNone || c.modifier == Modifier::kType)) {
+      const auto* t = std::get_if<search::ReferenceTerm>(&term);
+      if (t == nullptr || t->kind != search::ReferenceTerm::Kind::kLocal || t->type.empty() ||
+          !t->version.empty()) {
+        return std::nullopt;
+      }
+      return "SELECT rid FROM idx_reference WHERE param = " + p_.Text(c.code) + " AND id = " +
+             p_.Text(t->id) + " AND type = " + p_.Text(t->type) +
+             " AND kind = " + std::to_string(kLocalReference);
+    }
+    return std::nullopt;
+  }
+
+ private:
+
   Params& p_;
   std::string tenant_;  // the tenant's placeholder, bound once
   int aliases_ = 0;
@@ -893,7 +956,7 @@ Result<OwnedStatement> Prepare(Connection& connection, const std::string& sql,
 struct SearchSql {
   Params params;
   std::string filter;
-  std::string page;  // "" when no page is wanted (_count=0)
+  std::string page;       // "" when no page is wanted (_count=0)
   bool backward = false;  // `page` reads the order in reverse (a previous or last page)
 };
 
@@ -1012,13 +1075,41 @@ Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& que
       driver = i;
     }
   }
+  std::string others = filter;  // the scope and every criterion but the driver
   for (size_t i = 0; i < query.criteria.size(); ++i) {
     Result<std::string> condition = conditions.Condition(query.criteria[i], "r", i != driver);
     if (!condition.ok()) return condition.take_status();
     filter += " AND " + *condition;
+    if (i != driver) others += " AND " + *condition;
   }
   plan.filter = filter;
   if (query.count <= 0) return plan;
+
+  // A page in rid order driven by a criterion whose rows come in rid order: read them as a stream
+  // (GROUP BY merges a resource's repeated rows without a sort) and stop after the page.
+  // `Observation?code=http://loinc.org|8302-2&_count=10` then reads ten-odd index entries instead
+  // of collecting the thousands of Observations with that code first.
+  std::optional<std::string> stream;
+  if (query.sort.empty() && driver < query.criteria.size()) {
+    stream = conditions.StreamRows(query.criteria[driver]);
+  }
+  if (stream) {
+    std::string bound = "1";
+    bool backward = false;
+    if (!query.cursor.empty()) {
+      Result<Cursor> cursor = DecodeCursor(query.cursor, 0);
+      if (!cursor.ok()) return cursor.take_status();
+      backward = cursor->backward;
+      if (!cursor->end) bound = std::string("d.rid ") + (backward ? "< " : "> ") + p.Int(cursor->rid);
+    }
+    plan.backward = backward;
+    plan.page = "SELECT r.rid, r.id, v.seq, v.version, v.last_updated, v.method, v.json, r.type "
+                "FROM (" + *stream + ") AS d CROSS JOIN resource AS r ON r.rid = d.rid "
+                "CROSS JOIN resource_version AS v ON v.seq = r.seq WHERE " + others + " AND " +
+                bound + " GROUP BY d.rid ORDER BY d.rid" + (backward ? " DESC" : "") +
+                " LIMIT " + p.Int(static_cast<int64_t>(query.count) + 1);
+    return plan;
+  }
 
   std::string columns = "r.rid AS rid, r.seq AS seq, r.id AS id, r.type AS type";
   std::string after = "1";
@@ -1041,8 +1132,8 @@ Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& que
     if (!expression.ok()) return expression.take_status();
     std::string key = "q.s" + std::to_string(i);
     columns += ", " + *expression + " AS s" + std::to_string(i);
-    order += "(" + key + " IS NULL)" + asc + ", " + key +
-             (query.sort[i].descending ? desc : asc) + ", ";
+    order +=
+        "(" + key + " IS NULL)" + asc + ", " + key + (query.sort[i].descending ? desc : asc) + ", ";
   }
   order += std::string("q.rid") + asc;
   std::string sql =

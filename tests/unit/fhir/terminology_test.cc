@@ -529,3 +529,29 @@ TEST(TerminologyTest, OfficialExamplesUseExpandedCodes) {
 
 }  // namespace
 }  // namespace kiln::fhir
+
+namespace kiln::fhir {
+namespace {
+
+TEST(SubsumptionTest, FollowsTheHierarchyOfPackageCodeSystems) {
+  const std::string act = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+  auto below = Subsumed(act, "IMP", /*below=*/true);
+  ASSERT_TRUE(below.has_value());
+  EXPECT_EQ(below->front(), "IMP");
+  auto has = [](const std::vector<std::string_view>& codes, std::string_view code) {
+    return std::find(codes.begin(), codes.end(), code) != codes.end();
+  };
+  EXPECT_TRUE(has(*below, "ACUTE"));
+  EXPECT_TRUE(has(*below, "NONAC"));
+  EXPECT_FALSE(has(*below, "AMB"));
+  auto above = Subsumed(act, "ACUTE", /*below=*/false);
+  ASSERT_TRUE(above.has_value());
+  EXPECT_TRUE(has(*above, "IMP"));
+  EXPECT_TRUE(has(*above, "_ActEncounterCode"));
+  EXPECT_FALSE(has(*above, "AMB"));
+  // Systems without a hierarchy in the package: unknown.
+  EXPECT_FALSE(Subsumed("http://snomed.info/sct", "404684003", true).has_value());
+}
+
+}  // namespace
+}  // namespace kiln::fhir

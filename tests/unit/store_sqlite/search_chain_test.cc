@@ -311,5 +311,20 @@ TEST_F(SqliteChainTest, OneCriterionDrivesTheOthersAreTestedPerCandidate) {
   EXPECT_NE(plan.find("idx_date_by_value"), std::string::npos) << plan;
 }
 
+TEST_F(SqliteChainTest, AnUnsortedPageDrivenBySystemAndCodeIsReadAsAStream) {
+  // (param, code, system, rid): the rows of one system|code come in rid order, so a page needs
+  // neither the whole set of matches nor a sort.
+  std::string plan = Plan("Observation", "code=http://loinc.org|1234-5&_count=10");
+  EXPECT_NE(plan.find("idx_token_by_value"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("LIST SUBQUERY"), std::string::npos) << plan;
+  plan = Plan("Observation", "subject=Patient/p1&date=ge2020&_count=10");
+  EXPECT_NE(plan.find("idx_reference_by_id"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  // Sorted pages keep the set and the sort.
+  plan = Plan("Observation", "code=http://loinc.org|1234-5&_sort=date");
+  EXPECT_NE(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
 }  // namespace
 }  // namespace kiln::store::sqlite
