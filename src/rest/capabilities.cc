@@ -32,6 +32,8 @@ void AppendInteractions(std::string& out, bool system_level) {
     out += "{\"code\":\"";
     out += r.fhir_code;
     out += "\"}";
+    // One route serves both: POST [base] with a Bundle of type transaction or batch.
+    if (r.kind == InteractionKind::kBatchOrTransaction) out += ",{\"code\":\"batch\"}";
   }
   out += ']';
 }

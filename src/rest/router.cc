@@ -17,7 +17,7 @@ constexpr std::array<RouteDef, 18> kRoutes = {{
     {InteractionKind::kSearchSystem, Level::kSystem, "GET", "search-system", "search-system", true},
     // No FHIR interaction code of its own: the CapabilityStatement lists rest.compartment.
     {InteractionKind::kSearchCompartment, Level::kInstance, "GET", "", "search-compartment", true},
-    {InteractionKind::kBatchOrTransaction, Level::kSystem, "POST", "transaction", "bundle", false},
+    {InteractionKind::kBatchOrTransaction, Level::kSystem, "POST", "transaction", "bundle", true},
     {InteractionKind::kCreate, Level::kType, "POST", "create", "create", true},
     {InteractionKind::kSearchType, Level::kType, "GET", "search-type", "search-type", true},
     {InteractionKind::kHistoryType, Level::kType, "GET", "history-type", "history-type", true},

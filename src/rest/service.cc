@@ -11,6 +11,7 @@
 #include "fhir/resource_json.h"
 #include "fhir/subset.h"
 #include "patch/patch.h"
+#include "rest/bundle.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
 #include "rest/negotiation.h"
@@ -18,6 +19,7 @@
 #include "rest/router.h"
 #include "rest/search.h"
 #include "rest/validate.h"
+#include "rest/write_ops.h"
 #include "search/index.h"
 #include "search/query.h"
 
@@ -63,10 +65,6 @@ http::Response GoneResponse(const Call& call, const VersionInfo& info, std::stri
                                    call.format.pretty, call.label);
   AddVersionHeaders(r, info);
   return r;
-}
-
-std::string VersionLocation(const RestOptions& o, const VersionInfo& info) {
-  return o.base_url + "/" + info.type + "/" + info.id + "/_history/" + std::to_string(info.version);
 }
 
 // The answer to a successful create/update, per the client's Prefer header.
@@ -121,177 +119,6 @@ Result<fhir::PreparedResource> ParseResourceBody(const http::Request& req, const
   return prepared;
 }
 
-// A write's result travels from the writer closure to its completion callback through this.
-struct WriteState {
-  fhir::PreparedResource resource;
-  StoredResource stored;
-  bool created = false;                   // a new resource (or one brought back after deletion)
-  bool changed = true;                    // false: delete of an absent or already deleted resource
-  std::vector<Issue> warnings;            // validation problems let through in warn-only mode
-  std::vector<search::IndexEntry> index;  // the new version's search index entries
-  int64_t deleted = 0;                    // conditional delete: resources deleted
-};
-
-// The search index entries of a resource about to be written, computed before the write
-// transaction (off the single writer thread). The id is the one it will be stored under; its
-// _lastUpdated is only known inside the transaction (SetLastUpdated).
-Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& resource,
-                                                 std::string_view id) {
-  auto index = search::ExtractIndexFromJson(
-      fhir::RenderResource(resource, id, 1, "1970-01-01T00:00:00.000000Z"));
-  if (!index.ok()) {
-    Status s = index.take_status();
-    return Status(ErrorCode::kUnprocessable, "processing",
-                  "The resource cannot be indexed for search: " + s.message());
-  }
-  return index;
-}
-
-void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros) {
-  for (search::IndexEntry& e : index) {
-    if (e.param == "_lastUpdated") e.value = search::DateValue{micros, micros + 1};
-  }
-}
-
-// For a conditional update, whose id is only known once the transaction has found the match.
-void SetIndexedId(std::vector<search::IndexEntry>& index, const std::string& id) {
-  for (search::IndexEntry& e : index) {
-    if (e.param != "_id") continue;
-    if (auto* token = std::get_if<search::TokenValue>(&e.value)) token->code = id;
-  }
-}
-
-// Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
-Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
-                    const std::string& id) {
-  StoredResource v;
-  v.info.type = type;
-  v.info.id = id;
-  v.info.version = 1;
-  v.info.last_updated = txn.NextTimestamp();
-  v.info.method = WriteMethod::kCreate;
-  v.json = fhir::RenderResource(state.resource, id, 1, core::FormatInstant(v.info.last_updated));
-  SetLastUpdated(state.index, v.info.last_updated);
-  if (Status s = txn.Append(kDefaultTenant, v, &state.index); !s.ok()) return s;
-  state.created = true;
-  state.stored = std::move(v);
-  return Status::Ok();
-}
-
-// Stores state.resource as the next version of `key` (update, or update-as-create), honouring
-// If-Match.
-Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
-                    std::optional<int64_t> if_match) {
-  auto latest = txn.ReadLatest(key);
-  if (!latest.ok()) return latest.status();
-  const std::optional<StoredResource>& cur = *latest;
-  if (if_match) {
-    if (!cur || cur->info.deleted)
-      return Status::PreconditionFailed("If-Match: " + key.type + "/" + key.id + " does not exist");
-    if (cur->info.version != *if_match)
-      return Status::PreconditionFailed("If-Match: version " + std::to_string(*if_match) +
-                                        " is not current; " + key.type + "/" + key.id +
-                                        " is at version " + std::to_string(cur->info.version));
-  }
-  StoredResource v;
-  v.info.type = key.type;
-  v.info.id = key.id;
-  v.info.version = cur ? cur->info.version + 1 : 1;
-  v.info.last_updated = txn.NextTimestamp();
-  v.info.method = WriteMethod::kUpdate;
-  v.json = fhir::RenderResource(state.resource, key.id, v.info.version,
-                                core::FormatInstant(v.info.last_updated));
-  SetLastUpdated(state.index, v.info.last_updated);
-  if (Status s = txn.Append(key.tenant, v, &state.index); !s.ok()) return s;
-  state.created = !cur || cur->info.deleted;
-  state.stored = std::move(v);
-  return Status::Ok();
-}
-
-// Appends a deletion marker for `key` unless it is absent or already deleted (state.changed
-// false: deleting what is not there is fine, the interaction is idempotent).
-Status AppendDelete(StoreTxn& txn, WriteState& state, const ResourceKey& key) {
-  auto latest = txn.ReadLatest(key);
-  if (!latest.ok()) return latest.status();
-  const std::optional<StoredResource>& cur = *latest;
-  if (!cur || cur->info.deleted) {
-    state.changed = false;
-    return Status::Ok();
-  }
-  StoredResource v;
-  v.info.type = key.type;
-  v.info.id = key.id;
-  v.info.version = cur->info.version + 1;
-  v.info.last_updated = txn.NextTimestamp();
-  v.info.deleted = true;
-  v.info.method = WriteMethod::kDelete;
-  if (Status s = txn.Append(key.tenant, v); !s.ok()) return s;
-  state.changed = true;
-  state.stored = std::move(v);
-  return Status::Ok();
-}
-
-std::optional<int64_t> ParseIfMatch(std::string_view header, Status& error) {
-  if (header.empty()) return std::nullopt;
-  std::optional<int64_t> version = ParseVersionETag(header);
-  if (!version) {
-    error = Status::Invalid("If-Match must be a version ETag such as W/\"3\", not " +
-                            std::string(header));
-  }
-  return version;
-}
-
-// The search that picks the target of a conditional create, update or delete (R4 http 3.1.0.8,
-// 3.1.0.4.3, 3.1.0.7.1): `params` are its search parameters. Unlike a search, unknown or
-// unsupported parameters are always an error: ignoring one would widen the match, and a widened
-// conditional delete deletes what the client did not mean. At most `limit` matches are fetched,
-// so one more than the caller accepts tells "too many" apart.
-Result<search::Query> ConditionQuery(const std::string& type, const QueryParams& params, int limit,
-                                     std::string_view what) {
-  search::SearchParams search_params;
-  for (const auto& [k, v] : params) {
-    if (k == "_format" || k == "_pretty") continue;
-    search_params.emplace_back(k, v);
-  }
-  search::QueryOptions options;
-  options.strict = true;
-  options.default_count = limit;
-  options.max_count = limit;
-  auto query = search::ParseQuery({type}, search_params, options);
-  if (!query.ok()) return query;
-  if (query->criteria.empty()) {
-    return Status(ErrorCode::kInvalid, "required",
-                  std::string(what) +
-                      " needs search criteria that select the resource, such as "
-                      "identifier=system|value");
-  }
-  if (!query->sort.empty() || !query->includes.empty() || query->count_given) {
-    return Status::Invalid(std::string(what) +
-                           " takes search criteria only, not _sort, _count or _include");
-  }
-  query->count = limit;
-  return query;
-}
-
-// The parameters of an If-None-Exist header: "identifier=x|1" (R4), also accepted with a leading
-// "?" or "[type]?". Decoded the way the router decodes a URL's query.
-Result<QueryParams> IfNoneExistParams(std::string_view header, const std::string& type,
-                                      std::string_view base_path) {
-  std::string_view text = core::TrimSpaces(header);
-  if (text.size() > type.size() && text.substr(0, type.size()) == type &&
-      text[type.size()] == '?') {
-    text.remove_prefix(type.size() + 1);
-  } else if (!text.empty() && text.front() == '?') {
-    text.remove_prefix(1);
-  }
-  RouteResult routed =
-      Route("GET", std::string(base_path) + "/" + type + "?" + std::string(text), base_path);
-  if (!routed.status.ok()) {
-    return Status::Invalid("If-None-Exist is not a valid search: " + routed.status.message());
-  }
-  return std::move(routed.interaction.params);
-}
-
 // PATCH (R4 http 3.1.0.6.1): the body's Content-Type says which patch format it is. Parsed (and
 // its FHIRPath compiled) before the write transaction, so a malformed patch is a 400 that never
 // reaches the writer.
@@ -311,51 +138,6 @@ Result<patch::Patch> ParsePatchBody(const http::Request& req) {
             (ct.empty() ? std::string("a body without a Content-Type") : std::string(ct)));
   }
   return patch::Patch::Parse(format, req.body);
-}
-
-// Applies `patch` to the current version of `key` and stores the result as the next version.
-// Runs inside the write transaction, so patches of one resource serialise and each sees the
-// last one's result. The patched resource must keep its type and id, is validated like an update
-// (a patch that makes it invalid is a 422 listing the problems) and re-indexed here, since its
-// JSON is only known now.
-Status AppendPatch(StoreTxn& txn, WriteState& state, const ResourceKey& key,
-                   const patch::Patch& patch, std::optional<int64_t> if_match,
-                   const ValidationPolicy& policy) {
-  auto latest = txn.ReadLatest(key);
-  if (!latest.ok()) return latest.status();
-  const std::optional<StoredResource>& cur = *latest;
-  if (!cur) return Status::NotFound(key.type + "/" + key.id + " is not known");
-  if (cur->info.deleted) return Status::Gone(key.type + "/" + key.id + " was deleted");
-  if (if_match && cur->info.version != *if_match)
-    return Status::PreconditionFailed("If-Match: version " + std::to_string(*if_match) +
-                                      " is not current; " + key.type + "/" + key.id +
-                                      " is at version " + std::to_string(cur->info.version));
-  auto patched = patch.Apply(cur->json);
-  if (!patched.ok()) return patched.take_status();
-  auto prepared = fhir::PrepareResource(*patched);
-  if (!prepared.ok())
-    return Status(ErrorCode::kInvalid, "invalid",
-                  "The patched resource is not a resource: " + prepared.status().message());
-  if (prepared->resource_type != key.type)
-    return Status(ErrorCode::kInvalid, "invalid",
-                  "A patch must not change resourceType (" + key.type + " would become '" +
-                      prepared->resource_type + "')",
-                  "resourceType");
-  if (!prepared->has_id || prepared->id != key.id)
-    return Status(ErrorCode::kInvalid, "invalid",
-                  "A patch must not change or remove the id ('" + key.id + "')", key.type + ".id");
-  if (Status s = CheckWrite(*patched, policy, state.warnings); !s.ok()) {
-    std::vector<Issue> issues = s.issues();
-    issues.insert(issues.begin(),
-                  Issue{Severity::kError, "processing",
-                        "The patched resource is not valid; nothing was stored", ""});
-    return Status(ErrorCode::kUnprocessable, std::move(issues));
-  }
-  state.resource = std::move(prepared).value();
-  auto index = IndexFor(state.resource, key.id);
-  if (!index.ok()) return index.take_status();
-  state.index = std::move(index).value();
-  return AppendUpdate(txn, state, key, cur->info.version);
 }
 
 }  // namespace
@@ -727,6 +509,24 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
     case InteractionKind::kSearchSystem:
     case InteractionKind::kSearchCompartment:
       return Search(call, req);
+
+    case InteractionKind::kBatchOrTransaction: {
+      // R4 http 3.1.0.11; rest/bundle.h. Entries are prepared on a worker.
+      if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok())
+        return call->Error(s);
+      ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      auto body = std::make_shared<std::string>(std::move(req.body));
+      workers_.Post([this, call, body, prefer] {
+        ProcessBundle(std::move(*body), prefer, call->request_id, options_, store_, workers_,
+                      [call](Result<std::string> answer) {
+                        if (!answer.ok()) return call->Error(answer.status());
+                        http::Response r = NewResponse(*call, 200);
+                        SetBody(r, call->format, std::move(answer).value());
+                        call->respond(std::move(r));
+                      });
+      });
+      return;
+    }
 
     case InteractionKind::kValidate: {
       if (Status s = CheckResourceContentType(req.Header("Content-Type")); !s.ok())

@@ -24,6 +24,7 @@ struct RestOptions {
   int max_count = 1000;             // larger _count values are capped to this
   int conditional_delete_max = 1;   // most resources one conditional delete removes (1: single)
   int max_includes = 1000;          // most _include/_revinclude resources per search page
+  int max_bundle_entries = 10000;   // most entries of a batch or transaction Bundle (413 beyond)
   std::string software_version;     // for the CapabilityStatement
   ValidationPolicy validation;      // every create and update passes through it
 };

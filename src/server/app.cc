@@ -170,6 +170,7 @@ Status App::Start() {
   rest_options.max_count = config_.max_count;
   rest_options.conditional_delete_max = config_.conditional_delete_max;
   rest_options.max_includes = config_.max_includes;
+  rest_options.max_bundle_entries = config_.max_bundle_entries;
   rest_options.software_version = KILN_VERSION;
   rest_options.validation.warn_only = config_.validation == "warn-only";
   rest_options.validation.options.check_narrative = config_.validate_narrative;

@@ -177,6 +177,10 @@ const std::vector<Setting>& Settings() {
        "Most resources _include/_revinclude add to one search page (default 1000); a page that "
        "reaches it says so in an OperationOutcome entry.",
        Int(&Config::max_includes, 0, 100000)},
+      {"max-bundle-entries", "N",
+       "Most entries of a batch or transaction Bundle (POST [base]); larger Bundles get 413 "
+       "(default 10000).",
+       Int(&Config::max_bundle_entries, 1, 10000000)},
       {"reindex", "",
        "Rebuild the search index rows of every resource in the background after start-up, "
        "while serving (normally only done when the index rules changed; see "

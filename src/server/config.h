@@ -37,6 +37,7 @@ struct Config {
   int max_count = 1000;
   int conditional_delete_max = 1;
   int max_includes = 1000;
+  int max_bundle_entries = 10000;
   bool allow_unauthenticated_remote = false;
   bool reindex = false;      // rebuild every search index row in the background at start-up
   int reindex_batch = 500;   // resources per rebuild batch (one write each)

@@ -1,0 +1,78 @@
+// The write steps shared by the single interactions (service.cc) and batch/transaction Bundles
+// (bundle.cc): storing a create, update, delete or patch inside a store write transaction, the
+// search index of a resource about to be written, and the parsing of conditional criteria.
+// Internal to rest/. The Append* functions run inside a Store::Write closure (on the writer
+// thread); the others are pure functions. Thread-safe in that sense.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhir/resource_json.h"
+#include "kiln/status.h"
+#include "kiln/store.h"
+#include "patch/patch.h"
+#include "rest/router.h"
+#include "rest/service.h"
+#include "rest/validate.h"
+#include "search/index.h"
+#include "search/query.h"
+
+namespace kiln::rest {
+
+// base_url/type/id/_history/version: the Location of a written version.
+std::string VersionLocation(const RestOptions& o, const VersionInfo& info);
+
+// A write's result travels from the writer closure to its completion callback through this.
+struct WriteState {
+  fhir::PreparedResource resource;
+  StoredResource stored;
+  bool created = false;                   // a new resource (or one brought back after deletion)
+  bool changed = true;                    // false: delete of an absent or already deleted resource
+  std::vector<Issue> warnings;            // validation problems let through in warn-only mode
+  std::vector<search::IndexEntry> index;  // the new version's search index entries
+  int64_t deleted = 0;                    // conditional delete: resources deleted
+};
+
+// The search index entries of a resource about to be written, computed before the write
+// transaction (off the single writer thread). The id is the one it will be stored under; its
+// _lastUpdated is only known inside the transaction (SetLastUpdated).
+Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& resource,
+                                                 std::string_view id);
+void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros);
+// For a conditional update, whose id is only known once the transaction has found the match.
+void SetIndexedId(std::vector<search::IndexEntry>& index, const std::string& id);
+
+// Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
+Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
+                    const std::string& id);
+// Stores state.resource as the next version of `key` (update, or update-as-create), honouring
+// If-Match.
+Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
+                    std::optional<int64_t> if_match);
+// Appends a deletion marker for `key` unless it is absent or already deleted (state.changed
+// false: deleting what is not there is fine, the interaction is idempotent).
+Status AppendDelete(StoreTxn& txn, WriteState& state, const ResourceKey& key);
+// Applies `patch` to the current version of `key`, validates and re-indexes the result and
+// stores it as the next version (404/410/412/422 as for PATCH).
+Status AppendPatch(StoreTxn& txn, WriteState& state, const ResourceKey& key,
+                   const patch::Patch& patch, std::optional<int64_t> if_match,
+                   const ValidationPolicy& policy);
+
+// The version of an If-Match header (nullopt when empty); sets `error` when it is malformed.
+std::optional<int64_t> ParseIfMatch(std::string_view header, Status& error);
+
+// The search that picks the target of a conditional create, update or delete; unknown
+// parameters are always an error. At most `limit` matches are fetched.
+Result<search::Query> ConditionQuery(const std::string& type, const QueryParams& params, int limit,
+                                     std::string_view what);
+
+// The parameters of an If-None-Exist header: "identifier=x|1", also with a leading "?" or
+// "[type]?".
+Result<QueryParams> IfNoneExistParams(std::string_view header, const std::string& type,
+                                      std::string_view base_path);
+
+}  // namespace kiln::rest
