@@ -44,6 +44,9 @@ LUA=$ROOT/bench/lua
 
 die() { echo "bench: $*" >&2; exit 1; }
 warn() { echo "  WARNING: $*"; WARNINGS+=("$*"); }
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 WARNINGS=()
 
 for tool in wrk curl awk pkill; do
@@ -83,50 +86,7 @@ fi
 build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt")
 [[ $build_type == Release ]] || echo "  note: $BUILD_DIR is a '$build_type' build, not Release"
 
-# ---------------------------------------------------------------- helpers
-# A free loopback port below the ephemeral range (wrk's client ports live there).
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free port found"
-}
-
-# wait_ready PID PORT: until GET /healthz answers 200 (at most 10 s).
-wait_ready() {
-  local pid=$1 port=$2
-  for _ in $(seq 1 500); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/healthz" \
-         2>/dev/null) == 200 ]] && return 0
-    sleep 0.02
-  done
-  return 1
-}
-
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 200); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  forget_pid "$pid"
-}
-
-forget_pid() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
+# ---------------------------------------------------------------- helpers (more in bench/lib.sh)
 # start_kiln DATA_DIR ACCESS_LOG(true|false) NAME [EXTRA FLAGS...]: sets KPID and KPORT.
 start_kiln() {
   KPORT=$(free_port)
@@ -138,36 +98,7 @@ start_kiln() {
 }
 
 status_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-
-# Share of both cores busy over one second, in percent (from /proc/stat).
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-cpu_busy_pct() {
-  local a b
-  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-  sleep 1
-  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
-    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%d", (busy + idle) ? 100 * busy / (busy + idle) : 0}'
-}
-
-# wait_quiet MAX_SECONDS: wait for other work on the machine to settle (CPU < 15% busy over a
-# second); sets QUIET_BUSY and warns when it did not settle in time.
-wait_quiet() {
-  local busy waited=0
-  busy=$(cpu_busy_pct)
-  if ((busy >= 15)); then
-    printf '  waiting for the machine to quieten (%d%% CPU busy with other work)...' "$busy"
-    while ((busy >= 15 && waited < $1)); do
-      busy=$(cpu_busy_pct)
-      waited=$((waited + 1))
-    done
-    ((busy < 15)) && echo " quiet after ${waited} s" || echo " still ${busy}% after ${waited} s"
-  fi
-  ((busy < 15)) || warn "other work was using ${busy}% of the CPU when a measurement started"
-  QUIET_BUSY=$busy
-}
 
 # run_wrk NAME SCRIPT SECONDS URL PID: runs wrk, sets R_RPS R_P50 R_P90 R_P99 R_MAX (ms),
 # R_NON2XX R_ERR R_REQS, R_CPU (cores used by PID, by wrk and by everything else during the run)
@@ -223,13 +154,6 @@ run_wrk() {
 }
 
 # awk helper: commas(12345.6) -> "12,346" for values >= 1000, the value unchanged below.
-AWK_COMMAS='function commas(x,   i, out) {
-  if (x < 1000) return x
-  i = sprintf("%d", x + 0.5); out = ""
-  while (length(i) > 3) { out = "," substr(i, length(i) - 2) out; i = substr(i, 1, length(i) - 3) }
-  return i out
-}'
-fmt_int() { awk -v x="$1" "$AWK_COMMAS"' BEGIN {print commas(x)}'; }
 
 metric() {  # metric PORT 'name{labels}' -> value or 0
   curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |

@@ -57,6 +57,11 @@ LUA=$ROOT/bench/lua
 
 die() { echo "bench-search: $*" >&2; exit 1; }
 warn() { echo "  WARNING: $*"; WARNINGS+=("$*"); }
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+READY_TRIES=3000  # opening a big database takes a while: 60 s
+STOP_TRIES=600    # and so does closing it: 30 s
 WARNINGS=()
 
 for tool in wrk curl awk node sqlite3; do
@@ -99,49 +104,7 @@ fi
 build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt")
 [[ $build_type == Release ]] || echo "  note: $BUILD_DIR is a '$build_type' build, not Release"
 
-# ---------------------------------------------------------------- helpers (as in run.sh)
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free port found"
-}
-
-# wait_ready PID PORT: until GET /healthz answers 200 (at most 60 s: opening a big database).
-wait_ready() {
-  local pid=$1 port=$2
-  for _ in $(seq 1 3000); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/healthz" \
-         2>/dev/null) == 200 ]] && return 0
-    sleep 0.02
-  done
-  return 1
-}
-
-forget_pid() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 600); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  forget_pid "$pid"
-}
-
+# ---------------------------------------------------------------- helpers (more in bench/lib.sh)
 # start_kiln DATA_DIR NAME: sets KPID, KPORT and BASE.
 start_kiln() {
   KPORT=$(free_port)
@@ -170,40 +133,6 @@ step() {
   return "$rc"
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-cpu_busy_pct() {
-  local a b
-  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-  sleep 1
-  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
-    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%d", (busy + idle) ? 100 * busy / (busy + idle) : 0}'
-}
-
-# wait_quiet MAX_SECONDS: wait until other work uses less than 15% of the CPU (kiln idle).
-wait_quiet() {
-  local busy waited=0
-  ((${1} > 0)) || return 0
-  busy=$(cpu_busy_pct)
-  if ((busy >= 15)); then
-    printf '  waiting for the machine to quieten (%d%% CPU busy with other work)...' "$busy"
-    while ((busy >= 15 && waited < $1)); do
-      busy=$(cpu_busy_pct)
-      waited=$((waited + 1))
-    done
-    ((busy < 15)) && echo " quiet after ${waited} s" || echo " still ${busy}% after ${waited} s"
-  fi
-  ((busy < 15)) || warn "other work was using ${busy}% of the CPU when a measurement started"
-}
-
-AWK_COMMAS='function commas(x,   i, out) {
-  if (x !~ /^-?[0-9]+(\.[0-9]*)?$/ || x < 1000) return x
-  i = sprintf("%d", x + 0.5); out = ""
-  while (length(i) > 3) { out = "," substr(i, length(i) - 2) out; i = substr(i, 1, length(i) - 3) }
-  return i out
-}'
-fmt_int() { awk -v x="$1" "$AWK_COMMAS"' BEGIN {print commas(x)}'; }
 ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
 
 # run_wrk NAME SECONDS THREADS CONNECTIONS PATHS: runs wrk with lua/search.lua over PATHS (see

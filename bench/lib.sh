@@ -1,0 +1,89 @@
+# Shell helpers shared by bench/run.sh and bench/search.sh (sourced, not run). They expect the
+# sourcing script to define die and warn, and to keep the PIDs it started in the array PIDS.
+# Settings a script may set before calling: READY_TRIES (wait_ready: tries 20 ms apart, default
+# 500 = 10 s) and STOP_TRIES (stop_pid: tries 50 ms apart before SIGKILL, default 200 = 10 s).
+
+# A free loopback port below the ephemeral range (wrk's client ports live there).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+# wait_ready PID PORT: until GET /healthz answers 200 (READY_TRIES x 20 ms).
+wait_ready() {
+  local pid=$1 port=$2
+  for _ in $(seq 1 "${READY_TRIES:-500}"); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/healthz" \
+         2>/dev/null) == 200 ]] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# stop_pid PID: SIGTERM, then SIGKILL if it has not ended after STOP_TRIES x 50 ms.
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 "${STOP_TRIES:-200}"); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Share of both cores busy over one second, in percent (from /proc/stat).
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+cpu_busy_pct() {
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%d", (busy + idle) ? 100 * busy / (busy + idle) : 0}'
+}
+
+# wait_quiet MAX_SECONDS: wait for other work on the machine to settle (CPU < 15% busy over a
+# second); sets QUIET_BUSY and warns when it did not settle in time. 0 does not wait at all.
+wait_quiet() {
+  QUIET_BUSY=0
+  ((${1} > 0)) || return 0
+  local busy waited=0
+  busy=$(cpu_busy_pct)
+  if ((busy >= 15)); then
+    printf '  waiting for the machine to quieten (%d%% CPU busy with other work)...' "$busy"
+    while ((busy >= 15 && waited < $1)); do
+      busy=$(cpu_busy_pct)
+      waited=$((waited + 1))
+    done
+    ((busy < 15)) && echo " quiet after ${waited} s" || echo " still ${busy}% after ${waited} s"
+  fi
+  ((busy < 15)) || warn "other work was using ${busy}% of the CPU when a measurement started"
+  QUIET_BUSY=$busy
+}
+
+# Integers with thousands separators (non-numbers pass through).
+AWK_COMMAS='function commas(x,   i, out) {
+  if (x !~ /^-?[0-9]+(\.[0-9]*)?$/ || x < 1000) return x
+  i = sprintf("%d", x + 0.5); out = ""
+  while (length(i) > 3) { out = "," substr(i, length(i) - 2) out; i = substr(i, 1, length(i) - 3) }
+  return i out
+}'
+fmt_int() { awk -v x="$1" "$AWK_COMMAS"' BEGIN {print commas(x)}'; }
