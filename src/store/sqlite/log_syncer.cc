@@ -40,11 +40,6 @@ bool LogSyncer::Failed() const {
   return failed_;
 }
 
-int64_t LogSyncer::syncs() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return syncs_;
-}
-
 Status LogSyncer::SyncLog(sqlite3_file* log) {
   if (log == nullptr || log->pMethods == nullptr) {
     return Status::Unavailable("the write-ahead log " + log_path_ + " is not open; cannot sync it");
@@ -78,10 +73,9 @@ void LogSyncer::Loop() {
       core::LogError("store log sync failed; refusing further writes",
                      {{"log", log_path_}, {"error", synced.message()}});
     }
-    {
+    if (!synced.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
-      ++syncs_;
-      if (!synced.ok()) failed_ = true;
+      failed_ = true;
     }
     for (Pending& pending : batch) {
       try {

@@ -26,7 +26,6 @@
 #include <sqlite3.h>
 
 #include <condition_variable>
-#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -65,7 +64,6 @@ class LogSyncer {
   // True once a sync has failed; the store then refuses writes.
   bool Failed() const;
   bool OnSyncThread() const { return std::this_thread::get_id() == thread_.get_id(); }
-  int64_t syncs() const;
 
  private:
   void Loop();
@@ -79,7 +77,6 @@ class LogSyncer {
   sqlite3_file* log_ = nullptr;  // guarded by mu_
   bool stopping_ = false;        // guarded by mu_
   bool failed_ = false;          // guarded by mu_
-  int64_t syncs_ = 0;            // guarded by mu_
   std::thread thread_;
 };
 

@@ -610,42 +610,32 @@ class ConditionWriter {
       return Unsupported(c,
                          c.type == ParamType::kComposite ? "composite search" : "this parameter");
     }
-    if (probe) {
-      // The unary + keeps SQLite on the candidate's key range rather than the (param, ...) index.
-      std::string own = NewAlias("e");
-      std::string rows = std::string("SELECT 1 FROM ") + table + " AS " + own + " WHERE " +
-                         RowsOf(own, alias + ".rid") + " AND +" + own +
-                         ".param = " + p_.Text(c.code);
-      if (c.kind == Criterion::Kind::kMissing) {
-        return std::string(c.missing ? "NOT EXISTS (" : "EXISTS (") + rows + ")";
-      }
+    // The OR of the criterion's terms over one row of `table` (unqualified columns); none for
+    // :missing, which only asks whether the resource has rows of the parameter.
+    std::string any;
+    if (c.kind != Criterion::Kind::kMissing) {
       if (c.terms.empty()) return Unsupported(c, "a criterion without values");
-      std::string any;
       for (const search::Term& term : c.terms) {
-        // Unqualified columns resolve to the innermost table, `own`.
         Result<std::string> condition = TermCondition(p_, c, term);
         if (!condition.ok()) return condition.take_status();
         if (!any.empty()) any += " OR ";
         any += "(" + *condition + ")";
       }
-      bool negate = c.modifier == Modifier::kNot || c.modifier == Modifier::kNotIn;
-      return std::string(negate ? "NOT EXISTS (" : "EXISTS (") + rows + " AND (" + any + "))";
     }
-    std::string rows =
-        std::string("SELECT rid FROM ") + table + " WHERE param = " + p_.Text(c.code);
-    if (c.kind == Criterion::Kind::kMissing) {
-      return alias + (c.missing ? ".rid NOT IN (" : ".rid IN (") + rows + ")";
+    const bool without = c.kind == Criterion::Kind::kMissing
+                             ? c.missing
+                             : c.modifier == Modifier::kNot || c.modifier == Modifier::kNotIn;
+    const std::string terms = any.empty() ? "" : " AND (" + any + ")";
+    if (probe) {
+      // The unary + keeps SQLite on the candidate's key range rather than the (param, ...) index;
+      // unqualified columns resolve to the innermost table, `own`.
+      std::string own = NewAlias("e");
+      return std::string(without ? "NOT EXISTS (" : "EXISTS (") + "SELECT 1 FROM " + table +
+             " AS " + own + " WHERE " + RowsOf(own, alias + ".rid") + " AND +" + own +
+             ".param = " + p_.Text(c.code) + terms + ")";
     }
-    if (c.terms.empty()) return Unsupported(c, "a criterion without values");
-    std::string any;
-    for (const search::Term& term : c.terms) {
-      Result<std::string> condition = TermCondition(p_, c, term);
-      if (!condition.ok()) return condition.take_status();
-      if (!any.empty()) any += " OR ";
-      any += "(" + *condition + ")";
-    }
-    bool negate = c.modifier == Modifier::kNot || c.modifier == Modifier::kNotIn;
-    return alias + (negate ? ".rid NOT IN (" : ".rid IN (") + rows + " AND (" + any + "))";
+    return alias + (without ? ".rid NOT IN (" : ".rid IN (") + "SELECT rid FROM " + table +
+           " WHERE param = " + p_.Text(c.code) + terms + ")";
   }
 
   // `alias` refers through parameter c.code to a resource that matches one of c.next (one per
@@ -742,15 +732,14 @@ class ConditionWriter {
           !t->version.empty()) {
         return std::nullopt;
       }
-      return "SELECT rid FROM idx_reference WHERE param = " + p_.Text(c.code) + " AND id = " +
-             p_.Text(t->id) + " AND type = " + p_.Text(t->type) +
+      return "SELECT rid FROM idx_reference WHERE param = " + p_.Text(c.code) +
+             " AND id = " + p_.Text(t->id) + " AND type = " + p_.Text(t->type) +
              " AND kind = " + std::to_string(kLocalReference);
     }
     return std::nullopt;
   }
 
  private:
-
   Params& p_;
   std::string tenant_;  // the tenant's placeholder, bound once
   int aliases_ = 0;
@@ -1100,14 +1089,18 @@ Result<SearchSql> PlanSearch(const std::string& tenant, const search::Query& que
       Result<Cursor> cursor = DecodeCursor(query.cursor, 0);
       if (!cursor.ok()) return cursor.take_status();
       backward = cursor->backward;
-      if (!cursor->end) bound = std::string("d.rid ") + (backward ? "< " : "> ") + p.Int(cursor->rid);
+      if (!cursor->end)
+        bound = std::string("d.rid ") + (backward ? "< " : "> ") + p.Int(cursor->rid);
     }
     plan.backward = backward;
-    plan.page = "SELECT r.rid, r.id, v.seq, v.version, v.last_updated, v.method, v.json, r.type "
-                "FROM (" + *stream + ") AS d CROSS JOIN resource AS r ON r.rid = d.rid "
-                "CROSS JOIN resource_version AS v ON v.seq = r.seq WHERE " + others + " AND " +
-                bound + " GROUP BY d.rid ORDER BY d.rid" + (backward ? " DESC" : "") +
-                " LIMIT " + p.Int(static_cast<int64_t>(query.count) + 1);
+    plan.page =
+        "SELECT r.rid, r.id, v.seq, v.version, v.last_updated, v.method, v.json, r.type "
+        "FROM (" +
+        *stream +
+        ") AS d CROSS JOIN resource AS r ON r.rid = d.rid "
+        "CROSS JOIN resource_version AS v ON v.seq = r.seq WHERE " +
+        others + " AND " + bound + " GROUP BY d.rid ORDER BY d.rid" + (backward ? " DESC" : "") +
+        " LIMIT " + p.Int(static_cast<int64_t>(query.count) + 1);
     return plan;
   }
 
