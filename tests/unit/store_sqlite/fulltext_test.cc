@@ -30,18 +30,19 @@ search::Query TextQuery(const std::string& param, const std::string& words) {
   return query.ok() ? std::move(*query) : search::Query();
 }
 
-// A write of Basic/id whose narrative says `words`.
-WriteFn SaveBasic(const std::string& id, const std::string& words) {
-  return [id, words](StoreTxn& txn) -> Status {
+// A write of version `version` of Basic/id whose narrative says `words` (1: a create).
+WriteFn SaveBasic(const std::string& id, const std::string& words, int64_t version = 1) {
+  return [id, words, version](StoreTxn& txn) -> Status {
     int64_t ts = txn.NextTimestamp();
     std::string json =
-        R"({"resourceType":"Basic","id":")" + id + R"(","meta":{"versionId":"1","lastUpdated":")" +
-        core::FormatInstant(ts) +
+        R"({"resourceType":"Basic","id":")" + id + R"(","meta":{"versionId":")" +
+        std::to_string(version) + R"(","lastUpdated":")" + core::FormatInstant(ts) +
         R"("},"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">)" +
         words + R"(</div>"},"code":{"text":"x"}})";
     Result<std::vector<search::IndexEntry>> index = search::ExtractIndexFromJson(json);
     if (!index.ok()) return index.take_status();
-    StoredResource v = testing::Version("Basic", id, 1, ts, json, WriteMethod::kCreate);
+    StoredResource v = testing::Version("Basic", id, version, ts, json,
+                                        version == 1 ? WriteMethod::kCreate : WriteMethod::kUpdate);
     return txn.Append(kDefaultTenant, v, &*index);
   };
 }
@@ -114,22 +115,8 @@ TEST(FullTextTest, TwoUpdatesInOneGroupLeaveOnlyTheLastText) {
   gate.Hold(*store);
   Outcomes outcomes(2);
   // Update x twice in one group: only the last text remains.
-  auto update = [](const std::string& words, int64_t version) -> WriteFn {
-    return [words, version](StoreTxn& txn) -> Status {
-      int64_t ts = txn.NextTimestamp();
-      std::string json =
-          R"({"resourceType":"Basic","id":"x","meta":{"versionId":")" + std::to_string(version) +
-          R"(","lastUpdated":")" + core::FormatInstant(ts) +
-          R"("},"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">)" +
-          words + R"(</div>"},"code":{"text":"x"}})";
-      Result<std::vector<search::IndexEntry>> index = search::ExtractIndexFromJson(json);
-      if (!index.ok()) return index.take_status();
-      StoredResource v = testing::Version("Basic", "x", version, ts, json, WriteMethod::kUpdate);
-      return txn.Append(kDefaultTenant, v, &*index);
-    };
-  };
-  store->Write(update("second text", 2), outcomes.Callback(0));
-  store->Write(update("third text", 3), outcomes.Callback(1));
+  store->Write(SaveBasic("x", "second text", 2), outcomes.Callback(0));
+  store->Write(SaveBasic("x", "third text", 3), outcomes.Callback(1));
   gate.Release();
   ASSERT_TRUE(gate.Wait().ok());
   for (const auto& [i, s] : outcomes.Wait()) EXPECT_TRUE(s.ok()) << i << " " << s.message();
