@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
+#include "store/sqlite/checkpointer.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/include_sql.h"
 #include "store/sqlite/lock_file.h"
@@ -500,6 +501,9 @@ class SqliteStoreImpl final : public SqliteStore {
     counters.writes_committed = writes_committed_.load(std::memory_order_relaxed);
     counters.writes_failed = writes_failed_.load(std::memory_order_relaxed);
     counters.largest_group = largest_group_.load(std::memory_order_relaxed);
+    counters.background_checkpoints = checkpointer_ ? checkpointer_->background_passes() : 0;
+    counters.writer_checkpoints = writer_checkpoints_.load(std::memory_order_relaxed);
+    counters.log_frames = log_frames_written_.load(std::memory_order_relaxed);
     return counters;
   }
   const std::string& database_path() const override { return database_path_; }
@@ -553,6 +557,10 @@ class SqliteStoreImpl final : public SqliteStore {
   Status OpenWriter();
   Status OpenReaders();
   Status ConfigureConnection(Connection& connection, bool writer);
+  // Replaces SQLite's automatic checkpoints on the writer by the Checkpointer and its WAL hook.
+  Status StartCheckpointer();
+  // After a commit: the writer's share of checkpointing (see checkpointer.h).
+  void CheckpointIfDue();
 
   void WriterLoop();
   void RunGroup(std::vector<PendingWrite>& group);
@@ -585,6 +593,10 @@ class SqliteStoreImpl final : public SqliteStore {
   std::unique_ptr<Connection> writer_;
   // Synchronous::kFull only: syncs the log and acknowledges committed groups (log_syncer.h).
   std::unique_ptr<LogSyncer> syncer_;
+  // Runs the big checkpoints off the writer thread (checkpointer.h).
+  std::unique_ptr<Checkpointer> checkpointer_;
+  // Frames in the log after the last commit, set by the WAL hook (on the writer thread).
+  int64_t log_frames_ = 0;
   Txn txn_;
   WriterState state_;  // includes the writes of the current group so far
   // Full-text rows of the current group, written at its end by FlushText(). FTS5 writes its
@@ -623,6 +635,8 @@ class SqliteStoreImpl final : public SqliteStore {
   std::atomic<int64_t> writes_committed_{0};
   std::atomic<int64_t> writes_failed_{0};
   std::atomic<int64_t> largest_group_{0};
+  std::atomic<int64_t> writer_checkpoints_{0};
+  std::atomic<int64_t> log_frames_written_{0};
 };
 
 Status SqliteStoreImpl::Open() {
@@ -671,6 +685,8 @@ Status SqliteStoreImpl::OpenWriter() {
   }
   status = ConfigureConnection(*writer_, /*writer=*/true);
   if (!status.ok()) return status;
+  status = StartCheckpointer();
+  if (!status.ok()) return status;
   if (options_.synchronous == Synchronous::kFull) {
     syncer_ = std::make_unique<LogSyncer>(database_path_ + "-wal");
   }
@@ -687,6 +703,44 @@ Status SqliteStoreImpl::OpenWriter() {
   time_ordered_.store(state_.time_ordered);
   last_timestamp_ = state_.max_last_updated;
   return Status::Ok();
+}
+
+Status SqliteStoreImpl::StartCheckpointer() {
+  Result<std::unique_ptr<Connection>> opened = Connection::Open(
+      database_path_, Connection::Mode::kReadWrite, options_.vfs, options_.busy_timeout_ms);
+  if (!opened.ok()) return opened.take_status();
+  // The writer's synchronous level, so its checkpoints sync the log before copying and the
+  // database file after, like the writer's own would.
+  Status status = ConfigureConnection(**opened, /*writer=*/true);
+  if (!status.ok()) return status;
+  checkpointer_ = std::make_unique<Checkpointer>(std::move(*opened), options_.checkpoint);
+  // A WAL hook replaces the automatic checkpoint (sqlite3_wal_autocheckpoint installs one too);
+  // it only records the log's size, CheckpointIfDue() acts on it once the COMMIT has returned.
+  sqlite3_wal_hook(
+      writer_->db(),
+      [](void* self, sqlite3*, const char*, int frames) {
+        auto* store = static_cast<SqliteStoreImpl*>(self);
+        // A smaller count than last time: the log restarted from its beginning.
+        int64_t added = frames >= store->log_frames_ ? frames - store->log_frames_ : frames;
+        store->log_frames_written_.fetch_add(added, std::memory_order_relaxed);
+        store->log_frames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
+  return Status::Ok();
+}
+
+void SqliteStoreImpl::CheckpointIfDue() {
+  if (!checkpointer_ || !checkpointer_->AfterCommit(log_frames_)) return;
+  int log = 0;
+  int copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2(writer_->db(), "main", SQLITE_CHECKPOINT_PASSIVE, &log,
+                                     &copied);
+  writer_checkpoints_.fetch_add(1, std::memory_order_relaxed);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    core::LogWarn("checkpoint failed", {{"database", database_path_},
+                                         {"error", writer_->Error(rc, "checkpointing").message()}});
+  }
 }
 
 Status SqliteStoreImpl::OpenReaders() {
@@ -1031,6 +1085,7 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
     int rc = sqlite3_file_control(writer_->db(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
     if (rc != SQLITE_OK) log = nullptr;  // the syncer then fails the group, refusing to guess
     syncer_->Submit(log, std::move(acks));
+    CheckpointIfDue();
     return;
   }
   for (size_t i = 0; i < group.size(); ++i) {
@@ -1042,6 +1097,7 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
       core::LogError("store write callback threw; ignored", {{"database", database_path_}});
     }
   }
+  if (group_failure.ok()) CheckpointIfDue();
 }
 
 Status SqliteStoreImpl::Append(const std::string& tenant, StoredResource& version,
@@ -1355,6 +1411,7 @@ void SqliteStoreImpl::Close() {
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
   if (syncer_) syncer_->Stop();  // acknowledges the last groups
+  if (checkpointer_) checkpointer_->Stop();
   readers_.Close();
   if (writer_ && opened_) {
     // Folds the log into the database file and truncates it, so a closed data directory is one
@@ -1371,7 +1428,12 @@ void SqliteStoreImpl::Close() {
   core::LogInfo("store closed", {{"commits", static_cast<long long>(c.commits)},
                                  {"writes_committed", static_cast<long long>(c.writes_committed)},
                                  {"writes_failed", static_cast<long long>(c.writes_failed)},
-                                 {"largest_group", static_cast<long long>(c.largest_group)}});
+                                 {"largest_group", static_cast<long long>(c.largest_group)},
+                                 {"background_checkpoints",
+                                  static_cast<long long>(c.background_checkpoints)},
+                                 {"writer_checkpoints",
+                                  static_cast<long long>(c.writer_checkpoints)},
+                                 {"log_frames", static_cast<long long>(c.log_frames)}});
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 
 #include "kiln/status.h"
 #include "kiln/store.h"
+#include "store/sqlite/checkpointer.h"
 
 namespace kiln::store::sqlite {
 
@@ -54,6 +55,8 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
   // A registered sqlite3_vfs to use instead of the default (tests inject I/O faults with it).
   std::string vfs;
+  // When the write-ahead log is folded back into the database file (checkpointer.h).
+  CheckpointOptions checkpoint;
 };
 
 // What the writer has done since the store was opened.
@@ -63,6 +66,9 @@ struct SqliteCounters {
   int64_t writes_committed = 0;  // writes acknowledged with OK
   int64_t writes_failed = 0;     // writes acknowledged with a failed Status
   int64_t largest_group = 0;     // most writes in one committed transaction
+  int64_t background_checkpoints = 0;  // checkpoint passes run by the checkpointer thread
+  int64_t writer_checkpoints = 0;      // catch-up (or hard-limit) checkpoints on the writer
+  int64_t log_frames = 0;              // pages written to the write-ahead log (write volume)
 };
 
 // The Store returned by OpenSqliteStore, with SQLite-specific extras for tests and metrics.
