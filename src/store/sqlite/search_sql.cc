@@ -242,11 +242,13 @@ std::string ReferenceCondition(Params& p, const search::ReferenceTerm& t, const 
       if (!t.type.empty()) sql += " AND type = " + p.Text(t.type);
       if (!t.version.empty()) sql += " AND version = " + p.Text(t.version);
       break;
+    // `kind <> 0` as written in the partial index idx_reference_by_url (schema migration 5), so
+    // SQLite may use it: local references are not in it (their url is only "Type/id" again).
     case Kind::kUrl:
-      sql = "url = " + p.Text(t.url);
+      sql = "kind <> 0 AND url = " + p.Text(t.url);
       break;
     case Kind::kCanonical:
-      sql = "url = " + p.Text(t.url) + " AND version = " + p.Text(t.version);
+      sql = "kind <> 0 AND url = " + p.Text(t.url) + " AND version = " + p.Text(t.version);
       break;
   }
   if (c.modifier == Modifier::kType && t.kind != Kind::kLocal) {

@@ -293,6 +293,15 @@ TEST_F(SqliteChainTest, PlansUseTheValueIndexes) {
   EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
 }
 
+TEST_F(SqliteChainTest, AbsoluteReferencesUseThePartialUrlIndex) {
+  // Only references that are not local ("Patient/x") are in idx_reference_by_url (schema 5).
+  EXPECT_EQ(IdSet("Observation", "subject=http://remote/fhir/Patient/pa"), Set({"ob5"}));
+  EXPECT_EQ(IdSet("Observation", "subject=Patient/pa"), Set({"ob1"}));
+  std::string plan = Plan("Observation", "subject=http://remote/fhir/Patient/pa");
+  EXPECT_NE(plan.find("idx_reference_by_url"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
+}
+
 TEST_F(SqliteChainTest, OneCriterionDrivesTheOthersAreTestedPerCandidate) {
   // The reference is the driver (a set from idx_reference_by_id); the date range and the code are
   // tested on each candidate's own rows (key range), not materialised as "every Observation dated

@@ -362,7 +362,7 @@ TEST(SqliteSearchMigration, UpgradesSchemaOneInPlace) {
       Connection::Open(path, Connection::Mode::kReadOnly, "", 1000);
   ASSERT_TRUE(connection.ok());
   EXPECT_EQ(*SchemaVersion(**connection), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 4);
+  EXPECT_EQ(kSchemaVersion, 5);
 }
 
 TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
@@ -385,6 +385,10 @@ TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
         "INSERT INTO idx_string (rid, n, param, grp, component, normalized, exact) VALUES "
         "(1, 0, 'family', 0, 0, 'zed', 'Zed'), (2, 0, 'family', 0, 0, 'adams', 'Adams'),"
         "(2, 1, 'given', 0, 0, 'ann', 'Ann');"
+        "INSERT INTO idx_reference (rid, n, param, grp, component, kind, type, id, version, url) "
+        "VALUES (1, 1, 'general-practitioner', 0, 0, 1, 'Practitioner', 'd1', '', "
+        "'http://remote/fhir/Practitioner/d1'), "
+        "(2, 2, 'general-practitioner', 0, 0, 0, 'Practitioner', 'd2', '', 'Practitioner/d2');"
         "INSERT INTO store_meta (key, value) VALUES ('max_last_updated', 6) "
         "ON CONFLICT (key) DO UPDATE SET value = 6";
     ASSERT_TRUE((*connection)->Exec(insert.c_str()).ok());
@@ -397,6 +401,13 @@ TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
   page = store->Search(kDefaultTenant, QueryOf("Patient", "_sort=family"));
   ASSERT_TRUE(page.ok()) << page.status().message();
   EXPECT_EQ(IdsOf(*page), (std::vector<std::string>{"b", "a"}));
+  // References survive migration 5 (the url index keeps only absolute and canonical ones).
+  page = store->Search(kDefaultTenant, QueryOf("Patient", "general-practitioner=http://remote/fhir/Practitioner/d1"));
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(IdsOf(*page), std::vector<std::string>{"a"});
+  page = store->Search(kDefaultTenant, QueryOf("Patient", "general-practitioner=Practitioner/d2"));
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(IdsOf(*page), std::vector<std::string>{"b"});
   // Updating b replaces its migrated rows with new ones.
   ASSERT_TRUE(Save(*store, "Patient", "b", R"("name":[{"family":"Young"}])").ok());
   page = store->Search(kDefaultTenant, QueryOf("Patient", "given=ann"));
