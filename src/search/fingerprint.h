@@ -21,7 +21,8 @@ namespace kiln::search {
 // entries an existing resource gets, or to what the store keeps of them. The next start of a
 // server rebuilds every store's index rows.
 // 2: the full-text entries (_text, _content) are stored (SQLite schema migration 4).
-inline constexpr int64_t kIndexExtractorVersion = 2;
+// 3: a CodeableConcept.text equal (normalised) to one of its codings' displays gets no entry.
+inline constexpr int64_t kIndexExtractorVersion = 3;
 
 // Incremental FNV-1a (64-bit). Each Add*() is length- or type-delimited, so ("ab","c") and
 // ("a","bc") hash differently. Value type.

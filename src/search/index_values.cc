@@ -190,7 +190,20 @@ void AddCoding(const Sink& sink, const json::value& coding) {
 
 void AddCodeableConcept(const Sink& sink, const json::object& cc) {
   ForEach(cc, "coding", [&](const json::value& c) { AddCoding(sink, c); });
-  if (std::string_view text = StringMember(cc, "text"); !text.empty()) AddToken(sink, "", "", text);
+  std::string_view text = StringMember(cc, "text");
+  if (text.empty()) return;
+  // The text gets an entry of its own (system and code empty) for :text, unless a coding's
+  // display already says the same once normalised, as it mostly does ("Body Height" and
+  // "Body height"): :text matches the same resources either way, and the row would be written
+  // for nothing on every create.
+  std::string normalized = NormalizeString(text);
+  bool repeated = false;
+  ForEach(cc, "coding", [&](const json::value& c) {
+    if (!c.is_object() || repeated) return;
+    std::string_view display = StringMember(c.as_object(), "display");
+    repeated = !display.empty() && NormalizeString(display) == normalized;
+  });
+  if (!repeated) sink.Add(TokenValue{{}, {}, std::move(normalized), {}, {}});
 }
 
 void AddIdentifier(const Sink& sink, const json::object& id) {

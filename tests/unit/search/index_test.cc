@@ -555,6 +555,22 @@ TEST(IndexTest, TokenTextAndIdentifierTypes) {
                                      "http://terminology.hl7.org/CodeSystem/v2-0203", "PI"}));
 }
 
+TEST(IndexTest, ATextThatRepeatsADisplayGetsNoEntryOfItsOwn) {
+  // "Body Height" normalises as the display does: :text finds the coding's entry already.
+  const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",
+      "code":{"coding":[{"system":"http://loinc.org","code":"8302-2","display":"Body height"}],
+        "text":"Body Height"}})");
+  EXPECT_THAT(Values<TokenValue>(entries, "code"),
+              ElementsAre(Token("http://loinc.org", "8302-2", "body height")));
+  // A text with no coding, or differing from every display, keeps its entry.
+  const auto text_only = IndexJson(R"({"resourceType":"Observation","status":"final",
+      "code":{"coding":[{"system":"http://loinc.org","code":"8302-2","display":"Body height"},
+        {"system":"urn:x","code":"h"}],"text":"Height lying"}})");
+  EXPECT_THAT(Values<TokenValue>(text_only, "code"),
+              ElementsAre(Token("http://loinc.org", "8302-2", "body height"), Token("urn:x", "h"),
+                          Token("", "", "height lying")));
+}
+
 TEST(IndexTest, UriParameter) {
   const auto entries = IndexJson(R"({"resourceType":"ValueSet","status":"draft",
       "url":"http://acme.org/fhir/ValueSet/123"})");
