@@ -22,7 +22,9 @@ namespace kiln::search {
 // server rebuilds every store's index rows.
 // 2: the full-text entries (_text, _content) are stored (SQLite schema migration 4).
 // 3: a CodeableConcept.text equal (normalised) to one of its codings' displays gets no entry.
-inline constexpr int64_t kIndexExtractorVersion = 3;
+// 4: _content leaves out ids, references, system/extension/profile URLs, meta and letterless
+//    strings (index_values.cc IsMachineryMember, HasLetter).
+inline constexpr int64_t kIndexExtractorVersion = 4;
 
 // Incremental FNV-1a (64-bit). Each Add*() is length- or type-delimited, so ("ab","c") and
 // ("a","bc") hash differently. Value type.

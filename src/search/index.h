@@ -55,8 +55,9 @@
 //   that components of the same value are matched together. A value missing a component gives no
 //   group.
 // - _text: the narrative's text with the tags stripped; _content: every string value of the
-//   resource (the narrative as text; base64 `data` left out); both as kText entries for a
-//   full-text index, not normalised (the full-text tokenizer folds).
+//   resource that is text (the narrative as text; left out: base64 `data`, ids, references,
+//   `system`/`url`/`profile` URLs, `meta`, and strings without a letter such as dates); both as
+//   kText entries for a full-text index, not normalised (the full-text tokenizer folds).
 // Not indexed: `near` (Location.position, a special parameter: the store reads the coordinates
 // itself), _query and _filter (no expression; they are not stored values), Observation values of
 // type SampledData under the quantity parameters (a series, not a quantity), a date parameter's

@@ -553,13 +553,33 @@ void AppendWords(std::string& out, std::string_view text) {
 
 void CollectStrings(const json::value& v, std::string& out, int depth);
 
+// Members whose values are machinery, not text a person would search for: ids, references
+// ("Patient/018c..."), code system, extension and profile URLs, and the server's meta. Their
+// words (UUID fragments, "http", "hl7", "org") were about half of a Synthea resource's words and
+// three quarters of the distinct terms, each costing the full-text index on every write; what
+// they hold is searchable through _id, the reference, token and uri parameters and _profile.
+bool IsMachineryMember(std::string_view key) {
+  return key == "resourceType" || key == "id" || key == "meta" || key == "reference" ||
+         key == "system" || key == "url" || key == "fullUrl" || key == "profile";
+}
+
+// A string with no letter (a number, a bare code like "8302-2", a date or time: their T and Z
+// do not count) adds nothing a word search would look for; such values are searched through
+// their own parameters.
+bool HasLetter(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z' && u != 'T' && u != 'Z') || u >= 0x80;
+  });
+}
+
 // `narrative` is the text of obj's own narrative when obj is the resource (computed once for
 // _text and _content); nested narratives (contained resources, Bundle entries) are stripped here.
 void CollectObject(const json::object& obj, std::string& out, int depth,
                    const std::string* narrative) {
   for (const auto& member : obj) {
     std::string_view key = member.key();
-    if (key == "resourceType") continue;
+    if (IsMachineryMember(key)) continue;
     if (key == "text" && narrative != nullptr && member.value().is_object()) {
       // The narrative's status, then its text.
       AppendWords(out, StringMember(member.value().as_object(), "status"));
@@ -575,7 +595,7 @@ void CollectObject(const json::object& obj, std::string& out, int depth,
 void CollectStrings(const json::value& v, std::string& out, int depth) {
   if (depth > 64) return;
   if (v.is_string()) {
-    AppendWords(out, v.as_string());
+    if (HasLetter(v.as_string())) AppendWords(out, v.as_string());
   } else if (v.is_array()) {
     for (const json::value& x : v.as_array()) CollectStrings(x, out, depth + 1);
   } else if (v.is_object()) {

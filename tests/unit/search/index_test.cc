@@ -239,13 +239,19 @@ TEST(IndexTest, PatientExample) {
   EXPECT_THAT(Values<ReferenceValue>(entries, "organization"),
               ElementsAre(ReferenceValue{ReferenceKind::kLocal, "Organization", "1", "",
                                          "Organization/1"}));
-  // Full text: the narrative for _text, every string for _content.
+  // Full text: the narrative for _text, every string that is text for _content: not the
+  // identifier's system URL, the birth date and time, ids or references. (The MRN "12345" is
+  // there: the narrative says it.)
   ASSERT_EQ(Values<TextValue>(entries, "_text").size(), 1u);
   EXPECT_THAT(Values<TextValue>(entries, "_text")[0].text,
               ::testing::StartsWith("Name Peter James Chalmers (\"Jim\") Address 534 Erewhon"));
   ASSERT_EQ(Values<TextValue>(entries, "_content").size(), 1u);
-  EXPECT_THAT(Values<TextValue>(entries, "_content")[0].text,
-              ::testing::HasSubstr("urn:oid:1.2.36.146.595.217.0.1 12345"));
+  const std::string content = Values<TextValue>(entries, "_content")[0].text;
+  EXPECT_THAT(content, ::testing::HasSubstr("Chalmers Peter James"));
+  EXPECT_THAT(content, ::testing::HasSubstr("534 Erewhon St"));
+  for (const char* machinery : {"urn:oid", "1974-12-25", "Organization/1", "example"}) {
+    EXPECT_THAT(content, ::testing::Not(::testing::HasSubstr(machinery))) << machinery;
+  }
   // :missing is the absence of entries.
   EXPECT_THAT(Debug(entries, "death-date"), IsEmpty());
   EXPECT_THAT(Debug(entries, "general-practitioner"), IsEmpty());
