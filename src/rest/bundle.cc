@@ -538,7 +538,6 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
       } else if (!body_id) {
         target.id = core::NewResourceId();
-        SetIndexedId(state.index, target.id);
         if (Status s = touched.Add(type, target.id); !s.ok()) return s;
         if (Status s = AppendCreate(txn, state, type, target.id); !s.ok()) return s;
         e.http_status = 201;
@@ -552,7 +551,6 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
           return Status::Conflict(type + "/" + target.id +
                                   " exists but does not match the criteria");
       }
-      SetIndexedId(state.index, target.id);
       if (Status s = touched.Add(type, target.id); !s.ok()) return s;
       if (Status s = AppendUpdate(txn, state, target, e.if_match); !s.ok()) return s;
       e.http_status = state.created ? 201 : 200;

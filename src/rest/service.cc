@@ -307,7 +307,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       std::optional<std::string> body_id;
       if (prepared->has_id) body_id = prepared->id;
       state->resource = std::move(prepared).value();
-      // The id is known only once the transaction finds the match: a stand-in until SetIndexedId.
+      // The id is known only once the transaction finds the match; the index does not hold it
+      // (_id is answered from the resource row).
       auto index = IndexFor(state->resource, body_id.value_or("pending"));
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
@@ -328,14 +329,12 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                               "The body's id '" + *body_id + "' is not the id of the " + type +
                                   " the criteria select ('" + id + "')",
                               type + ".id");
-              SetIndexedId(state->index, id);
               return AppendUpdate(txn, *state, ResourceKey{kDefaultTenant, type, id}, if_match);
             }
             if (if_match)
               return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
             if (!body_id) {
               std::string id = core::NewResourceId();
-              SetIndexedId(state->index, id);
               return AppendCreate(txn, *state, type, id);
             }
             // No match, client id: update-as-create, unless that id is taken by a resource the

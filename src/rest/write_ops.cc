@@ -32,14 +32,6 @@ void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros) {
   }
 }
 
-// For a conditional update, whose id is only known once the transaction has found the match.
-void SetIndexedId(std::vector<search::IndexEntry>& index, const std::string& id) {
-  for (search::IndexEntry& e : index) {
-    if (e.param != "_id") continue;
-    if (auto* token = std::get_if<search::TokenValue>(&e.value)) token->code = id;
-  }
-}
-
 // Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
 Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
                     const std::string& id) {

@@ -43,8 +43,6 @@ struct WriteState {
 Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& resource,
                                                  std::string_view id);
 void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros);
-// For a conditional update, whose id is only known once the transaction has found the match.
-void SetIndexedId(std::vector<search::IndexEntry>& index, const std::string& id);
 
 // Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
 Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,

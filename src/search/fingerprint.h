@@ -24,7 +24,8 @@ namespace kiln::search {
 // 3: a CodeableConcept.text equal (normalised) to one of its codings' displays gets no entry.
 // 4: _content leaves out ids, references, system/extension/profile URLs, meta and letterless
 //    strings (index_values.cc IsMachineryMember, HasLetter).
-inline constexpr int64_t kIndexExtractorVersion = 4;
+// 5: no _id entries: stores answer _id from the resource row.
+inline constexpr int64_t kIndexExtractorVersion = 5;
 
 // Incremental FNV-1a (64-bit). Each Add*() is length- or type-delimited, so ("ab","c") and
 // ("a","bc") hash differently. Value type.

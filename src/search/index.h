@@ -7,8 +7,8 @@
 // compiled once per resource type, on first use, and reused; ExtractIndex() is thread-safe and
 // keeps no state between calls. The entries own their strings, so they outlive the JSON.
 //
-// Pass the resource as the store will keep it (the server-owned id and meta already set: _id and
-// _lastUpdated come from them), parsed with fhirpath::ParseJson() or given as text, so decimals
+// Pass the resource as the store will keep it (the server-owned id and meta already set:
+// _lastUpdated comes from them), parsed with fhirpath::ParseJson() or given as text, so decimals
 // keep their written precision (a double from Boost.JSON's DOM loses "1.50"'s trailing zero).
 //
 // What is stored, per type (search.html of R4 describes the matching each must support):
@@ -58,7 +58,8 @@
 //   resource that is text (the narrative as text; left out: base64 `data`, ids, references,
 //   `system`/`url`/`profile` URLs, `meta`, and strings without a letter such as dates); both as
 //   kText entries for a full-text index, not normalised (the full-text tokenizer folds).
-// Not indexed: `near` (Location.position, a special parameter: the store reads the coordinates
+// Not indexed: `_id` (a store keys every resource by its id and answers _id from that row),
+// `near` (Location.position, a special parameter: the store reads the coordinates
 // itself), _query and _filter (no expression; they are not stored values), Observation values of
 // type SampledData under the quantity parameters (a series, not a quantity), a date parameter's
 // values that are not dates (e.g. CarePlan's scheduled string).

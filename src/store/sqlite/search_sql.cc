@@ -602,6 +602,7 @@ class ConditionWriter {
   static constexpr int kLocalReference = static_cast<int>(search::ReferenceKind::kLocal);
 
   Result<std::string> MatchCondition(const Criterion& c, const std::string& alias, bool probe) {
+    if (c.code == "_id" && c.type == ParamType::kToken) return IdCondition(c, alias);
     if (c.code == "_list" && c.type == ParamType::kSpecial) return ListCondition(c, alias);
     if (c.code == "_text" || c.code == "_content") return FullTextCondition(p_, c, alias);
     if (c.code == "near" && c.type == ParamType::kSpecial) return NearCondition(p_, c, alias);
@@ -638,6 +639,24 @@ class ConditionWriter {
     }
     return alias + (without ? ".rid NOT IN (" : ".rid IN (") + "SELECT rid FROM " + table +
            " WHERE param = " + p_.Text(c.code) + terms + ")";
+  }
+
+  // _id is answered from the resource row itself (its UNIQUE (tenant, type, id) index), not from
+  // index rows: ids are not extracted (search/index.h), which saves every write an index row.
+  Result<std::string> IdCondition(const Criterion& c, const std::string& alias) {
+    if (c.kind == Criterion::Kind::kMissing) return std::string(c.missing ? "0" : "1");
+    if (c.modifier != Modifier::kNone && c.modifier != Modifier::kNot) {
+      return Unsupported(c, "the :" + std::string(search::ToString(c.modifier)) + " modifier");
+    }
+    std::string ids;
+    for (const search::Term& term : c.terms) {
+      const auto* t = std::get_if<search::TokenTerm>(&term);
+      if (t == nullptr || !t->code) return Unsupported(c, "a value without an id");
+      if (!ids.empty()) ids += ", ";
+      ids += p_.Text(*t->code);
+    }
+    if (ids.empty()) return Unsupported(c, "a criterion without values");
+    return alias + (c.modifier == Modifier::kNot ? ".id NOT IN (" : ".id IN (") + ids + ")";
   }
 
   // `alias` refers through parameter c.code to a resource that matches one of c.next (one per
@@ -751,6 +770,7 @@ class ConditionWriter {
 // are rid << 20 | n (schema migration 3). The unary + keeps the planner on that key: it would
 // otherwise pick the (param, value) index and scan every row of the parameter for each resource.
 Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
+  if (key.code == "_id" && key.type == ParamType::kToken) return std::string("r.id");
   const char* column = nullptr;
   switch (key.type) {
     case ParamType::kString:

@@ -293,6 +293,19 @@ TEST_F(SqliteChainTest, PlansUseTheValueIndexes) {
   EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
 }
 
+TEST_F(SqliteChainTest, IdIsAnsweredFromTheResourceRow) {
+  // No index rows for _id (extractor version 5): the resource's own (tenant, type, id) key.
+  EXPECT_EQ(IdSet("Patient", "_id=pa,pb"), Set({"pa", "pb"}));
+  EXPECT_EQ(IdSet("Patient", "_id=PA"), Set());  // ids are case-sensitive
+  EXPECT_EQ(IdSet("Observation", "_id:not=ob1&subject=Patient/pa"), Set());
+  EXPECT_EQ(IdSet("Observation", "_id:not=ob2&code=1234-5&subject=Patient/pa"), Set({"ob1"}));
+  EXPECT_EQ(IdSet("Patient", "_id:missing=true"), Set());
+  EXPECT_EQ(IdSet("Observation", "subject:Patient._id=pa&_id=ob1"), Set({"ob1"}));
+  std::string plan = Plan("Patient", "_id=pa");
+  EXPECT_NE(plan.find("sqlite_autoindex_resource_1"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("idx_token"), std::string::npos) << plan;
+}
+
 TEST_F(SqliteChainTest, AbsoluteReferencesUseThePartialUrlIndex) {
   // Only references that are not local ("Patient/x") are in idx_reference_by_url (schema 5).
   EXPECT_EQ(IdSet("Observation", "subject=http://remote/fhir/Patient/pa"), Set({"ob5"}));
