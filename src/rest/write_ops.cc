@@ -12,8 +12,9 @@ std::string VersionLocation(const RestOptions& o, const VersionInfo& info) {
 }
 
 // The search index entries of a resource about to be written, computed before the write
-// transaction (off the single writer thread). The id is the one it will be stored under; its
-// _lastUpdated is only known inside the transaction (SetLastUpdated).
+// transaction (off the single writer thread). The id is the one it will be stored under. (Nothing
+// in them depends on the version or lastUpdated the transaction assigns: _id and _lastUpdated
+// are answered from the resource row.)
 Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& resource,
                                                  std::string_view id) {
   auto index = search::ExtractIndexFromJson(
@@ -26,12 +27,6 @@ Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& r
   return index;
 }
 
-void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros) {
-  for (search::IndexEntry& e : index) {
-    if (e.param == "_lastUpdated") e.value = search::DateValue{micros, micros + 1};
-  }
-}
-
 // Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
 Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
                     const std::string& id) {
@@ -42,7 +37,6 @@ Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
   v.info.last_updated = txn.NextTimestamp();
   v.info.method = WriteMethod::kCreate;
   v.json = fhir::RenderResource(state.resource, id, 1, core::FormatInstant(v.info.last_updated));
-  SetLastUpdated(state.index, v.info.last_updated);
   if (Status s = txn.Append(kDefaultTenant, v, &state.index); !s.ok()) return s;
   state.created = true;
   state.stored = std::move(v);
@@ -72,7 +66,6 @@ Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
   v.info.method = WriteMethod::kUpdate;
   v.json = fhir::RenderResource(state.resource, key.id, v.info.version,
                                 core::FormatInstant(v.info.last_updated));
-  SetLastUpdated(state.index, v.info.last_updated);
   if (Status s = txn.Append(key.tenant, v, &state.index); !s.ok()) return s;
   state.created = !cur || cur->info.deleted;
   state.stored = std::move(v);

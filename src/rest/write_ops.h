@@ -38,11 +38,11 @@ struct WriteState {
 };
 
 // The search index entries of a resource about to be written, computed before the write
-// transaction (off the single writer thread). The id is the one it will be stored under; its
-// _lastUpdated is only known inside the transaction (SetLastUpdated).
+// transaction (off the single writer thread). The id is the one it will be stored under. (Nothing
+// in them depends on the version or lastUpdated the transaction assigns: _id and _lastUpdated
+// are answered from the resource row.)
 Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& resource,
                                                  std::string_view id);
-void SetLastUpdated(std::vector<search::IndexEntry>& index, int64_t micros);
 
 // Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
 Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,

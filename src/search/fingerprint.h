@@ -25,7 +25,8 @@ namespace kiln::search {
 // 4: _content leaves out ids, references, system/extension/profile URLs, meta and letterless
 //    strings (index_values.cc IsMachineryMember, HasLetter).
 // 5: no _id entries: stores answer _id from the resource row.
-inline constexpr int64_t kIndexExtractorVersion = 5;
+// 6: no _lastUpdated entries either (SQLite schema migration 6 indexes resource.last_updated).
+inline constexpr int64_t kIndexExtractorVersion = 6;
 
 // Incremental FNV-1a (64-bit). Each Add*() is length- or type-delimited, so ("ab","c") and
 // ("a","bc") hash differently. Value type.

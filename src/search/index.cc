@@ -342,9 +342,10 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
       p.special = Special::kContent;
     } else {
       // _query and _filter have no expression; near is answered from Location.position by the
-      // store itself; _id from the resource's own row (every store keys resources by id).
+      // store itself; _id and _lastUpdated from the resource's own row (every store keys
+      // resources by id and keeps when each was last written).
       if (def.expression().empty() || def.type() == SearchParamType::kSpecial) continue;
-      if (def.code() == "_id") continue;
+      if (def.code() == "_id" || def.code() == "_lastUpdated") continue;
       std::vector<std::string_view> terms = TermsFor(def.expression(), type.name());
       if (terms.empty()) continue;
       std::string text = Join(terms);

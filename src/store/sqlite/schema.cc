@@ -323,6 +323,14 @@ CREATE VIRTUAL TABLE idx_text USING fts5(narrative, content,
 DROP INDEX idx_reference_by_url;
 CREATE INDEX idx_reference_by_url ON idx_reference (param, url, rid) WHERE kind <> 0;
 )sql"},
+    {6, R"sql(
+-- _lastUpdated is answered from resource.last_updated (no index rows since extractor version 6):
+-- this index serves it as a range, and _sort=_lastUpdated. deleted is in it because every search
+-- says deleted = 0, so SQLite prefers it to resource_by_type when a time range is given. New
+-- entries land at the right edge of each type's range (time only grows): one insert where the
+-- index rows cost two.
+CREATE INDEX resource_by_updated ON resource (tenant, type, deleted, last_updated);
+)sql"},
 };
 
 }  // namespace

@@ -150,6 +150,32 @@ std::string DateCondition(Params& p, Prefix prefix, int64_t ql_value, int64_t qh
   return "0";
 }
 
+// DateCondition for an instant t, the range [t, t + 1) in microseconds, written on t alone so that
+// an index on the column serves it: e.g. gt, "t + 1 > qh", is "t >= qh".
+std::string InstantCondition(Params& p, Prefix prefix, int64_t ql_value, int64_t qh_value,
+                             const std::string& t) {
+  std::string ql = p.Int(ql_value);
+  std::string qh = p.Int(qh_value);
+  switch (prefix) {
+    case Prefix::kEq:
+    case Prefix::kAp:
+      return t + " >= " + ql + " AND " + t + " < " + qh;
+    case Prefix::kNe:
+      return "(" + t + " < " + ql + " OR " + t + " >= " + qh + ")";
+    case Prefix::kGt:
+    case Prefix::kSa:
+      return t + " >= " + qh;
+    case Prefix::kLt:
+    case Prefix::kEb:
+      return t + " < " + ql;
+    case Prefix::kGe:
+      return t + " >= " + ql;
+    case Prefix::kLe:
+      return t + " < " + qh;
+  }
+  return "0";
+}
+
 // Number and quantity: a row has a value (and its implicit range) or, for a Range, only
 // [low, high). eq/ne use the search value's implicit range [ql, qh) (a value inside it, or a Range
 // inside it); the other prefixes compare with the value itself. `scale` converts to the columns'
@@ -603,6 +629,9 @@ class ConditionWriter {
 
   Result<std::string> MatchCondition(const Criterion& c, const std::string& alias, bool probe) {
     if (c.code == "_id" && c.type == ParamType::kToken) return IdCondition(c, alias);
+    if (c.code == "_lastUpdated" && c.type == ParamType::kDate) {
+      return LastUpdatedCondition(c, alias);
+    }
     if (c.code == "_list" && c.type == ParamType::kSpecial) return ListCondition(c, alias);
     if (c.code == "_text" || c.code == "_content") return FullTextCondition(p_, c, alias);
     if (c.code == "near" && c.type == ParamType::kSpecial) return NearCondition(p_, c, alias);
@@ -657,6 +686,24 @@ class ConditionWriter {
     }
     if (ids.empty()) return Unsupported(c, "a criterion without values");
     return alias + (c.modifier == Modifier::kNot ? ".id NOT IN (" : ".id IN (") + ids + ")";
+  }
+
+  // _lastUpdated is the resource row's last_updated (an instant: the range [t, t + 1us)), served
+  // by the resource_by_updated index (schema migration 6); it has no index rows either.
+  Result<std::string> LastUpdatedCondition(const Criterion& c, const std::string& alias) {
+    if (c.kind == Criterion::Kind::kMissing) return std::string(c.missing ? "0" : "1");
+    if (c.modifier != Modifier::kNone) {
+      return Unsupported(c, "the :" + std::string(search::ToString(c.modifier)) + " modifier");
+    }
+    std::string any;
+    for (const search::Term& term : c.terms) {
+      const auto* t = std::get_if<search::DateTerm>(&term);
+      if (t == nullptr) return Unsupported(c, "a value that is not a date");
+      if (!any.empty()) any += " OR ";
+      any += "(" + InstantCondition(p_, t->prefix, t->low, t->high, alias + ".last_updated") + ")";
+    }
+    if (any.empty()) return Unsupported(c, "a criterion without values");
+    return "(" + any + ")";
   }
 
   // `alias` refers through parameter c.code to a resource that matches one of c.next (one per
@@ -771,6 +818,9 @@ class ConditionWriter {
 // otherwise pick the (param, value) index and scan every row of the parameter for each resource.
 Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
   if (key.code == "_id" && key.type == ParamType::kToken) return std::string("r.id");
+  if (key.code == "_lastUpdated" && key.type == ParamType::kDate) {
+    return std::string("r.last_updated");
+  }
   const char* column = nullptr;
   switch (key.type) {
     case ParamType::kString:

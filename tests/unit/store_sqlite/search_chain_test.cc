@@ -306,6 +306,20 @@ TEST_F(SqliteChainTest, IdIsAnsweredFromTheResourceRow) {
   EXPECT_EQ(plan.find("idx_token"), std::string::npos) << plan;
 }
 
+TEST_F(SqliteChainTest, LastUpdatedIsAnsweredFromTheResourceRow) {
+  // No index rows for _lastUpdated (extractor version 6): resource.last_updated and its index.
+  EXPECT_EQ(IdSet("Patient", "_lastUpdated=gt2000-01-01"), Set({"pa", "pb", "pc", "pd"}));
+  EXPECT_EQ(IdSet("Patient", "_lastUpdated=lt2000-01-01"), Set());
+  EXPECT_EQ(IdSet("Patient", "_lastUpdated=ne2000-01-01&_id=pa"), Set({"pa"}));
+  EXPECT_EQ(IdSet("Patient", "_lastUpdated:missing=false"), Set({"pa", "pb", "pc", "pd"}));
+  // Written pa, pb, pc, pd in that order.
+  EXPECT_EQ(Ids("Patient", "_sort=-_lastUpdated"), (std::vector<std::string>{"pd", "pc", "pb", "pa"}));
+  EXPECT_EQ(Ids("Patient", "_sort=_lastUpdated&_count=2"), (std::vector<std::string>{"pa", "pb"}));
+  std::string plan = Plan("Patient", "_lastUpdated=gt2000-01-01");
+  EXPECT_NE(plan.find("resource_by_updated"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("idx_date"), std::string::npos) << plan;
+}
+
 TEST_F(SqliteChainTest, AbsoluteReferencesUseThePartialUrlIndex) {
   // Only references that are not local ("Patient/x") are in idx_reference_by_url (schema 5).
   EXPECT_EQ(IdSet("Observation", "subject=http://remote/fhir/Patient/pa"), Set({"ob5"}));
