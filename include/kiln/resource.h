@@ -10,7 +10,7 @@
 namespace kiln {
 
 // How a version came to be; history bundles report it as entry.request.method.
-enum class WriteMethod { kCreate, kUpdate, kDelete };
+enum class WriteMethod { kCreate, kUpdate, kDelete, kPatch };
 
 struct VersionInfo {
   std::string type;

@@ -24,6 +24,8 @@ const char* MethodOf(const VersionInfo& info) {
       return "PUT";
     case WriteMethod::kDelete:
       return "DELETE";
+    case WriteMethod::kPatch:
+      return "PATCH";
   }
   return "PUT";
 }
@@ -36,6 +38,8 @@ const char* StatusOf(const VersionInfo& info) {
       return info.version == 1 ? "201 Created" : "200 OK";
     case WriteMethod::kDelete:
       return "204 No Content";
+    case WriteMethod::kPatch:
+      return "200 OK";
   }
   return "200 OK";
 }

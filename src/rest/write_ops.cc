@@ -46,7 +46,7 @@ Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
 // Stores state.resource as the next version of `key` (update, or update-as-create), honouring
 // If-Match.
 Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
-                    std::optional<int64_t> if_match) {
+                    std::optional<int64_t> if_match, WriteMethod method) {
   auto latest = txn.ReadLatest(key);
   if (!latest.ok()) return latest.status();
   const std::optional<StoredResource>& cur = *latest;
@@ -63,7 +63,7 @@ Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
   v.info.id = key.id;
   v.info.version = cur ? cur->info.version + 1 : 1;
   v.info.last_updated = txn.NextTimestamp();
-  v.info.method = WriteMethod::kUpdate;
+  v.info.method = method;
   v.json = fhir::RenderResource(state.resource, key.id, v.info.version,
                                 core::FormatInstant(v.info.last_updated));
   if (Status s = txn.Append(key.tenant, v, &state.index); !s.ok()) return s;
@@ -198,7 +198,7 @@ Status AppendPatch(StoreTxn& txn, WriteState& state, const ResourceKey& key,
   auto index = IndexFor(state.resource, key.id);
   if (!index.ok()) return index.take_status();
   state.index = std::move(index).value();
-  return AppendUpdate(txn, state, key, cur->info.version);
+  return AppendUpdate(txn, state, key, cur->info.version, WriteMethod::kPatch);
 }
 
 }  // namespace kiln::rest

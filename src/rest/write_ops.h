@@ -48,9 +48,9 @@ Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& r
 Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
                     const std::string& id);
 // Stores state.resource as the next version of `key` (update, or update-as-create), honouring
-// If-Match.
+// If-Match. `method` is what history reports the version as (kPatch for a PATCH).
 Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,
-                    std::optional<int64_t> if_match);
+                    std::optional<int64_t> if_match, WriteMethod method = WriteMethod::kUpdate);
 // Appends a deletion marker for `key` unless it is absent or already deleted (state.changed
 // false: deleting what is not there is fine, the interaction is idempotent).
 Status AppendDelete(StoreTxn& txn, WriteState& state, const ResourceKey& key);

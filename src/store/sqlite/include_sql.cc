@@ -14,6 +14,7 @@
 #include "core/strings.h"
 #include "fhir/definitions.h"
 #include "search/index.h"
+#include "store/sqlite/method_code.h"
 
 namespace kiln::store::sqlite {
 namespace {
@@ -249,9 +250,7 @@ class Includer {
       r.info.version = sqlite3_column_int64(s, 4);
       r.info.last_updated = sqlite3_column_int64(s, 5);
       const int64_t method = sqlite3_column_int64(s, 6);
-      r.info.method = method == 0   ? WriteMethod::kCreate
-                      : method == 2 ? WriteMethod::kDelete
-                                    : WriteMethod::kUpdate;
+      r.info.method = MethodFromCode(method);
       std::string_view json = ColumnBlob(s, 7);
       r.json.assign(json.data(), json.size());
       seen_.push_back(rid);

@@ -19,6 +19,7 @@
 #include "fhir/definitions.h"
 #include "fhir/terminology.h"
 #include "search/index.h"
+#include "store/sqlite/method_code.h"
 
 namespace kiln::store::sqlite {
 namespace {
@@ -1240,9 +1241,7 @@ Result<SearchPage> RunSearch(Connection& connection, const std::string& tenant,
       match.info.version = sqlite3_column_int64(s, 3);
       match.info.last_updated = sqlite3_column_int64(s, 4);
       int64_t method = sqlite3_column_int64(s, 5);
-      match.info.method = method == 0   ? WriteMethod::kCreate
-                          : method == 2 ? WriteMethod::kDelete
-                                        : WriteMethod::kUpdate;
+      match.info.method = MethodFromCode(method);
       std::string_view json = ColumnBlob(s, 6);
       match.json.assign(json.data(), json.size());
       positions.push_back(EncodeCursor(s, 8, query.sort.size(), rid));

@@ -28,6 +28,7 @@
 #include "store/sqlite/include_sql.h"
 #include "store/sqlite/lock_file.h"
 #include "store/sqlite/log_syncer.h"
+#include "store/sqlite/method_code.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/search_sql.h"
 
@@ -297,22 +298,6 @@ const char* HistorySqlFor(Scope scope, bool at, bool count) {
     return all;
   }();
   return kAll[HistorySlot(scope, at, count) - kHistoryFirst].c_str();
-}
-
-// WriteMethod is stored as a small integer; this mapping, not the enum's values, is the format.
-int MethodCode(WriteMethod method) {
-  switch (method) {
-    case WriteMethod::kCreate:
-      return 0;
-    case WriteMethod::kUpdate:
-      return 1;
-    case WriteMethod::kDelete:
-      return 2;
-  }
-  return 1;
-}
-WriteMethod MethodFromCode(int64_t code) {
-  return code == 0 ? WriteMethod::kCreate : code == 2 ? WriteMethod::kDelete : WriteMethod::kUpdate;
 }
 
 // Reads columns seq, version, last_updated, deleted, method, json starting at `first`.
