@@ -26,7 +26,8 @@ namespace kiln::search {
 //    strings (index_values.cc IsMachineryMember, HasLetter).
 // 5: no _id entries: stores answer _id from the resource row.
 // 6: no _lastUpdated entries either (SQLite schema migration 6 indexes resource.last_updated).
-inline constexpr int64_t kIndexExtractorVersion = 6;
+// 7: union parameters (UnionMembers: Observation combo-code ...) get no entries of their own.
+inline constexpr int64_t kIndexExtractorVersion = 7;
 
 // Incremental FNV-1a (64-bit). Each Add*() is length- or type-delimited, so ("ab","c") and
 // ("a","bc") hash differently. Value type.

@@ -13,9 +13,11 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -346,6 +348,7 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
       // resources by id and keeps when each was last written).
       if (def.expression().empty() || def.type() == SearchParamType::kSpecial) continue;
       if (def.code() == "_id" || def.code() == "_lastUpdated") continue;
+      if (!UnionMembers(def.code()).empty()) continue;  // its members' entries stand for it
       std::vector<std::string_view> terms = TermsFor(def.expression(), type.name());
       if (terms.empty()) continue;
       std::string text = Join(terms);
@@ -486,7 +489,90 @@ std::string FormatDouble(double d) {
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// A union term compared as written, without the parentheses R4 puts around some ("(X.value as
+// Quantity)") and surrounding blanks.
+std::string_view BareTerm(std::string_view term) {
+  while (!term.empty() && (term.front() == ' ' || term.back() == ' ')) {
+    term = term.front() == ' ' ? term.substr(1) : term.substr(0, term.size() - 1);
+  }
+  while (term.size() >= 2 && term.front() == '(' && term.back() == ')') {
+    term = term.substr(1, term.size() - 2);
+  }
+  return term;
+}
+
+using UnionMap = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+// See UnionMembers() in index.h. Per type, a parameter is a union when other parameters of the
+// same type and kind, whose terms do not overlap, together have exactly its terms; it is kept
+// only if it is such a union, of the same members, on every type that has it.
+UnionMap BuildUnions() {
+  UnionMap unions;
+  std::set<std::string, std::less<>> rejected;
+  for (const fhir::TypeDef& type : fhir::ResourceTypes()) {
+    struct Param {
+      const fhir::SearchParamDef* def;
+      std::set<std::string_view> terms;
+    };
+    std::vector<Param> params;
+    for (const fhir::SearchParamDef& def : type.search_params()) {
+      if (def.expression().empty()) continue;
+      Param p{&def, {}};
+      for (std::string_view term : TermsFor(def.expression(), type.name())) {
+        p.terms.insert(BareTerm(term));
+      }
+      if (!p.terms.empty()) params.push_back(std::move(p));
+    }
+    for (const Param& p : params) {
+      const std::string code(p.def->code());
+      const SearchParamType kind = p.def->type();
+      std::vector<std::string> members;
+      if (p.terms.size() >= 2 && kind != SearchParamType::kComposite &&
+          kind != SearchParamType::kSpecial && kind != SearchParamType::kReference) {
+        std::set<std::string_view> covered;
+        for (const Param& q : params) {
+          if (q.def == p.def || q.def->type() != kind) continue;
+          bool inside = std::all_of(q.terms.begin(), q.terms.end(), [&](std::string_view t) {
+            return p.terms.contains(t) && !covered.contains(t);
+          });
+          if (!inside) continue;
+          covered.insert(q.terms.begin(), q.terms.end());
+          members.emplace_back(q.def->code());
+        }
+        if (covered != p.terms) members.clear();
+      }
+      if (members.empty()) {
+        rejected.insert(code);
+        continue;
+      }
+      std::sort(members.begin(), members.end());
+      auto [it, inserted] = unions.try_emplace(code, members);
+      if (!inserted && it->second != members) rejected.insert(code);
+    }
+  }
+  for (const std::string& code : rejected) unions.erase(code);
+  // A member must have entries of its own.
+  for (auto it = unions.begin(); it != unions.end();) {
+    bool nested = std::any_of(it->second.begin(), it->second.end(),
+                              [&](const std::string& m) { return unions.contains(m); });
+    it = nested ? unions.erase(it) : std::next(it);
+  }
+  return unions;
+}
+
+const UnionMap& Unions() {
+  static const UnionMap* unions = new UnionMap(BuildUnions());
+  return *unions;
+}
+
 }  // namespace
+
+const std::vector<std::string>& UnionMembers(std::string_view code) {
+  static const std::vector<std::string> kNone;
+  const UnionMap& unions = Unions();
+  auto it = unions.find(code);
+  return it == unions.end() ? kNone : it->second;
+}
 
 std::string_view ToString(IndexKind kind) {
   switch (kind) {

@@ -205,6 +205,15 @@ Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource)
 // The same from JSON text (parsed with fhirpath::ParseJson; kInvalid if it is not JSON).
 Result<std::vector<IndexEntry>> ExtractIndexFromJson(std::string_view json_text);
 
+// The parameters a union parameter stands for, empty for any other: R4 defines a few parameters
+// as exactly the union of others of the same type (Observation's combo-code is code |
+// component-code; combo-value-quantity, combo-value-concept and combo-data-absent-reason
+// likewise), found from the expressions, not listed by hand. Such a parameter gets no index
+// entries of its own (its members' entries are the same values) and stores match it against its
+// members' entries. Only parameters that are such a union on every type that has them, and not
+// references (chains and includes follow a reference parameter's own rows).
+const std::vector<std::string>& UnionMembers(std::string_view code);
+
 // Compiles every search parameter expression of every resource type now rather than on first
 // use (start-up warm-up, and the test that all of R4's expressions compile). Returns the first
 // failure (kInternal: a definition Kiln cannot evaluate).

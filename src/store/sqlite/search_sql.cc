@@ -122,6 +122,16 @@ std::string RowsOf(const std::string& rows, const std::string& rid) {
   return rows + ".key BETWEEN " + rid + " << 20 AND (" + rid + " << 20) + 1048575";
 }
 
+// `column` (an index row's param) names criterion `code`'s rows: its own, or for a union parameter
+// (search::UnionMembers, e.g. combo-code) its members' rows, which hold the same values.
+std::string ParamIs(Params& p, const std::string& column, const std::string& code) {
+  const std::vector<std::string>& members = search::UnionMembers(code);
+  if (members.empty()) return column + " = " + p.Text(code);
+  std::string sql = column + " IN (";
+  for (size_t i = 0; i < members.size(); ++i) sql += (i > 0 ? ", " : "") + p.Text(members[i]);
+  return sql + ")";
+}
+
 // ---- term conditions (SQL over one index table's row) ----
 
 // R4 prefix semantics between the search range [ql, qh) and the indexed range [low, high).
@@ -664,11 +674,11 @@ class ConditionWriter {
       // unqualified columns resolve to the innermost table, `own`.
       std::string own = NewAlias("e");
       return std::string(without ? "NOT EXISTS (" : "EXISTS (") + "SELECT 1 FROM " + table +
-             " AS " + own + " WHERE " + RowsOf(own, alias + ".rid") + " AND +" + own +
-             ".param = " + p_.Text(c.code) + terms + ")";
+             " AS " + own + " WHERE " + RowsOf(own, alias + ".rid") + " AND " +
+             ParamIs(p_, "+" + own + ".param", c.code) + terms + ")";
     }
     return alias + (without ? ".rid NOT IN (" : ".rid IN (") + "SELECT rid FROM " + table +
-           " WHERE param = " + p_.Text(c.code) + terms + ")";
+           " WHERE " + ParamIs(p_, "param", c.code) + terms + ")";
   }
 
   // _id is answered from the resource row itself (its UNIQUE (tenant, type, id) index), not from
@@ -786,6 +796,8 @@ class ConditionWriter {
   // after the page instead of first collecting every match. nullopt for any other criterion.
   std::optional<std::string> StreamRows(const Criterion& c) {
     if (c.kind != Criterion::Kind::kMatch || c.terms.size() != 1) return std::nullopt;
+    // A union's rows are several ranges (one per member): not one stream in rid order.
+    if (!search::UnionMembers(c.code).empty()) return std::nullopt;
     const search::Term& term = c.terms.front();
     std::string condition;
     if (c.type == ParamType::kToken && c.modifier == Modifier::kNone && c.code != "_id") {
@@ -851,8 +863,8 @@ Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
     return NotImplemented("_sort=" + key.code + ": sorting by this parameter is not supported");
   }
   return std::string("(SELECT ") + (key.descending ? "max(" : "min(") + column + ") FROM " +
-         TableFor(key.type) + " AS x WHERE " + RowsOf("x", "r.rid") +
-         " AND +x.param = " + p.Text(key.code) + ")";
+         TableFor(key.type) + " AS x WHERE " + RowsOf("x", "r.rid") + " AND " +
+         ParamIs(p, "+x.param", key.code) + ")";
 }
 
 // ---- cursor: "k<keys>" then ".n" (null), ".i<int>", ".f<hex bits>", ".s<hex bytes>" per sort

@@ -561,6 +561,28 @@ TEST(IndexTest, TokenTextAndIdentifierTypes) {
                                      "http://terminology.hl7.org/CodeSystem/v2-0203", "PI"}));
 }
 
+TEST(IndexTest, UnionParametersAreFoundFromTheExpressionsAndGetNoEntries) {
+  EXPECT_THAT(UnionMembers("combo-code"), ElementsAre("code", "component-code"));
+  EXPECT_THAT(UnionMembers("combo-value-quantity"),
+              ElementsAre("component-value-quantity", "value-quantity"));
+  EXPECT_THAT(UnionMembers("combo-value-concept"),
+              ElementsAre("component-value-concept", "value-concept"));
+  EXPECT_THAT(UnionMembers("combo-data-absent-reason"),
+              ElementsAre("component-data-absent-reason", "data-absent-reason"));
+  EXPECT_THAT(UnionMembers("code"), IsEmpty());
+  // Composites are not unions, even the combo- ones.
+  EXPECT_THAT(UnionMembers("combo-code-value-quantity"), IsEmpty());
+  const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",
+      "code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
+      "component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},
+        "valueQuantity":{"value":120,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]})");
+  EXPECT_THAT(Debug(entries, "combo-code"), IsEmpty());
+  EXPECT_THAT(Debug(entries, "combo-value-quantity"), IsEmpty());
+  EXPECT_THAT(Values<TokenValue>(entries, "code"), ElementsAre(Token("http://loinc.org", "85354-9")));
+  EXPECT_THAT(Values<TokenValue>(entries, "component-code"),
+              ElementsAre(Token("http://loinc.org", "8480-6")));
+}
+
 TEST(IndexTest, ATextThatRepeatsADisplayGetsNoEntryOfItsOwn) {
   // "Body Height" normalises as the display does: :text finds the coding's entry already.
   const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",

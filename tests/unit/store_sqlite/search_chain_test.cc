@@ -320,6 +320,27 @@ TEST_F(SqliteChainTest, LastUpdatedIsAnsweredFromTheResourceRow) {
   EXPECT_EQ(plan.find("idx_date"), std::string::npos) << plan;
 }
 
+TEST_F(SqliteChainTest, UnionParametersMatchTheirMembersRows) {
+  // combo-code is code | component-code (search::UnionMembers) and has no rows of its own.
+  Add("Observation", "bp",
+      R"("status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},)"
+      R"("component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},)"
+      R"("valueQuantity":{"value":120,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}],)"
+      R"("subject":{"reference":"Patient/pa"})");
+  EXPECT_EQ(IdSet("Observation", "combo-code=8480-6"), Set({"bp"}));
+  EXPECT_EQ(IdSet("Observation", "combo-code=http://loinc.org|85354-9"), Set({"bp"}));
+  EXPECT_EQ(IdSet("Observation", "combo-code=8302-2"), Set({"ob2"}));
+  EXPECT_EQ(IdSet("Observation", "combo-value-quantity=gt100"), Set({"bp"}));
+  EXPECT_EQ(IdSet("Observation", "combo-value-quantity=lt100"), Set());
+  EXPECT_EQ(IdSet("Observation", "combo-code=8480-6&subject=Patient/pa"), Set({"bp"}));
+  EXPECT_EQ(IdSet("Observation", "combo-value-quantity:missing=false"), Set({"bp"}));
+  EXPECT_EQ(IdSet("Observation", "combo-code:missing=true"), Set());
+  EXPECT_EQ(Ids("Observation", "combo-code=8480-6,8302-2&_sort=-combo-code"),
+            (std::vector<std::string>{"bp", "ob2"}));  // by each one's greatest code: 8480-6, 8302-2
+  std::string plan = Plan("Observation", "combo-code=8480-6");
+  EXPECT_NE(plan.find("idx_token_by_value"), std::string::npos) << plan;
+}
+
 TEST_F(SqliteChainTest, AbsoluteReferencesUseThePartialUrlIndex) {
   // Only references that are not local ("Patient/x") are in idx_reference_by_url (schema 5).
   EXPECT_EQ(IdSet("Observation", "subject=http://remote/fhir/Patient/pa"), Set({"ob5"}));
