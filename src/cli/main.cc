@@ -237,6 +237,7 @@ const char* kImportUsage =
     "  --conditional-delete-max N, --log-level LEVEL, --config FILE   as for kiln serve\n"
     "  --workers N            threads that parse, validate and index (default: one per core)\n"
     "  --group-writes N       most writes per store transaction (default 5000)\n"
+    "  --cache-mib N          SQLite page cache of the writer, in MiB (default 512)\n"
     "  --stop-on-error        stop at the first failure: what precedes it is stored\n"
     "  --quiet                no progress line\n";
 
@@ -274,7 +275,7 @@ int Import(const std::vector<std::string>& args) {
       "log-level", "config"};
   std::vector<std::string> files, serve_args;
   bool quiet = false, stop_on_error = false, log_level_given = false;
-  int workers = 0, group_writes = 5000;
+  int workers = 0, group_writes = 5000, cache_mib = 512;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -300,7 +301,7 @@ int Import(const std::vector<std::string>& args) {
       (name == "quiet" ? quiet : stop_on_error) = true;
       continue;
     }
-    if (name == "workers" || name == "group-writes") {
+    if (name == "workers" || name == "group-writes" || name == "cache-mib") {
       if (!has_value) {
         if (i + 1 >= args.size()) {
           std::fprintf(stderr, "kiln import: --%s needs a value\n", name.c_str());
@@ -310,13 +311,14 @@ int Import(const std::vector<std::string>& args) {
       }
       char* end = nullptr;
       long n = std::strtol(value.c_str(), &end, 10);  // NOLINT(google-runtime-int)
-      long hi = name == "workers" ? 256 : 100000;      // NOLINT(google-runtime-int)
+      long hi = name == "workers" ? 256 : name == "cache-mib" ? 65536 : 100000;  // NOLINT
       if (value.empty() || *end != '\0' || n < 1 || n > hi) {
         std::fprintf(stderr, "kiln import: --%s '%s' is not an integer between 1 and %ld\n",
                      name.c_str(), value.c_str(), hi);
         return 2;
       }
-      (name == "workers" ? workers : group_writes) = static_cast<int>(n);
+      (name == "workers" ? workers : name == "cache-mib" ? cache_mib : group_writes) =
+          static_cast<int>(n);
       continue;
     }
     if (std::find(kServeSettings.begin(), kServeSettings.end(), name) == kServeSettings.end()) {
@@ -363,9 +365,9 @@ int Import(const std::vector<std::string>& args) {
   // commit then dirties each index page once for more rows.
   store_options.max_group_writes = group_writes;
   store_options.reader_connections = 2;  // conditional references and ifNoneExist only
-  // The value indexes' pages are touched all over: a large writer cache keeps them in memory
-  // between groups (allocated as used; readers hardly use theirs).
-  store_options.cache_kib = 256 * 1024;
+  // Index rows land all over the value indexes: a large writer cache keeps their pages in memory
+  // between groups instead of rereading them (allocated as used; readers hardly use theirs).
+  store_options.cache_kib = int64_t{cache_mib} * 1024;
   auto store = kiln::store::sqlite::OpenSqliteStore(store_options);
   if (!store.ok()) {
     const kiln::Status& s = store.status();
