@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -188,6 +189,34 @@ TEST(Importer, BundlesOfEveryKind) {
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->matches.size(), 1u);
   EXPECT_EQ(Count(*store, "Observation", {{"subject", "Patient/" + page->matches[0].info.id}}), 1);
+}
+
+// A transaction large enough to be prepared in parallel chunks (rest/bundle.cc) still names its
+// first failing entry, and stores nothing.
+TEST(Importer, LargeTransactionNamesItsFirstFailingEntry) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Sub("data"));
+  auto transaction = [](std::initializer_list<int> bad) {
+    std::string text = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+    for (int i = 0; i < 150; ++i) {
+      bool broken = std::find(bad.begin(), bad.end(), i) != bad.end();
+      if (i > 0) text += ",";
+      text += R"({"resource":{"resourceType":"Patient","id":"t)" + std::to_string(i) +
+              (broken ? R"(","birthDate":"never"},)" : R"("},)") +
+              R"("request":{"method":"PUT","url":"Patient/t)" + std::to_string(i) + R"("}})";
+    }
+    return text + "]}";
+  };
+  std::string failing = Write(dir, "bad.json", transaction({120, 45, 46}));
+  std::string good = Write(dir, "good.json", transaction({}));
+  ImportSummary s = ImportAll(*store, {failing, good});
+  ASSERT_EQ(s.failures.size(), 1u);
+  EXPECT_EQ(s.failures[0].entry, 45) << s.failures[0].reason;
+  EXPECT_NE(s.failures[0].reason.find("Bundle entry 45 (PUT Patient/t45)"), std::string::npos)
+      << s.failures[0].reason;
+  EXPECT_EQ(s.stored, 150);  // the good one, all of it
+  EXPECT_EQ(s.by_type["Patient"].created, 150);
+  EXPECT_EQ(Latest(*store, "Patient", "t149")->info.version, 1);
 }
 
 TEST(Importer, StopOnErrorStoresWhatPrecedesTheFailureOnly) {
