@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DATA ?= ./kiln-data
 
-.PHONY: all deps configure build run test bench bench-search clean format
+.PHONY: all deps configure build run test bench bench-search bench-import bench-bundle clean format
 
 all: build
 
@@ -33,6 +33,14 @@ bench: build
 # Search benchmark over a ~1M-resource Synthea population (long: see bench/README.md).
 bench-search: build
 	@bench/search.sh $(BUILD_DIR)
+
+# kiln import of a ~1M-resource population, then time to first serve (long: see bench/README.md).
+bench-import: build
+	@bench/import.sh $(BUILD_DIR)
+
+# Transaction Bundles through HTTP: Synthea patient bundles, 100-entry bundles at 32 connections.
+bench-bundle: build
+	@bench/bundle.sh $(BUILD_DIR)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

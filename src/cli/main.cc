@@ -1,14 +1,20 @@
-// kiln: the command-line entry point. `kiln serve` runs the FHIR server until SIGINT/SIGTERM.
+// kiln: the command-line entry point. `kiln serve` runs the FHIR server until SIGINT/SIGTERM;
+// `kiln import` loads files into a stopped server's store (src/importer).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -16,10 +22,13 @@
 
 #include "core/log.h"
 #include "fhirpath/fhirpath.h"
+#include "importer/importer.h"
+#include "importer/progress.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/reindexer.h"
 #include "store/sqlite/sqlite_store.h"
+#include "validation/validator.h"
 
 namespace {
 
@@ -27,6 +36,9 @@ const char* kUsage =
     "Usage: kiln <command> [flags]\n\n"
     "Commands:\n"
     "  serve     Serve the FHIR R4 REST API (kiln serve --help lists the flags)\n"
+    "  import FILE... [--data DIR]\n"
+    "            Load NDJSON files and Bundle files into the store in DIR, validated and\n"
+    "            indexed as by the REST API (offline; kiln import --help lists the flags)\n"
     "  reindex --data DIR\n"
     "            Rebuild the search index rows of every resource in the store in DIR\n"
     "            (offline: the server must be stopped; see docs/operations.md)\n"
@@ -198,6 +210,298 @@ int Reindex(const std::vector<std::string>& args) {
   return 0;
 }
 
+const char* kImportUsage =
+    "Usage: kiln import FILE... [flags]\n\n"
+    "Loads resources into the Kiln data directory (--data) with the guarantees of the REST API:\n"
+    "every resource is validated and indexed for search, and versioned like a write through\n"
+    "HTTP. A resource with an id is stored as PUT /Type/id (created, or a new version of an\n"
+    "existing one); one without an id as POST /Type (the server assigns the id).\n\n"
+    "Files:\n"
+    "  *.ndjson, *.jsonl   one resource per line (blank lines are skipped)\n"
+    "  *.json              one JSON document: a transaction or batch Bundle runs as it would\n"
+    "                      through POST [base]; the entries' resources of a collection or\n"
+    "                      searchset Bundle are stored one by one; any other resource (also a\n"
+    "                      document or message Bundle) is stored as it is\n"
+    "  other names         NDJSON if the first line is a complete JSON object and more follows\n\n"
+    "Prints progress on stderr and a summary on stdout: resources stored per type, and every\n"
+    "failure with its file, line (NDJSON) or entry index (Bundle) and reason. A failure does not\n"
+    "stop the import (unless --stop-on-error); the exit status is 1 if anything failed, 2 for\n"
+    "bad usage. The server must not be running on the data directory.\n\n"
+    "Flags:\n"
+    "  --data DIR             data directory (as for kiln serve; default ./kiln-data)\n"
+    "  --validation MODE      enforce (default), warn-only or off (as for kiln serve)\n"
+    "  --validate-narrative BOOL\n"
+    "                         check narratives are safe XHTML (default true)\n"
+    "  --sync MODE            full (default) or normal (as for kiln serve)\n"
+    "  --base-url URL         the FHIR base URL Bundle request urls may start with\n"
+    "  --conditional-delete-max N, --log-level LEVEL, --config FILE   as for kiln serve\n"
+    "  --workers N            threads that parse, validate and index (default: one per core)\n"
+    "  --group-writes N       most writes per store transaction (default 5000)\n"
+    "  --cache-mib N          SQLite page cache of the writer, in MiB (default 512)\n"
+    "  --stop-on-error        stop at the first failure: what precedes it is stored\n"
+    "  --quiet                no progress line\n";
+
+// Size of a regular file, or an error message.
+kiln::Result<int64_t> InputSize(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return kiln::Status::Invalid(path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return kiln::Status::Invalid(path + ": not a regular file");
+  if (::access(path.c_str(), R_OK) != 0)
+    return kiln::Status::Invalid(path + ": " + std::strerror(errno));
+  return static_cast<int64_t>(st.st_size);
+}
+
+void PrintFailure(const kiln::importer::Failure& f) {
+  // printf, not "literal" + std::string: g++ 12 warns falsely on that (-Wrestrict).
+  if (f.line > 0) {
+    std::printf("  %s:%lld: %s\n", f.file.c_str(), static_cast<long long>(f.line),  // NOLINT
+                f.reason.c_str());
+  } else if (f.entry >= 0) {
+    std::printf("  %s entry %lld: %s\n", f.file.c_str(),
+                static_cast<long long>(f.entry), f.reason.c_str());  // NOLINT
+  } else {
+    std::printf("  %s: %s\n", f.file.c_str(), f.reason.c_str());
+  }
+}
+
+// kiln import FILE...: offline bulk load (src/importer).
+int Import(const std::vector<std::string>& args) {
+  using kiln::importer::FormatCount;
+  // Import's own flags; the serve settings that apply go through LoadConfig (so the environment
+  // and --config work as for serve); the others are refused.
+  static const std::vector<std::string> kServeSettings = {
+      "data", "sync", "validation", "validate-narrative", "base-url", "conditional-delete-max",
+      "log-level", "config"};
+  std::vector<std::string> files, serve_args;
+  bool quiet = false, stop_on_error = false, log_level_given = false;
+  int workers = 0, group_writes = 5000, cache_mib = 512;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kImportUsage, stdout);
+      return 0;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      files.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+      has_value = true;
+    }
+    if (name == "quiet" || name == "stop-on-error") {
+      if (has_value) {
+        std::fprintf(stderr, "kiln import: --%s takes no value\n", name.c_str());
+        return 2;
+      }
+      (name == "quiet" ? quiet : stop_on_error) = true;
+      continue;
+    }
+    if (name == "workers" || name == "group-writes" || name == "cache-mib") {
+      if (!has_value) {
+        if (i + 1 >= args.size()) {
+          std::fprintf(stderr, "kiln import: --%s needs a value\n", name.c_str());
+          return 2;
+        }
+        value = args[++i];
+      }
+      char* end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);  // NOLINT(google-runtime-int)
+      long hi = name == "workers" ? 256 : name == "cache-mib" ? 65536 : 100000;  // NOLINT
+      if (value.empty() || *end != '\0' || n < 1 || n > hi) {
+        std::fprintf(stderr, "kiln import: --%s '%s' is not an integer between 1 and %ld\n",
+                     name.c_str(), value.c_str(), hi);
+        return 2;
+      }
+      (name == "workers" ? workers : name == "cache-mib" ? cache_mib : group_writes) =
+          static_cast<int>(n);
+      continue;
+    }
+    if (std::find(kServeSettings.begin(), kServeSettings.end(), name) == kServeSettings.end()) {
+      std::fprintf(stderr, "kiln import: unknown flag --%s (see kiln import --help)\n",
+                   name.c_str());
+      return 2;
+    }
+    log_level_given |= name == "log-level";
+    serve_args.push_back(arg);
+    if (!has_value && i + 1 < args.size()) serve_args.push_back(args[++i]);
+  }
+  if (files.empty()) {
+    std::fprintf(stderr, "kiln import: no files given\n\n%s", kImportUsage);
+    return 2;
+  }
+  bool help = false;
+  auto config = kiln::server::LoadConfig(serve_args, help);
+  if (!config.ok()) {
+    std::fprintf(stderr, "kiln import: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  // Every file is checked before the store is touched: a typo does not leave half an import.
+  int64_t total_bytes = 0;
+  for (const std::string& f : files) {
+    auto size = InputSize(f);
+    if (!size.ok()) {
+      std::fprintf(stderr, "kiln import: cannot read %s\n", size.status().message().c_str());
+      return 2;
+    }
+    total_bytes += *size;
+  }
+
+  kiln::core::LogLevel level = kiln::core::LogLevel::kWarn;
+  if (log_level_given || std::getenv("KILN_LOG_LEVEL") != nullptr)
+    kiln::core::ParseLogLevel(config->log_level, level);
+  kiln::core::SetLogLevel(level);
+
+  const auto started = std::chrono::steady_clock::now();
+  kiln::store::sqlite::SqliteOptions store_options;
+  store_options.data_dir = config->data_dir;
+  store_options.synchronous = config->sync == "full" ? kiln::store::sqlite::Synchronous::kFull
+                                                     : kiln::store::sqlite::Synchronous::kNormal;
+  // Bigger groups than a server's: an import has no request latency to protect, and each
+  // commit then dirties each index page once for more rows.
+  store_options.max_group_writes = group_writes;
+  store_options.reader_connections = 2;  // conditional references and ifNoneExist only
+  // Index rows land all over the value indexes: a large writer cache keeps their pages in memory
+  // between groups instead of rereading them (allocated as used; readers hardly use theirs).
+  store_options.cache_kib = int64_t{cache_mib} * 1024;
+  auto store = kiln::store::sqlite::OpenSqliteStore(store_options);
+  if (!store.ok()) {
+    const kiln::Status& s = store.status();
+    std::string hint;
+    if (s.message().find("in use by another Kiln store") != std::string::npos)
+      hint = "; stop the Kiln server that uses it first (kiln import writes to the database "
+             "directly, with the server's guarantees, and cannot share it)";
+    std::fprintf(stderr, "kiln import: cannot open the data directory %s: %s%s\n",
+                 config->data_dir.c_str(), s.message().c_str(), hint.c_str());
+    return 1;
+  }
+  // A new store records which index rules its rows follow (as kiln serve does at start-up);
+  // an older one whose rows need a rebuild keeps that need: kiln serve does it afterwards.
+  auto plan = kiln::server::PlanReindex(**store, false);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "kiln import: %s\n", plan.status().message().c_str());
+    (*store)->Close();
+    return 1;
+  }
+  if (plan->needed) {
+    std::fprintf(stderr,
+                 "kiln import: note: the store's search index needs a rebuild (%s); kiln serve "
+                 "does it in the background at start-up, or run kiln reindex\n",
+                 plan->reason.c_str());
+  }
+  kiln::validation::WarmUp();
+
+  kiln::importer::ImportOptions options;
+  options.rest.base_url = kiln::server::EffectiveBaseUrl(*config, config->port);
+  options.rest.conditional_delete_max = config->conditional_delete_max;
+  options.rest.max_bundle_entries = 10000000;  // a file is not a request: no size limit
+  options.rest.software_version = KILN_VERSION;
+  options.rest.validation.warn_only = config->validation == "warn-only";
+  options.rest.validation.options.check_narrative = config->validate_narrative;
+  options.rest.validation.enabled = config->validation != "off";
+  unsigned cores = std::thread::hardware_concurrency();
+  options.workers = workers > 0 ? workers : static_cast<int>(cores > 0 ? cores : 2);
+  options.stop_on_error = stop_on_error;
+  // Enough queued to fill several groups while the workers prepare the next ones.
+  options.max_in_flight = std::max<int64_t>(8000, 2LL * group_writes);
+
+  if (!quiet) {
+    std::fprintf(stderr, "kiln import: %zu file%s (%s) into %s\n", files.size(),
+                 files.size() == 1 ? "" : "s", kiln::importer::FormatBytes(total_bytes).c_str(),
+                 config->data_dir.c_str());
+  }
+
+  kiln::importer::Importer importer(**store, options);
+  // Progress: refreshed in place every second on a terminal, a line every 5 s otherwise.
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  std::mutex progress_mu;
+  std::condition_variable progress_cv;
+  bool finished = false;
+  auto sample = [&] {
+    kiln::importer::ImportCounts c = importer.Counts();
+    kiln::importer::ProgressSample s;
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    s.stored = c.stored;
+    s.failed = c.failed;
+    s.bytes_read = c.bytes_read;
+    s.bytes_total = total_bytes;
+    return s;
+  };
+  kiln::importer::ProgressMeter meter;
+  std::thread progress;
+  if (!quiet) {
+    progress = std::thread([&] {
+      const auto interval = std::chrono::milliseconds(tty ? 1000 : 5000);
+      std::unique_lock lock(progress_mu);
+      while (!progress_cv.wait_for(lock, interval, [&] { return finished; })) {
+        std::string line = meter.Line(sample());
+        std::fprintf(stderr, tty ? "\r%s\x1b[K" : "%s\n", line.c_str());
+        std::fflush(stderr);
+      }
+    });
+  }
+  for (const std::string& f : files) {
+    importer.ImportFile(f);
+    if (importer.stopped()) break;
+  }
+  kiln::importer::ImportSummary summary = importer.Finish();
+  const double import_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // Close folds the log into the database file: the import is done when it is on disk.
+  (*store)->Close();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (progress.joinable()) {
+    {
+      std::lock_guard lock(progress_mu);
+      finished = true;
+    }
+    progress_cv.notify_all();
+    progress.join();
+    if (tty) std::fputs("\r\x1b[K", stderr);
+  }
+
+  const int64_t failed = static_cast<int64_t>(summary.failures.size());
+  std::printf("Imported %s resources in %.1f s (%s resources/s); %s failed.\n",
+              FormatCount(summary.stored).c_str(), seconds,
+              FormatCount(static_cast<int64_t>(seconds > 0 ? summary.stored / seconds : 0)).c_str(),
+              FormatCount(failed).c_str());
+  std::printf("  (all committed after %.1f s; folding the log into the database file took %.1f s)\n",
+              import_seconds, seconds - import_seconds);
+  for (const auto& [type, c] : summary.by_type) {
+    std::string detail = FormatCount(c.created) + " created, " + FormatCount(c.updated) +
+                         " updated";
+    if (c.deleted > 0) detail += ", " + FormatCount(c.deleted) + " deleted";
+    std::printf("  %-28s %12s  (%s)\n", type.c_str(),
+                FormatCount(c.created + c.updated + c.deleted).c_str(), detail.c_str());
+  }
+  if (summary.skipped_outcomes > 0) {
+    std::printf("Skipped %s searchset entries with search.mode outcome (OperationOutcomes about "
+                "the search, not data).\n",
+                FormatCount(summary.skipped_outcomes).c_str());
+  }
+  if (summary.stored_with_warnings > 0) {
+    std::printf("Stored %s resources that fail validation (--validation warn-only); the first "
+                "ones:\n",
+                FormatCount(summary.stored_with_warnings).c_str());
+    for (const auto& w : summary.warning_examples) PrintFailure(w);
+  }
+  if (failed > 0) {
+    std::printf("Failures (%s):\n", FormatCount(failed).c_str());
+    for (const auto& f : summary.failures) PrintFailure(f);
+  }
+  if (summary.stopped_early) {
+    std::printf("Stopped at the first failure (--stop-on-error): nothing after it was "
+                "imported.\n");
+  }
+  std::fflush(stdout);
+  return failed > 0 ? 1 : 0;
+}
+
 // kiln fhirpath EXPRESSION FILE.json: for users debugging search parameters and invariants.
 int FhirPath(const std::vector<std::string>& args) {
   if (args.size() != 2) {
@@ -239,6 +543,7 @@ int main(int argc, char** argv) {
   if (args[0] == "serve") return Serve({args.begin() + 1, args.end()});
   if (args[0] == "fhirpath") return FhirPath({args.begin() + 1, args.end()});
   if (args[0] == "reindex") return Reindex({args.begin() + 1, args.end()});
+  if (args[0] == "import") return Import({args.begin() + 1, args.end()});
   std::fprintf(stderr, "kiln: unknown command '%s'\n\n%s", args[0].c_str(), kUsage);
   return 2;
 }

@@ -3,8 +3,10 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <charconv>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
@@ -267,7 +269,7 @@ Result<search::Query> QueryForUrl(std::string_view url, const RestOptions& o, st
 }
 
 // Everything about an entry that can be done before the write transaction.
-Status PrepareEntry(Entry& e, Context& ctx) {
+Status PrepareEntry(Entry& e, const Context& ctx) {
   const RestOptions& o = ctx.options;
   std::string url = e.url;
   if (url.starts_with(o.base_url + "/")) url = url.substr(o.base_url.size() + 1);
@@ -790,9 +792,49 @@ struct Job {
   std::atomic<size_t> pending{0};  // batch: entries whose write has not finished
 };
 
+// Runs PrepareEntry on every entry not failed yet. Validating and indexing are most of a large
+// Bundle's work before its write, and entries are independent there (PrepareEntry only reads
+// `ctx`), so chunks of entries are prepared on the worker pool as well as on the calling thread.
+// The caller claims chunks too and waits only for chunks another thread has started, so this
+// cannot deadlock when it runs on a worker of the same pool.
+void PrepareEntries(std::vector<Entry>& entries, const Context& ctx, core::ThreadPool& workers) {
+  constexpr size_t kChunk = 32;
+  const size_t chunks = (entries.size() + kChunk - 1) / kChunk;
+  auto run = [&entries, &ctx](size_t chunk) {
+    size_t end = std::min(entries.size(), (chunk + 1) * kChunk);
+    for (size_t i = chunk * kChunk; i < end; ++i) {
+      Entry& e = entries[i];
+      if (e.status.ok()) e.status = PrepareEntry(e, ctx);
+    }
+  };
+  if (chunks <= 1) {
+    if (chunks == 1) run(0);
+    return;
+  }
+  struct Shared {
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t finished = 0;  // guarded by mu
+  };
+  auto shared = std::make_shared<Shared>();
+  auto claim_and_run = [shared, chunks, run] {
+    for (size_t chunk = shared->next++; chunk < chunks; chunk = shared->next++) {
+      run(chunk);
+      std::lock_guard lock(shared->mu);
+      if (++shared->finished == chunks) shared->cv.notify_all();
+    }
+  };
+  // One helper per chunk beyond the caller's first, as far as the pool has threads to give.
+  for (size_t i = 1; i < std::min<size_t>(chunks, 4); ++i) workers.Post(claim_and_run);
+  claim_and_run();
+  std::unique_lock lock(shared->mu);
+  shared->cv.wait(lock, [&] { return shared->finished == chunks; });
+}
+
 // Everything before the write: the Bundle's shape, every entry parsed and prepared, vreads.
 // A failed Status is the answer to the whole request.
-Status PrepareJob(Job& job, const RestOptions& options, Store& store) {
+Status PrepareJob(Job& job, const RestOptions& options, Store& store, core::ThreadPool& workers) {
   auto bundle = MembersOf(job.body);
   if (!bundle) return Status(ErrorCode::kInvalid, "structure", "The body is not a JSON object");
   if (StringOf(Member(*bundle, "resourceType")) != "Bundle")
@@ -867,9 +909,11 @@ Status PrepareJob(Job& job, const RestOptions& options, Store& store) {
       }
     }
   }
-  for (Entry& e : entries) {
-    if (e.status.ok()) e.status = PrepareEntry(e, ctx);
-    if (!e.status.ok() && transaction) return EntryError(e, e.status);
+  PrepareEntries(entries, ctx, workers);
+  if (transaction) {
+    for (Entry& e : entries) {
+      if (!e.status.ok()) return EntryError(e, e.status);
+    }
   }
   // vread: versions are immutable, so they are read before the write (one written by this very
   // transaction is picked up inside it).
@@ -935,7 +979,7 @@ void ProcessBundle(std::string body, ReturnPreference prefer, std::string reques
   job->body = std::move(body);
   job->prefer = prefer;
   job->request_id = std::move(request_id);
-  if (Status s = PrepareJob(*job, options, store); !s.ok()) return done(s);
+  if (Status s = PrepareJob(*job, options, store, workers); !s.ok()) return done(s);
   job->done = std::move(done);
   // Runs on the writer thread: the response is built on a worker.
   auto finish = [job, &options, &store, &workers](Status s) {
