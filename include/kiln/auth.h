@@ -1,0 +1,61 @@
+// Authentication and authorization: the two components every FHIR request passes through when
+// an auth mode other than "none" is configured (docs/security.md).
+//
+//   Authenticator: the request's credentials (the Authorization header) -> a Principal, or a
+//                  rejection that becomes 401 with WWW-Authenticate.
+//   Authorizer:    Principal x (resource type, permission) -> allowed or not (403).
+//
+// Both are called on HTTP I/O threads for every request, so they must be fast and must not block
+// there: an Authenticator that needs slow I/O (fetching a rotated key set) says so with
+// AuthResult::kRetryOffIoThread and the caller repeats the call on a worker thread with
+// may_block = true. Implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "kiln/context.h"
+#include "kiln/status.h"
+
+namespace kiln {
+
+struct AuthResult {
+  enum class Kind {
+    kOk,               // `principal` is filled in
+    kRejected,         // `status` says why (kUnauthenticated: 401; kUnavailable: 503)
+    kRetryOffIoThread  // only when may_block was false: call again on a worker, may_block = true
+  };
+  Kind kind = Kind::kRejected;
+  Principal principal;
+  Status status;
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // `authorization` is the request's Authorization header ("" when absent). With
+  // may_block == false the call never waits for the network.
+  virtual AuthResult Authenticate(std::string_view authorization, bool may_block) = 0;
+};
+
+// SMART permissions (v2 letters; v1 read = rs, write = cud). A bit set.
+enum Permission : uint8_t {
+  kPermCreate = 1,
+  kPermRead = 2,
+  kPermUpdate = 4,
+  kPermDelete = 8,
+  kPermSearch = 16,
+};
+
+class Authorizer {
+ public:
+  virtual ~Authorizer() = default;
+  // True when `principal` may do `permission` (one bit) on resources of `type` (an R4 resource
+  // type name), or on every type when `type` is "*". Type-level only: per-resource rules
+  // (patient compartment) are not applied here.
+  virtual bool Allows(const Principal& principal, std::string_view type,
+                      Permission permission) const = 0;
+};
+
+}  // namespace kiln

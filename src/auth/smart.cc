@@ -1,0 +1,116 @@
+#include "auth/smart.h"
+
+#include "core/log.h"
+
+namespace kiln::auth {
+namespace {
+
+AuthResult Reject(Status status) {
+  AuthResult r;
+  r.kind = AuthResult::Kind::kRejected;
+  r.status = std::move(status);
+  return r;
+}
+
+bool IsToken68Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+}  // namespace
+
+std::string_view BearerToken(std::string_view authorization, std::string& why) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() || authorization[kScheme.size()] != ' ') {
+    why = "The Authorization header is not 'Bearer <token>'";
+    return {};
+  }
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      why = "The Authorization header's scheme is not Bearer";
+      return {};
+    }
+  }
+  std::string_view token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty()) {
+    why = "The bearer token is empty";
+    return {};
+  }
+  if (token.size() > kMaxTokenBytes) {
+    why = "The bearer token is longer than " + std::to_string(kMaxTokenBytes) + " bytes";
+    return {};
+  }
+  // RFC 6750 b64token: token68 characters, then optional '=' padding.
+  size_t end = token.size();
+  while (end > 0 && token[end - 1] == '=') --end;
+  for (size_t i = 0; i < end; ++i) {
+    if (!IsToken68Char(token[i])) {
+      why = "The bearer token has characters a token cannot have";
+      return {};
+    }
+  }
+  return token;
+}
+
+SmartAuthenticator::SmartAuthenticator(SmartAuthOptions options, KeyCache& keys,
+                                       std::function<int64_t()> now_seconds)
+    : options_(std::move(options)), keys_(keys), now_seconds_(std::move(now_seconds)) {}
+
+AuthResult SmartAuthenticator::Authenticate(std::string_view authorization, bool may_block) {
+  if (authorization.empty()) return Reject(Unauthenticated("A bearer token is required"));
+  std::string why;
+  std::string_view token = BearerToken(authorization, why);
+  if (token.empty()) return Reject(Unauthenticated(why));
+  auto jwt = DecodeJwt(token);
+  if (!jwt.ok()) return Reject(jwt.take_status());
+  if (Status s = CheckClaims(jwt->payload, options_.rules, now_seconds_()); !s.ok())
+    return Reject(std::move(s));
+
+  std::shared_ptr<const KeySet> keys = keys_.Keys();
+  const PublicKey* key = keys->Find(jwt->kid);
+  if (key == nullptr) {
+    if (!keys_.RefreshAllowed())
+      return Reject(Unauthenticated("The token's signing key (kid) is not known"));
+    if (!may_block) {
+      AuthResult r;
+      r.kind = AuthResult::Kind::kRetryOffIoThread;
+      return r;
+    }
+    keys_.Refresh();  // failures are logged there; the kid is then still unknown
+    keys = keys_.Keys();
+    key = keys->Find(jwt->kid);
+    if (key == nullptr) return Reject(Unauthenticated("The token's signing key (kid) is not known"));
+  }
+  if (!key->Accepts(jwt->alg))
+    return Reject(Unauthenticated("The token's algorithm does not fit its signing key"));
+  if (!key->Verify(jwt->alg, jwt->signing_input, jwt->signature))
+    return Reject(Unauthenticated("The token's signature is not valid"));
+
+  AuthResult r;
+  r.kind = AuthResult::Kind::kOk;
+  std::vector<std::string> invalid;
+  r.principal = PrincipalFromClaims(jwt->payload, options_.names, invalid);
+  if (!invalid.empty()) {
+    std::string list;
+    for (const std::string& s : invalid) list += (list.empty() ? "" : " ") + s;
+    core::Log(core::LogLevel::kDebug, "token scopes ignored (not SMART resource scopes)",
+                   {{"client_id", std::string_view(r.principal.client_id)},
+                    {"scopes", std::string_view(list)}});
+  }
+  return r;
+}
+
+bool SmartAuthorizer::Allows(const Principal& principal, std::string_view type,
+                             Permission permission) const {
+  for (const ScopeGrant& g : principal.grants) {
+    if (!g.filter.empty()) continue;  // granular scopes: filter not enforced yet (fail closed)
+    if (g.context == ScopeContext::kPatient) continue;  // compartment not enforced yet
+    if (g.context == ScopeContext::kUser && principal.fhir_user.empty()) continue;
+    if ((g.type == "*" || g.type == type) && (g.permissions & permission) != 0) return true;
+  }
+  return false;
+}
+
+}  // namespace kiln::auth

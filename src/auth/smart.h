@@ -1,0 +1,63 @@
+// Auth mode "smart": the Authenticator for bearer JWT access tokens issued by the configured
+// SMART / OAuth2 authorization server, and the Authorizer that applies SMART scopes.
+//
+// Authentication steps, cheapest first, so junk costs little and never triggers a key fetch:
+//   1. `Authorization: Bearer <token>` (scheme case-insensitive, token68 syntax, size limit).
+//   2. Decode the compact JWS; header rules (alg allow-list, kid, typ, no crit): jwt.h.
+//   3. Claims iss, aud, exp, nbf, iat with the clock skew (unverified yet, but a token that fails
+//      them is refused whatever its signature).
+//   4. The key: cached JWKS by kid; on an unknown kid, a rate-limited refetch off the I/O thread
+//      (key_cache.h); still unknown -> 401.
+//   5. The signature, with the key whose type fits `alg`.
+//   6. The Principal from the claims (configurable claim names), scopes parsed.
+//
+// Authorization (type level) is the union of the token's scope grants, with these rules until
+// the per-resource checks land (docs/security.md):
+//   - patient/ scopes grant nothing yet: the patient-compartment filter they require is not
+//     enforced, and granting them without it would expose every patient's data (fail closed).
+//   - user/ scopes need the fhirUser claim (a user token without one is not trusted as a user).
+//   - granular v2 scopes (with ?query) grant nothing yet: their filter is not enforced.
+//   - system/ scopes grant what they name.
+//
+// Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "auth/jwt.h"
+#include "auth/key_cache.h"
+#include "kiln/auth.h"
+
+namespace kiln::auth {
+
+struct SmartAuthOptions {
+  ClaimRules rules;
+  ClaimNames names;
+};
+
+class SmartAuthenticator : public Authenticator {
+ public:
+  // `keys` must outlive the authenticator. `now_seconds` is the clock (injectable for tests).
+  SmartAuthenticator(SmartAuthOptions options, KeyCache& keys,
+                     std::function<int64_t()> now_seconds);
+  AuthResult Authenticate(std::string_view authorization, bool may_block) override;
+
+ private:
+  const SmartAuthOptions options_;
+  KeyCache& keys_;
+  const std::function<int64_t()> now_seconds_;
+};
+
+class SmartAuthorizer : public Authorizer {
+ public:
+  bool Allows(const Principal& principal, std::string_view type,
+              Permission permission) const override;
+};
+
+// Extracts the token from an Authorization header value: "Bearer <token68>". Returns "" (and
+// sets `why`) when the header is not of that form.
+std::string_view BearerToken(std::string_view authorization, std::string& why);
+
+}  // namespace kiln::auth
