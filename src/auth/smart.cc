@@ -21,15 +21,18 @@ bool IsToken68Char(char c) {
 
 std::string_view BearerToken(std::string_view authorization, std::string& why) {
   constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() || authorization[kScheme.size()] != ' ') {
-    why = "The Authorization header is not 'Bearer <token>'";
+  size_t space = authorization.find(' ');
+  std::string_view scheme = authorization.substr(0, space);
+  bool is_bearer = scheme.size() == kScheme.size();
+  for (size_t i = 0; is_bearer && i < kScheme.size(); ++i)
+    is_bearer = std::tolower(static_cast<unsigned char>(scheme[i])) == kScheme[i];
+  if (!is_bearer) {
+    why = "The Authorization header's scheme is not Bearer";
     return {};
   }
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
-      why = "The Authorization header's scheme is not Bearer";
-      return {};
-    }
+  if (space == std::string_view::npos) {
+    why = "The bearer token is empty";
+    return {};
   }
   std::string_view token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);

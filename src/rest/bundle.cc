@@ -1,5 +1,7 @@
 #include "rest/bundle.h"
 
+#include "rest/access.h"
+
 #include <atomic>
 #include <boost/json.hpp>
 #include <charconv>
@@ -17,6 +19,7 @@
 #include "fhir/definitions.h"
 #include "fhir/resource_json.h"
 #include "patch/patch.h"
+#include "rest/access.h"
 #include "rest/bundle_json.h"
 #include "rest/history.h"
 #include "rest/json_scan.h"
@@ -159,6 +162,7 @@ struct Entry {
   std::optional<HistoryQuery> history;         // history: read from the store after the commit
   std::optional<StoredResource> existing;      // create: ifNoneExist found this one
   std::optional<StoredResource> version_read;  // vread: read before the write
+  bool may_create = true;  // the caller has c on the type: PUT may create (access.h)
   WriteState state;
 
   // The outcome.
@@ -190,6 +194,7 @@ Status EntryError(const Entry& e, const Status& s) {
 struct Context {
   const RestOptions& options;
   bool transaction;
+  Access access;  // every entry is checked against it (access.h)
   // Transaction: urn:uuid/urn:oid fullUrl -> "Type/id" it stands for.
   std::map<std::string, std::string> targets;
   // fullUrls whose target is only known inside the write (POST with ifNoneExist).
@@ -277,6 +282,8 @@ Status PrepareEntry(Entry& e, Context& ctx) {
   if (!routed.status.ok()) return routed.status;
   e.in = std::move(routed.interaction);
   e.kind = e.in.route->kind;
+  if (Status s = CheckInteraction(ctx.access, e.in); !s.ok()) return s;
+  e.may_create = ctx.access.Allows(e.in.type, kPermCreate);
   const bool needs_resource = e.kind == InteractionKind::kCreate ||
                               e.kind == InteractionKind::kUpdate ||
                               e.kind == InteractionKind::kConditionalUpdate;
@@ -298,6 +305,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
         if (!params.ok()) return params.status();
         auto query = ConditionQuery(e.in.type, *params, 2, "ifNoneExist");
         if (!query.ok()) return query.status();
+        if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
         e.condition = std::move(query).value();
       }
       break;
@@ -307,6 +315,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
     case InteractionKind::kConditionalUpdate: {
       auto query = ConditionQuery(e.in.type, e.in.params, 2, "A conditional update");
       if (!query.ok()) return query.status();
+      if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
       e.condition = std::move(query).value();
       break;
     }
@@ -316,6 +325,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       auto query = ConditionQuery(e.in.type, e.in.params, o.conditional_delete_max + 1,
                                   "A conditional delete");
       if (!query.ok()) return query.status();
+      if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
       e.condition = std::move(query).value();
       break;
     }
@@ -355,6 +365,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       if (e.kind == InteractionKind::kConditionalPatch) {
         auto query = ConditionQuery(e.in.type, e.in.params, 2, "A conditional patch");
         if (!query.ok()) return query.status();
+        if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
         e.condition = std::move(query).value();
       }
       break;
@@ -383,17 +394,23 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       } else if (e.kind == InteractionKind::kSearchCompartment) {
         const fhir::CompartmentDef* compartment = fhir::FindCompartment(e.in.type);
         if (compartment == nullptr) return Status::NotFound(e.in.type + " is not a compartment");
-        if (e.in.search_type == "*") {
-          for (const fhir::CompartmentMember& m : compartment->members())
-            types.emplace_back(m.resource_type());
-        } else {
-          types.push_back(e.in.search_type);
-        }
+        if (Status s = CompartmentSearchTypes(ctx.access, e.in, types); !s.ok()) return s;
         options.compartment = search::CompartmentRef{e.in.type, e.in.id};
         e.link_path = e.in.type + "/" + e.in.id + "/" + e.in.search_type;
       }
       auto query = search::ParseQuery(types, params, options);
       if (!query.ok()) return query.status();
+      if (e.kind == InteractionKind::kSearchSystem) {
+        bool narrow = false;
+        std::vector<std::string> permitted;
+        if (Status s = NarrowSystemSearch(ctx.access, *query, narrow, permitted); !s.ok())
+          return s;
+        if (narrow) {
+          query = search::ParseQuery(permitted, params, options);
+          if (!query.ok()) return query.status();
+        }
+      }
+      if (Status s = CheckSearchCriteria(ctx.access, *query); !s.ok()) return s;
       e.search = std::move(query).value();
       break;
     }
@@ -420,6 +437,14 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       for (const auto& [k, q] : e.conditional_refs)
         if (k == key) return std::nullopt;
       auto query = QueryForUrl(key, o, "The conditional reference", 2);
+      if (query.ok() && ctx.access.enabled()) {
+        // Resolving it searches the referenced type: the caller must be allowed to.
+        Status a = query->types.size() == 1 && ctx.access.Allows(query->types[0], kPermSearch)
+                       ? CheckSearchCriteria(ctx.access, *query)
+                       : Forbidden(query->types.empty() ? "*" : query->types[0], kPermSearch,
+                                   "the conditional reference " + key);
+        if (!a.ok()) query = a;
+      }
       if (!query.ok()) {
         deferral = false;
         e.status = query.status();
@@ -509,6 +534,13 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kUpdate: {
       if (Status s = touched.Add(e.in.type, e.in.id); !s.ok()) return s;
+      if (!e.may_create) {
+        auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
+        if (!latest.ok()) return latest.status();
+        if (!*latest || (*latest)->info.deleted)
+          return Forbidden(e.in.type, kPermCreate,
+                           "an update that creates " + e.in.type + "/" + e.in.id);
+      }
       if (Status s =
               AppendUpdate(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id}, e.if_match);
           !s.ok())
@@ -536,6 +568,8 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
                         type + ".id");
       } else if (e.if_match) {
         return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
+      } else if (!e.may_create) {
+        return Forbidden(type, kPermCreate, "a conditional update that creates a " + type);
       } else if (!body_id) {
         target.id = core::NewResourceId();
         SetIndexedId(state.index, target.id);
@@ -652,6 +686,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kSearchCompartment: {
       auto page = txn.Search(kDefaultTenant, *e.search);
       if (!page.ok()) return page.status();
+      FilterPage(ctx.access, *page);
       e.resource_json = SearchBundleJson(o.base_url, e.link_path, *e.search, *page);
       e.http_status = 200;
       return Status::Ok();
@@ -794,7 +829,7 @@ struct Job {
 
 // Everything before the write: the Bundle's shape, every entry parsed and prepared, vreads.
 // A failed Status is the answer to the whole request.
-Status PrepareJob(Job& job, const RestOptions& options, Store& store) {
+Status PrepareJob(Job& job, const Access& access, const RestOptions& options, Store& store) {
   auto bundle = MembersOf(job.body);
   if (!bundle) return Status(ErrorCode::kInvalid, "structure", "The body is not a JSON object");
   if (StringOf(Member(*bundle, "resourceType")) != "Bundle")
@@ -821,7 +856,7 @@ Status PrepareJob(Job& job, const RestOptions& options, Store& store) {
                       std::to_string(options.max_bundle_entries) + " (--max-bundle-entries)",
                   "Bundle.entry");
 
-  job.ctx = std::make_unique<Context>(Context{options, transaction, {}, {}});
+  job.ctx = std::make_unique<Context>(Context{options, transaction, access, {}, {}});
   Context& ctx = *job.ctx;
   std::vector<Entry>& entries = job.entries;
   entries.resize(raw_entries.size());
@@ -931,13 +966,13 @@ std::string ResponseJson(const Job& job, const RestOptions& options) {
 }  // namespace
 
 void ProcessBundle(std::string body, ReturnPreference prefer, std::string request_id,
-                   const RestOptions& options, Store& store, core::ThreadPool& workers,
-                   BundleDone done) {
+                   const Access& access, const RestOptions& options, Store& store,
+                   core::ThreadPool& workers, BundleDone done) {
   auto job = std::make_shared<Job>();
   job->body = std::move(body);
   job->prefer = prefer;
   job->request_id = std::move(request_id);
-  if (Status s = PrepareJob(*job, options, store); !s.ok()) return done(s);
+  if (Status s = PrepareJob(*job, access, options, store); !s.ok()) return done(s);
   job->done = std::move(done);
   // Runs on the writer thread: the response is built on a worker.
   auto finish = [job, &options, &store, &workers](Status s) {

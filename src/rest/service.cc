@@ -11,9 +11,11 @@
 #include "fhir/resource_json.h"
 #include "fhir/subset.h"
 #include "patch/patch.h"
+#include "rest/access.h"
 #include "rest/bundle.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
+#include "rest/json_scan.h"
 #include "rest/negotiation.h"
 #include "rest/outcome.h"
 #include "rest/router.h"
@@ -32,8 +34,15 @@ struct Call {
   OutputFormat format;
   http::Responder respond;
   std::string label;
+  Access access;  // who asks, and the authorizer that decides (no authorizer: auth mode none)
 
-  void Error(const Status& s) const { respond(ErrorResponse(s, request_id, format.pretty, label)); }
+  void Error(const Status& s) const {
+    http::Response r = ErrorResponse(s, request_id, format.pretty, label);
+    // RFC 6750 section 3.1: a valid token without the scope it needs.
+    if (s.error() == ErrorCode::kForbidden && access.enabled())
+      r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
+    respond(std::move(r));
+  }
 };
 
 namespace {
@@ -140,6 +149,45 @@ Result<patch::Patch> ParsePatchBody(const http::Request& req) {
   return patch::Patch::Parse(format, req.body);
 }
 
+// The type a system-level $validate checks: the body's resourceType, or that of the resource in
+// a Parameters body's 'resource' parameter ("" when it cannot be told; access is then refused).
+std::string BodyResourceType(const Interaction& in, const http::Request& req) {
+  if (in.route->kind != InteractionKind::kValidate || !in.type.empty()) return {};
+  auto members = MembersOf(req.body);
+  if (!members) return {};
+  std::string type = StringOf(Member(*members, "resourceType")).value_or("");
+  if (type != "Parameters") return type;
+  auto params = ElementsOf(Member(*members, "parameter"));
+  if (!params) return {};
+  for (std::string_view p : *params) {
+    auto pm = MembersOf(p);
+    if (!pm || StringOf(Member(*pm, "name")) != "resource") continue;
+    auto rm = MembersOf(Member(*pm, "resource"));
+    return rm ? StringOf(Member(*rm, "resourceType")).value_or("") : std::string();
+  }
+  return {};
+}
+
+// RFC 6750 error_description: printable ASCII without '"' and '\\'.
+std::string QuotableDescription(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (c >= 0x20 && c <= 0x7E && c != '"' && c != '\\') ? c : '\'';
+  return out;
+}
+
+// 401 for a request whose credentials were refused (RFC 6750 section 3): without any
+// credentials, only the challenge; with a bad token, error="invalid_token" and why.
+http::Response UnauthenticatedResponse(const Status& s, const http::Request& req,
+                                       std::string_view label, const std::string& realm) {
+  http::Response r = ErrorResponse(s, req.request_id, false, label);
+  std::string challenge = "Bearer realm=\"" + QuotableDescription(realm) + "\"";
+  if (s.error() == ErrorCode::kUnauthenticated && !req.Header("Authorization").empty())
+    challenge += ", error=\"invalid_token\", error_description=\"" +
+                 QuotableDescription(s.message()) + "\"";
+  r.headers.emplace_back("WWW-Authenticate", std::move(challenge));
+  return r;
+}
+
 }  // namespace
 
 Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
@@ -147,10 +195,62 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
       store_(store),
       workers_(workers),
       capability_statement_(BuildCapabilityStatement(options_.base_url, options_.software_version,
-                                                     options_.conditional_delete_max)) {}
+                                                     options_.conditional_delete_max,
+                                                     options_.security)) {}
 
 void Service::Handle(http::Request&& req, http::Responder respond) {
+  // SMART discovery (App Launch 2.0): public, JSON whatever the Accept header says.
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  if (options_.smart_configuration && path == options_.base_path + "/.well-known/smart-configuration") {
+    http::Response r;
+    r.interaction = "smart-configuration";
+    if (req.method != "GET" && req.method != "HEAD") {
+      r = ErrorResponse(Status(ErrorCode::kMethodNotAllowed, "not-supported",
+                               "The SMART configuration is read with GET"),
+                        req.request_id, false, "smart-configuration");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      return respond(std::move(r));
+    }
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.headers.emplace_back("Cache-Control", "max-age=300");
+    r.body = options_.smart_configuration();
+    return respond(std::move(r));
+  }
   RouteResult routed = Route(req.method, req.target, options_.base_path);
+  // The CapabilityStatement stays public (clients discover the security section from it).
+  const bool is_public =
+      routed.status.ok() && routed.interaction.route->kind == InteractionKind::kCapabilities;
+  if (options_.authenticator == nullptr || is_public)
+    return Serve(req, routed, Principal{}, std::move(respond));
+
+  // Before the route's own errors: a client without valid credentials learns nothing about
+  // which paths exist.
+  const std::string label = routed.status.ok() ? routed.interaction.route->label : "unknown";
+  AuthResult auth = options_.authenticator->Authenticate(req.Header("Authorization"), false);
+  if (auth.kind == AuthResult::Kind::kRetryOffIoThread) {
+    // The token names a key Kiln has not seen: fetching the issuer's keys may take a while, so
+    // it happens on a worker (key_cache.h), which then serves the request too.
+    auto shared_req = std::make_shared<http::Request>(std::move(req));
+    auto shared_routed = std::make_shared<RouteResult>(std::move(routed));
+    workers_.Post([this, shared_req, shared_routed, label, respond = std::move(respond)]() mutable {
+      AuthResult again =
+          options_.authenticator->Authenticate(shared_req->Header("Authorization"), true);
+      if (again.kind != AuthResult::Kind::kOk) {
+        if (again.kind == AuthResult::Kind::kRetryOffIoThread)  // cannot happen; never allow
+          again.status = Status::Unavailable("The token could not be checked");
+        return respond(UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
+      }
+      Serve(*shared_req, *shared_routed, std::move(again.principal), std::move(respond));
+    });
+    return;
+  }
+  if (auth.kind != AuthResult::Kind::kOk)
+    return respond(UnauthenticatedResponse(auth.status, req, label, options_.base_url));
+  Serve(req, routed, std::move(auth.principal), std::move(respond));
+}
+
+void Service::Serve(http::Request& req, RouteResult& routed, Principal principal,
+                    http::Responder respond) {
   if (!routed.status.ok()) {
     http::Response r = ErrorResponse(routed.status, req.request_id, false, "unknown");
     if (!routed.allow.empty()) r.headers.emplace_back("Allow", routed.allow);
@@ -162,6 +262,8 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
   call->in = std::move(routed.interaction);
   call->respond = std::move(respond);
   call->label = call->in.route->label;
+  call->access.authorizer = options_.authorizer;
+  call->access.principal = std::move(principal);
   auto format =
       NegotiateOutput(call->in.Param("_format"), req.Header("Accept"), call->in.Param("_pretty"));
   if (!format.ok()) return call->Error(format.status());
@@ -171,6 +273,9 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
         Status(ErrorCode::kNotImplemented, "not-supported",
                std::string("The ") + call->in.route->label + " interaction is not supported yet"));
   }
+  if (Status s = CheckInteraction(call->access, call->in, BodyResourceType(call->in, req));
+      !s.ok())
+    return call->Error(s);
   if (req.body.size() > kInlineBodyBytes) {
     auto shared = std::make_shared<http::Request>(std::move(req));
     workers_.Post([this, call, shared] { Dispatch(call, *shared); });
@@ -255,6 +360,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
         if (!params.ok()) return call->Error(params.status());
         auto query = ConditionQuery(key.type, *params, 2, "If-None-Exist");
         if (!query.ok()) return call->Error(query.status());
+        if (Status a = CheckSearchCriteria(call->access, *query); !a.ok()) return call->Error(a);
         condition = std::move(query).value();
       }
       // The server assigns the id; a client-sent id is ignored (R4 http 3.1.0.8).
@@ -301,6 +407,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (!prepared.ok()) return call->Error(prepared.status());
       auto condition = ConditionQuery(key.type, call->in.params, 2, "A conditional update");
       if (!condition.ok()) return call->Error(condition.status());
+      if (Status a = CheckSearchCriteria(call->access, *condition); !a.ok()) return call->Error(a);
       Status if_match_error;
       std::optional<int64_t> if_match = ParseIfMatch(req.Header("If-Match"), if_match_error);
       if (!if_match_error.ok()) return call->Error(if_match_error);
@@ -312,8 +419,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      const bool may_create = call->access.Allows(key.type, kPermCreate);
       store_.Write(
-          [state, type = key.type, body_id, if_match,
+          [state, type = key.type, body_id, if_match, may_create,
            condition = std::move(condition).value()](StoreTxn& txn) -> Status {
             auto found = txn.Search(kDefaultTenant, condition);
             if (!found.ok()) return found.status();
@@ -333,6 +441,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             }
             if (if_match)
               return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
+            if (!may_create)
+              return Forbidden(type, kPermCreate, "a conditional update that creates a " + type);
             if (!body_id) {
               std::string id = core::NewResourceId();
               SetIndexedId(state->index, id);
@@ -362,6 +472,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       const int limit = options_.conditional_delete_max;
       auto condition = ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete");
       if (!condition.ok()) return call->Error(condition.status());
+      if (Status a = CheckSearchCriteria(call->access, *condition); !a.ok()) return call->Error(a);
       auto state = std::make_shared<WriteState>();
       store_.Write(
           [state, type = key.type, limit,
@@ -414,8 +525,17 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      // Update-as-create needs c as well as u: known only inside the write.
+      const bool may_create = call->access.Allows(key.type, kPermCreate);
       store_.Write(
-          [state, key, if_match](StoreTxn& txn) -> Status {
+          [state, key, if_match, may_create](StoreTxn& txn) -> Status {
+            if (!may_create) {
+              auto latest = txn.ReadLatest(key);
+              if (!latest.ok()) return latest.status();
+              if (!*latest || (*latest)->info.deleted)
+                return Forbidden(key.type, kPermCreate,
+                                 "an update that creates " + key.type + "/" + key.id);
+            }
             return AppendUpdate(txn, *state, key, if_match);
           },
           [state, call, prefer, this](Status s) {
@@ -436,6 +556,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (call->in.route->kind == InteractionKind::kConditionalPatch) {
         auto query = ConditionQuery(key.type, call->in.params, 2, "A conditional patch");
         if (!query.ok()) return call->Error(query.status());
+        if (Status a = CheckSearchCriteria(call->access, *query); !a.ok()) return call->Error(a);
         condition = std::move(query).value();
       }
       Status if_match_error;
@@ -517,7 +638,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       auto body = std::make_shared<std::string>(std::move(req.body));
       workers_.Post([this, call, body, prefer] {
-        ProcessBundle(std::move(*body), prefer, call->request_id, options_, store_, workers_,
+        ProcessBundle(std::move(*body), prefer, call->request_id, call->access, options_, store_,
+                      workers_,
                       [call](Result<std::string> answer) {
                         if (!answer.ok()) return call->Error(answer.status());
                         http::Response r = NewResponse(*call, 200);
@@ -587,13 +709,9 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
         return call->Error(Status::NotFound(
             in.type + " is not a compartment (the compartments are " + known + ")"));
       }
-      if (in.search_type == "*") {
-        for (const fhir::CompartmentMember& m : compartment->members()) {
-          types.emplace_back(m.resource_type());
-        }
-      } else {
-        types.push_back(in.search_type);
-      }
+      // Every member type for "*" (only those the caller may search, when auth is on).
+      if (Status s = CompartmentSearchTypes(call->access, in, types); !s.ok())
+        return call->Error(s);
       query_options.compartment = search::CompartmentRef{in.type, in.id};
       link_path = in.type + "/" + in.id + "/" + in.search_type;
       break;
@@ -605,10 +723,23 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
   }
   auto query = search::ParseQuery(types, search_params, query_options);
   if (!query.ok()) return call->Error(query.status());
+  if (in.route->kind == InteractionKind::kSearchSystem) {
+    // Only the types the caller may search (access.h); _type naming another is a 403.
+    bool narrow = false;
+    std::vector<std::string> permitted;
+    if (Status s = NarrowSystemSearch(call->access, *query, narrow, permitted); !s.ok())
+      return call->Error(s);
+    if (narrow) {
+      query = search::ParseQuery(permitted, search_params, query_options);
+      if (!query.ok()) return call->Error(query.status());
+    }
+  }
+  if (Status s = CheckSearchCriteria(call->access, *query); !s.ok()) return call->Error(s);
   // Searches can touch many rows: run them off the I/O thread.
   workers_.Post([this, call, link_path, query = std::move(query).value()] {
     auto page = store_.Search(kDefaultTenant, query);
     if (!page.ok()) return call->Error(page.status());
+    FilterPage(call->access, *page);
     http::Response r = NewResponse(*call, 200);
     SetBody(r, call->format, SearchBundleJson(options_.base_url, link_path, query, *page));
     call->respond(std::move(r));

@@ -1,0 +1,321 @@
+// SMART on FHIR with a real authorization server (oidc-provider, tests/auth/authz-server.mjs):
+// authentication, discovery, and type-level scope enforcement for every kind of interaction,
+// including the paths that leaked other types in other servers (GHSA-vv7x-7w4m-q72f: search-type
+// reaching any type; _include/_revinclude, system search, _has, chains, Bundle entries).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAuthPair, bearer, BASE } from './lib/auth.mjs';
+import { runKiln, freshDataDir, startKiln } from './lib/kiln.mjs';
+
+const CLIENTS = [
+  { id: 'admin', alg: 'RS256', scopes: ['system/*.cruds'] },
+  { id: 'admin-es', alg: 'ES256', scopes: ['system/*.*'] },
+  { id: 'patients', alg: 'RS256', scopes: ['system/Patient.rs'] },
+  { id: 'obs-v1', alg: 'ES256', scopes: ['system/Observation.read'] },
+  { id: 'obs-writer', alg: 'RS256', scopes: ['system/Observation.cud'] },
+  { id: 'obs-updater', alg: 'RS256', scopes: ['system/Observation.u'] },
+  { id: 'validator', alg: 'RS256', scopes: ['system/Patient.c'] },
+  { id: 'prac', alg: 'RS256', scopes: ['user/*.rs', 'user/Encounter.cu'],
+    claims: { fhirUser: 'Practitioner/doc-1' } },
+  { id: 'user-no-fhiruser', alg: 'RS256', scopes: ['user/*.rs'] },
+  { id: 'patient-ctx', alg: 'ES256', scopes: ['patient/*.rs', 'launch/patient'],
+    claims: { patient: 'p1' } },
+  { id: 'granular', alg: 'RS256',
+    scopes: ['system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory'] },
+  { id: 'no-fhir-scopes', alg: 'RS256', scopes: ['openid'] },
+];
+
+let pair;
+let kiln;
+const tokens = {};
+const H = (client) => bearer(tokens[client]);
+
+before(async () => {
+  pair = await startAuthPair({ clients: CLIENTS });
+  kiln = pair.kiln;
+  for (const c of CLIENTS) tokens[c.id] = await pair.as.token(c.id, c.scopes.join(' '));
+  const put = async (resource) => {
+    const r = await kiln.request('PUT', `/${resource.resourceType}/${resource.id}`,
+      { headers: H('admin'), body: resource });
+    assert.ok(r.status === 201 || r.status === 200, `${resource.id}: ${r.status} ${r.text}`);
+  };
+  await put({ resourceType: 'Patient', id: 'p1', name: [{ family: 'One' }] });
+  await put({ resourceType: 'Patient', id: 'p2', name: [{ family: 'Two' }] });
+  await put({ resourceType: 'Practitioner', id: 'doc-1', name: [{ family: 'Doc' }] });
+  await put({ resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'weight' },
+    subject: { reference: 'Patient/p1' }, performer: [{ reference: 'Practitioner/doc-1' }] });
+  await put({ resourceType: 'Observation', id: 'o2', status: 'final', code: { text: 'height' },
+    subject: { reference: 'Patient/p2' } });
+  await put({ resourceType: 'Encounter', id: 'e1', status: 'finished',
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+    subject: { reference: 'Patient/p1' } });
+  await put({ resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/p1' },
+    code: { text: 'flu' } });
+});
+
+after(async () => { await pair?.close(); });
+
+const types = (bundle) => (bundle.entry ?? [])
+  .filter((e) => e.search?.mode !== 'outcome').map((e) => e.resource.resourceType);
+
+function assertForbidden(r, what) {
+  assert.equal(r.status, 403, `${what}: ${r.status} ${r.text}`);
+  assert.equal(r.json?.resourceType, 'OperationOutcome', what);
+  assert.match(r.json.issue[0].diagnostics, /insufficient_scope/, what);
+  assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer error="insufficient_scope"/, what);
+}
+
+test('without a token: 401 with a Bearer challenge and an OperationOutcome', async () => {
+  for (const [method, path] of [['GET', '/Patient/p1'], ['GET', '/Patient'], ['GET', '/'],
+    ['POST', '/Patient'], ['GET', '/no-such-type'], ['DELETE', '/Patient/p1'], ['GET', '/_history']]) {
+    const r = await kiln.request(method, path, method === 'POST' ? { body: { resourceType: 'Patient' } } : {});
+    assert.equal(r.status, 401, `${method} ${path}`);
+    assert.equal(r.json.resourceType, 'OperationOutcome');
+    assert.match(r.json.issue[0].diagnostics, /bearer token is required/);
+    assert.match(r.headers.get('www-authenticate'), /^Bearer realm=/);
+  }
+  const bad = await kiln.request('GET', '/Patient/p1', { headers: { Authorization: 'Bearer x.y.z' } });
+  assert.equal(bad.status, 401);
+  assert.match(bad.headers.get('www-authenticate'), /error="invalid_token", error_description="/);
+});
+
+test('metadata and smart-configuration stay public', async () => {
+  const m = await kiln.request('GET', '/metadata');
+  assert.equal(m.status, 200);
+  const sec = m.json.rest[0].security;
+  assert.equal(sec.service[0].coding[0].code, 'SMART-on-FHIR');
+  const uris = Object.fromEntries(sec.extension[0].extension.map((e) => [e.url, e.valueUri]));
+  assert.equal(sec.extension[0].url, 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+  assert.equal(uris.token, `${pair.as.issuer}/token`);
+  assert.equal(uris.authorize, `${pair.as.issuer}/auth`);
+  for (const accept of ['application/json', 'text/html', 'application/fhir+xml', '*/*']) {
+    const s = await kiln.request('GET', '/.well-known/smart-configuration', { headers: { Accept: accept } });
+    assert.equal(s.status, 200, accept);
+    assert.match(s.headers.get('content-type'), /^application\/json/);
+    assert.equal(s.json.issuer, pair.as.issuer);
+    assert.equal(s.json.jwks_uri, `${pair.as.issuer}/jwks`);
+    assert.equal(s.json.token_endpoint, `${pair.as.issuer}/token`);
+    assert.equal(s.json.authorization_endpoint, `${pair.as.issuer}/auth`);
+    assert.ok(s.json.capabilities.includes('permission-v2'));
+    assert.deepEqual(s.json.code_challenge_methods_supported, ['S256']);
+  }
+  const post = await kiln.request('POST', '/.well-known/smart-configuration', { body: '{}' });
+  assert.equal(post.status, 405);
+});
+
+test('RS256 and ES256 tokens from the server are accepted', async () => {
+  for (const client of ['admin', 'admin-es', 'obs-v1']) {
+    const r = await kiln.request('GET', '/Observation/o1', { headers: H(client) });
+    assert.equal(r.status, 200, client);
+    assert.equal(r.json.id, 'o1');
+  }
+  const lower = await kiln.request('GET', '/Patient/p1',
+    { headers: { Authorization: `bearer ${tokens.patients}` } });
+  assert.equal(lower.status, 200);
+});
+
+test('a scope for one type reaches that type only, interaction by interaction', async () => {
+  const cases = [
+    // [client, method, path, body, expected status]
+    ['patients', 'GET', '/Patient/p1', undefined, 200],
+    ['patients', 'GET', '/Patient/p1/_history/1', undefined, 200],
+    ['patients', 'GET', '/Patient/p1/_history', undefined, 200],
+    ['patients', 'GET', '/Patient?name=one', undefined, 200],
+    ['patients', 'GET', '/Patient/_history', undefined, 200],
+    ['patients', 'GET', '/Observation/o1', undefined, 403],
+    ['patients', 'GET', '/Observation/o1/_history/1', undefined, 403],
+    ['patients', 'GET', '/Observation/o1/_history', undefined, 403],
+    ['patients', 'GET', '/Observation', undefined, 403],
+    ['patients', 'GET', '/Observation?subject=Patient/p1', undefined, 403],
+    ['patients', 'POST', '/Observation/_search', undefined, 403],
+    ['patients', 'GET', '/Observation/_history', undefined, 403],
+    ['patients', 'GET', '/_history', undefined, 403],
+    ['patients', 'GET', '/Encounter/e1', undefined, 403],
+    ['patients', 'POST', '/Patient', { resourceType: 'Patient' }, 403],
+    ['patients', 'PUT', '/Patient/p1', { resourceType: 'Patient', id: 'p1' }, 403],
+    ['patients', 'DELETE', '/Patient/p1', undefined, 403],
+    ['patients', 'DELETE', '/Patient?name=one', undefined, 403],
+    ['patients', 'POST', '/Patient/$validate', { resourceType: 'Patient' }, 403],
+    ['obs-v1', 'GET', '/Observation/o1', undefined, 200],
+    ['obs-v1', 'GET', '/Observation?status=final', undefined, 200],
+    ['obs-v1', 'GET', '/Patient/p1', undefined, 403],
+    ['obs-v1', 'GET', '/Patient', undefined, 403],
+    ['obs-v1', 'POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, 403],
+    ['obs-v1', 'DELETE', '/Observation/o2', undefined, 403],
+    ['obs-writer', 'GET', '/Observation/o1', undefined, 403],
+    ['obs-writer', 'GET', '/Observation', undefined, 403],
+    ['obs-writer', 'POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'w' } }, 201],
+    ['obs-writer', 'PUT', '/Observation/w-new', { resourceType: 'Observation', id: 'w-new', status: 'final', code: { text: 'w' } }, 201],
+    ['obs-writer', 'POST', '/Patient', { resourceType: 'Patient' }, 403],
+    ['obs-updater', 'PUT', '/Observation/o2', { resourceType: 'Observation', id: 'o2', status: 'amended', code: { text: 'height' }, subject: { reference: 'Patient/p2' } }, 200],
+    ['obs-updater', 'PUT', '/Observation/u-new', { resourceType: 'Observation', id: 'u-new', status: 'final', code: { text: 'u' } }, 403],
+    ['obs-updater', 'PUT', '/Observation?code=never-matches-anything', { resourceType: 'Observation', status: 'final', code: { text: 'u' } }, 403],
+    ['obs-updater', 'POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'u' } }, 403],
+    ['obs-updater', 'DELETE', '/Observation/o2', undefined, 403],
+    ['validator', 'POST', '/Patient/$validate', { resourceType: 'Patient' }, 200],
+    ['validator', 'POST', '/$validate', { resourceType: 'Patient' }, 200],
+    ['validator', 'POST', '/$validate', { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, 403],
+    ['validator', 'POST', '/Observation/$validate', { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, 403],
+    ['prac', 'GET', '/Observation/o1', undefined, 200],
+    ['prac', 'GET', '/Encounter?subject=Patient/p1', undefined, 200],
+    ['prac', 'POST', '/Encounter', { resourceType: 'Encounter', status: 'planned', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' } }, 201],
+    ['prac', 'POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'p' } }, 403],
+    ['prac', 'DELETE', '/Encounter/e1', undefined, 403],
+    // A user/ token without fhirUser, patient/ scopes (compartment not enforced yet) and
+    // granular scopes (filters not enforced yet) grant nothing: closed, never open.
+    ['user-no-fhiruser', 'GET', '/Patient/p1', undefined, 403],
+    ['patient-ctx', 'GET', '/Patient/p1', undefined, 403],
+    ['patient-ctx', 'GET', '/Observation?subject=Patient/p1', undefined, 403],
+    ['granular', 'GET', '/Observation', undefined, 403],
+    ['granular', 'GET', '/Observation/o1', undefined, 403],
+    ['no-fhir-scopes', 'GET', '/Patient/p1', undefined, 403],
+    ['no-fhir-scopes', 'GET', '/', undefined, 403],
+  ];
+  for (const [client, method, path, body, expected] of cases) {
+    const what = `${client} ${method} ${path}`;
+    const headers = { ...H(client) };
+    let sendBody = body;
+    if (method === 'POST' && path.endsWith('/_search')) {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      sendBody = 'status=final';
+    }
+    const r = await kiln.request(method, path, { headers, body: sendBody });
+    if (expected === 403) assertForbidden(r, what);
+    else assert.equal(r.status, expected, `${what}: ${r.text}`);
+  }
+  // PATCH needs u.
+  const patch = [{ op: 'replace', path: '/status', value: 'final' }];
+  const jp = { 'Content-Type': 'application/json-patch+json' };
+  let r = await kiln.request('PATCH', '/Observation/o2', { headers: { ...H('obs-updater'), ...jp }, body: JSON.stringify(patch) });
+  assert.equal(r.status, 200, r.text);
+  r = await kiln.request('PATCH', '/Observation/o2', { headers: { ...H('obs-v1'), ...jp }, body: JSON.stringify(patch) });
+  assertForbidden(r, 'obs-v1 PATCH');
+  r = await kiln.request('PATCH', '/Patient/p1', { headers: { ...H('obs-updater'), ...jp }, body: JSON.stringify(patch) });
+  assertForbidden(r, 'obs-updater PATCH Patient');
+});
+
+test('system search returns only permitted types; _type naming another is refused', async () => {
+  let r = await kiln.request('GET', '/', { headers: H('patients') });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(types(r.json).length >= 2);
+  assert.deepEqual([...new Set(types(r.json))], ['Patient']);
+  r = await kiln.request('GET', '/?_summary=count', { headers: H('patients') });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.total, 2, 'the count never counts what the caller may not see');
+  r = await kiln.request('GET', '/?_type=Patient', { headers: H('patients') });
+  assert.equal(r.status, 200);
+  for (const t of ['Observation', 'Patient,Observation', 'Encounter,Patient']) {
+    assertForbidden(await kiln.request('GET', `/?_type=${t}`, { headers: H('patients') }), `_type=${t}`);
+  }
+  r = await kiln.request('GET', '/?_lastUpdated=gt2000-01-01', { headers: H('obs-v1') });
+  assert.equal(r.status, 200);
+  assert.deepEqual([...new Set(types(r.json))], ['Observation']);
+  r = await kiln.request('GET', '/', { headers: H('admin') });
+  assert.ok(new Set(types(r.json)).size >= 4);
+});
+
+test('_include and _revinclude never add types the caller may not read', async () => {
+  let r = await kiln.request('GET', '/Patient?_id=p1&_revinclude=Observation:subject&_revinclude=Encounter:subject', { headers: H('patients') });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(types(r.json), ['Patient']);
+  r = await kiln.request('GET', '/Patient?_id=p1&_revinclude=*', { headers: H('patients') });
+  assert.deepEqual(types(r.json), ['Patient']);
+  r = await kiln.request('GET', '/Observation?_id=o1&_include=Observation:subject&_include=Observation:performer', { headers: H('obs-v1') });
+  assert.deepEqual(types(r.json), ['Observation']);
+  r = await kiln.request('GET', '/Observation?_id=o1&_include=*', { headers: H('obs-v1') });
+  assert.deepEqual(types(r.json), ['Observation']);
+  // The same searches with a token for everything do include them (the check is not vacuous).
+  r = await kiln.request('GET', '/Observation?_id=o1&_include=Observation:subject&_include=Observation:performer', { headers: H('admin') });
+  assert.deepEqual(types(r.json).sort(), ['Observation', 'Patient', 'Practitioner']);
+  r = await kiln.request('GET', '/Patient?_id=p1&_revinclude=Observation:subject', { headers: H('prac') });
+  assert.deepEqual(types(r.json).sort(), ['Observation', 'Patient']);
+});
+
+test('chains, _has and compartments only pass through searchable types', async () => {
+  assertForbidden(await kiln.request('GET', '/Observation?subject:Patient.name=one', { headers: H('obs-v1') }), 'chain');
+  assertForbidden(await kiln.request('GET', '/Observation?subject.name=one', { headers: H('obs-v1') }), 'untyped chain');
+  assertForbidden(await kiln.request('GET', '/Patient?_has:Observation:subject:status=final', { headers: H('patients') }), '_has');
+  assertForbidden(await kiln.request('GET', '/Patient/p1/Observation', { headers: H('patients') }), 'compartment');
+  assertForbidden(await kiln.request('DELETE', '/Observation?subject:Patient.name=one', { headers: H('obs-writer') }), 'conditional delete chain');
+  let r = await kiln.request('GET', '/Patient/p1/Observation', { headers: H('obs-v1') });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(types(r.json), ['Observation']);
+  r = await kiln.request('GET', '/Patient/p1/*', { headers: H('obs-v1') });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual([...new Set(types(r.json))], ['Observation']);
+  r = await kiln.request('GET', '/Patient/p1/*', { headers: H('admin') });
+  assert.ok(new Set(types(r.json)).size >= 3, JSON.stringify(types(r.json)));
+  r = await kiln.request('GET', '/Observation?subject:Patient.name=one', { headers: H('prac') });
+  assert.equal(r.status, 200);
+  assert.deepEqual(types(r.json), ['Observation']);
+});
+
+test('every Bundle entry is checked against its own type', async () => {
+  const batch = {
+    resourceType: 'Bundle', type: 'batch', entry: [
+      { request: { method: 'GET', url: 'Patient/p1' } },
+      { request: { method: 'GET', url: 'Observation/o1' } },
+      { request: { method: 'GET', url: 'Observation?status=final' } },
+      { request: { method: 'GET', url: '?_type=Observation' } },
+      { request: { method: 'GET', url: 'Patient?_id=p1&_revinclude=Observation:subject' } },
+      { resource: { resourceType: 'Observation', status: 'final', code: { text: 'b' } }, request: { method: 'POST', url: 'Observation' } },
+      { request: { method: 'DELETE', url: 'Patient/p2' } },
+      { request: { method: 'GET', url: '_history' } },
+    ],
+  };
+  const r = await kiln.request('POST', '', { headers: H('patients'), body: batch });
+  assert.equal(r.status, 200, r.text);
+  const statuses = r.json.entry.map((e) => e.response.status.slice(0, 3));
+  assert.deepEqual(statuses, ['200', '403', '403', '403', '200', '403', '403', '403']);
+  assert.deepEqual(types(r.json.entry[4].resource), ['Patient']);
+  const outcome = r.json.entry[1].response.outcome;
+  assert.match(outcome.issue[0].diagnostics, /insufficient_scope/);
+
+  const transaction = {
+    resourceType: 'Bundle', type: 'transaction', entry: [
+      { resource: { resourceType: 'Observation', status: 'final', code: { text: 't' } }, request: { method: 'POST', url: 'Observation' } },
+      { resource: { resourceType: 'Patient', name: [{ family: 'T' }] }, request: { method: 'POST', url: 'Patient' } },
+    ],
+  };
+  const t = await kiln.request('POST', '', { headers: H('obs-writer'), body: transaction });
+  assertForbidden(t, 'transaction');
+  assert.match(t.json.issue[0].diagnostics, /Bundle entry 1/);
+  const after = await kiln.request('GET', '/Observation?code=t', { headers: H('admin') });
+  assert.equal(after.json.total ?? after.json.entry?.length ?? 0, 0, 'nothing of the transaction was written');
+  // A conditional reference searches its type: needs s there.
+  const condRef = {
+    resourceType: 'Bundle', type: 'transaction', entry: [
+      { resource: { resourceType: 'Observation', status: 'final', code: { text: 'cr' }, subject: { reference: 'Patient?name=one' } },
+        request: { method: 'POST', url: 'Observation' } },
+    ],
+  };
+  assertForbidden(await kiln.request('POST', '', { headers: H('obs-writer'), body: condRef }), 'conditional reference');
+  const ok = await kiln.request('POST', '', { headers: H('admin'), body: condRef });
+  assert.equal(ok.status, 200, ok.text);
+});
+
+test('--auth smart needs an issuer; a non-loopback address is allowed with auth', async () => {
+  const r = await runKiln(['serve', '--auth', 'smart', '--port', '0', '--data', freshDataDir()]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--auth smart needs --auth-issuer/);
+  const bad = await runKiln(['serve', '--auth', 'oauth', '--port', '0', '--data', freshDataDir()]);
+  assert.match(bad.stderr, /--auth: 'oauth' is not none or smart/);
+  const url = await runKiln(['serve', '--auth', 'smart', '--auth-issuer', 'ftp://x', '--port', '0']);
+  assert.match(url.stderr, /--auth-issuer/);
+  // With auth, any address may be used; an issuer that cannot be reached does not stop start-up,
+  // but no token is accepted until its keys can be fetched.
+  const remote = await startKiln({ args: ['--host', '0.0.0.0', '--auth', 'smart',
+    '--auth-issuer', 'http://127.0.0.1:9', '--auth-fetch-timeout-ms', '500'] });
+  try {
+    const r = await remote.request('GET', '/Patient', { headers: H('admin') });
+    assert.equal(r.status, 401);
+    assert.match(remote.stderr, /starting without the issuer's keys/);
+  } finally {
+    await remote.stop();
+    remote.cleanup();
+  }
+});
+
+test('the base URL stays the audience', async () => {
+  assert.equal(kiln.base, BASE);
+});
