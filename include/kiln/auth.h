@@ -3,7 +3,8 @@
 //
 //   Authenticator: the request's credentials (the Authorization header) -> a Principal, or a
 //                  rejection that becomes 401 with WWW-Authenticate.
-//   Authorizer:    Principal x (resource type, permission) -> allowed or not (403).
+//   Authorizer:    Principal x (resource type, permission) -> denied (403), allowed, or allowed
+//                  within the patient's compartment only.
 //
 // Both are called on HTTP I/O threads for every request, so they must be fast and must not block
 // there: an Authenticator that needs slow I/O (fetching a rotated key set) says so with
@@ -48,14 +49,21 @@ enum Permission : uint8_t {
   kPermSearch = 16,
 };
 
+// What a Principal may do with one permission on one type.
+enum class Decision : uint8_t {
+  kDeny,
+  kAllow,                     // on every resource of the type
+  kAllowInPatientCompartment  // only on resources in Patient/{principal.patient}'s compartment
+};
+
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  // True when `principal` may do `permission` (one bit) on resources of `type` (an R4 resource
-  // type name), or on every type when `type` is "*". Type-level only: per-resource rules
-  // (patient compartment) are not applied here.
-  virtual bool Allows(const Principal& principal, std::string_view type,
-                      Permission permission) const = 0;
+  // The decision for `permission` (one bit) on resources of `type` (an R4 resource type name),
+  // or on every type at once when `type` is "*". Type level: applying a compartment restriction
+  // to the resources is the caller's job (rest/access.h).
+  virtual Decision Decide(const Principal& principal, std::string_view type,
+                          Permission permission) const = 0;
 };
 
 }  // namespace kiln

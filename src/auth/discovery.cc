@@ -24,17 +24,18 @@ std::string SmartConfigurationJson(const SmartConfigurationInputs& in) {
   o["grant_types_supported"] = boost::json::array{"authorization_code", "client_credentials"};
   o["response_types_supported"] = boost::json::array{"code"};
   o["code_challenge_methods_supported"] = boost::json::array{"S256"};
-  // What Kiln enforces today (docs/security.md): user and system scopes, v1 and v2 syntax.
-  // patient/ scopes and launch contexts are not offered until the patient compartment is
-  // enforced.
+  // What Kiln enforces today (docs/security.md): patient, user and system scopes, v1 and v2
+  // syntax; patient-context writes are not offered yet.
   o["scopes_supported"] = boost::json::array{
-      "openid", "fhirUser", "offline_access", "user/*.cruds", "user/*.rs", "system/*.cruds",
-      "system/*.rs", "user/*.read", "user/*.write", "system/*.read", "system/*.write"};
+      "openid",       "fhirUser",      "launch/patient", "offline_access", "patient/*.rs",
+      "patient/*.read", "user/*.cruds", "user/*.rs",     "user/*.read",    "user/*.write",
+      "system/*.cruds", "system/*.rs", "system/*.read",  "system/*.write"};
   o["capabilities"] = boost::json::array{"launch-standalone",
                                          "client-public",
                                          "client-confidential-symmetric",
                                          "client-confidential-asymmetric",
                                          "sso-openid-connect",
+                                         "permission-patient",
                                          "permission-user",
                                          "permission-v1",
                                          "permission-v2"};

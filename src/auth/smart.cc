@@ -105,15 +105,24 @@ AuthResult SmartAuthenticator::Authenticate(std::string_view authorization, bool
   return r;
 }
 
-bool SmartAuthorizer::Allows(const Principal& principal, std::string_view type,
-                             Permission permission) const {
+Decision SmartAuthorizer::Decide(const Principal& principal, std::string_view type,
+                                 Permission permission) const {
+  bool in_compartment = false;
   for (const ScopeGrant& g : principal.grants) {
     if (!g.filter.empty()) continue;  // granular scopes: filter not enforced yet (fail closed)
-    if (g.context == ScopeContext::kPatient) continue;  // compartment not enforced yet
-    if (g.context == ScopeContext::kUser && principal.fhir_user.empty()) continue;
-    if ((g.type == "*" || g.type == type) && (g.permissions & permission) != 0) return true;
+    if ((g.type != "*" && g.type != type) || (g.permissions & permission) == 0) continue;
+    switch (g.context) {
+      case ScopeContext::kSystem:
+        return Decision::kAllow;
+      case ScopeContext::kUser:
+        if (!principal.fhir_user.empty()) return Decision::kAllow;
+        break;
+      case ScopeContext::kPatient:
+        if (!principal.patient.empty()) in_compartment = true;
+        break;
+    }
   }
-  return false;
+  return in_compartment ? Decision::kAllowInPatientCompartment : Decision::kDeny;
 }
 
 }  // namespace kiln::auth

@@ -11,13 +11,13 @@
 //   5. The signature, with the key whose type fits `alg`.
 //   6. The Principal from the claims (configurable claim names), scopes parsed.
 //
-// Authorization (type level) is the union of the token's scope grants, with these rules until
-// the per-resource checks land (docs/security.md):
-//   - patient/ scopes grant nothing yet: the patient-compartment filter they require is not
-//     enforced, and granting them without it would expose every patient's data (fail closed).
-//   - user/ scopes need the fhirUser claim (a user token without one is not trusted as a user).
+// Authorization (type level) is the union of the token's scope grants (docs/security.md):
+//   - system/ scopes grant what they name, on every resource of the type.
+//   - user/ scopes grant the same, but only when the token has a fhirUser claim (a user token
+//     without one is not trusted as a user).
+//   - patient/ scopes grant only within the compartment of the token's `patient`, and nothing
+//     when the token has no patient claim. A broader grant from another scope wins.
 //   - granular v2 scopes (with ?query) grant nothing yet: their filter is not enforced.
-//   - system/ scopes grant what they name.
 //
 // Thread-safe.
 #pragma once
@@ -52,8 +52,8 @@ class SmartAuthenticator : public Authenticator {
 
 class SmartAuthorizer : public Authorizer {
  public:
-  bool Allows(const Principal& principal, std::string_view type,
-              Permission permission) const override;
+  Decision Decide(const Principal& principal, std::string_view type,
+                  Permission permission) const override;
 };
 
 // Extracts the token from an Authorization header value: "Bearer <token68>". Returns "" (and

@@ -1,9 +1,11 @@
 #include "rest/access.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
-#include "fhir/definitions.h"
 #include "core/log.h"
+#include "fhir/definitions.h"
 
 namespace kiln::rest {
 namespace {
@@ -19,9 +21,22 @@ std::string_view LetterOf(Permission p) {
   return "?";
 }
 
+bool InPatientCompartmentDefinition(std::string_view type) {
+  return !fhir::CompartmentParams("Patient", type).empty();
+}
+
 Status Need(const Access& access, std::string_view type, Permission p, std::string_view what) {
-  if (access.Allows(type, p)) return Status::Ok();
+  if (access.Reaches(type, p)) return Status::Ok();
   return Forbidden(type, p, what);
+}
+
+Status NeedAll(const Access& access, std::string_view type, Permission p, std::string_view what) {
+  Reach r = access.ReachOf(type, p);
+  if (r == Reach::kAll) return Status::Ok();
+  if (r == Reach::kNone) return Forbidden(type, p, what);
+  return Status(ErrorCode::kForbidden, "forbidden",
+                "insufficient_scope: " + std::string(what) + " on " + std::string(type) +
+                    " is not available to a token limited to a patient's compartment");
 }
 
 void CollectCriterionTypes(const search::Criterion& c, std::vector<std::string>& out) {
@@ -33,7 +48,55 @@ void CollectCriterionTypes(const search::Criterion& c, std::vector<std::string>&
   for (const search::Criterion& n : c.next) CollectCriterionTypes(n, out);
 }
 
+// Which of `ids` (of `type`) are in the caller's patient compartment: one compartment search
+// with an _id list (the same plan as GET [base]/Patient/{id}/{type}?_id=...).
+Result<std::set<std::string>> MembersOfCompartment(const Access& access, const SearchFn& search,
+                                                   const std::string& type,
+                                                   const std::vector<std::string>& ids) {
+  std::set<std::string> members;
+  if (ids.empty()) return members;
+  // The patient's own record: R4's Patient compartment lists Patient only through `link` (the
+  // records that link to it), not the focal resource itself, so it is matched by id, and linked
+  // records are not reached.
+  if (type == "Patient") {
+    for (const std::string& id : ids)
+      if (id == access.principal.patient) members.insert(id);
+    return members;
+  }
+  std::string list;
+  for (const std::string& id : ids) list += (list.empty() ? "" : ",") + id;
+  search::QueryOptions options;
+  options.compartment = access.PatientCompartment();
+  options.max_count = static_cast<int>(ids.size());
+  options.default_count = options.max_count;
+  options.strict = true;
+  auto query = search::ParseQuery({type}, {{"_id", list}, {"_total", "none"}}, options);
+  if (!query.ok()) return query.take_status();
+  auto page = search(*query);
+  if (!page.ok()) return page.take_status();
+  for (const StoredResource& r : page->matches) members.insert(r.info.id);
+  return members;
+}
+
 }  // namespace
+
+Reach Access::ReachOf(std::string_view type, Permission permission) const {
+  if (authorizer == nullptr) return Reach::kAll;
+  switch (authorizer->Decide(principal, type, permission)) {
+    case Decision::kAllow:
+      return Reach::kAll;
+    case Decision::kDeny:
+      return Reach::kNone;
+    case Decision::kAllowInPatientCompartment:
+      break;
+  }
+  if (type == "*" || principal.patient.empty()) return Reach::kNone;
+  const bool write = (permission & (kPermCreate | kPermUpdate | kPermDelete)) != 0;
+  if (write) return Reach::kNone;  // patient-context writes: not supported yet (fail closed)
+  // Types outside the Patient compartment are shared data (Medication, Practitioner, ...).
+  if (!InPatientCompartmentDefinition(type)) return Reach::kAll;
+  return Reach::kPatientCompartment;
+}
 
 Status Forbidden(std::string_view type, Permission permission, std::string_view what) {
   return Status(ErrorCode::kForbidden, "forbidden",
@@ -58,9 +121,9 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     case InteractionKind::kHistoryInstance:
       return Need(access, t, kPermRead, "history");
     case InteractionKind::kHistoryType:
-      return Need(access, t, kPermSearch, "type history");
+      return NeedAll(access, t, kPermSearch, "type history");
     case InteractionKind::kHistorySystem:
-      return Need(access, "*", kPermSearch, "system history");
+      return NeedAll(access, "*", kPermSearch, "system history");
     case InteractionKind::kCreate:
       return Need(access, t, kPermCreate, "create");
     case InteractionKind::kUpdate:
@@ -78,51 +141,108 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     case InteractionKind::kSearchSystem:
       return Status::Ok();  // narrowed once bound (NarrowSystemSearch)
     case InteractionKind::kSearchCompartment:
-      if (in.search_type == "*") return Status::Ok();  // narrowed (CompartmentSearchTypes)
+      if (in.search_type == "*") return Status::Ok();  // narrowed (PrepareSearch)
       return Need(access, in.search_type, kPermSearch, "compartment search");
     case InteractionKind::kValidate: {
+      // $validate reads and writes nothing: a c or u grant of any reach will do.
       std::string_view type = t.empty() ? resource_type : std::string_view(t);
       if (type.empty()) return Forbidden("*", kPermCreate, "$validate of an untyped resource");
-      if (access.Allows(type, kPermCreate) || access.Allows(type, kPermUpdate))
-        return Status::Ok();
+      for (Permission p : {kPermCreate, kPermUpdate})
+        if (access.authorizer->Decide(access.principal, type, p) != Decision::kDeny)
+          return Status::Ok();
       return Forbidden(type, kPermCreate, "$validate");
     }
   }
   return Status(ErrorCode::kForbidden, "forbidden", "insufficient_scope: unknown interaction");
 }
 
-Status CompartmentSearchTypes(const Access& access, const Interaction& in,
-                              std::vector<std::string>& types) {
+Status CheckReadable(const Access& access, const SearchFn& search, const std::string& type,
+                     const std::string& id) {
+  if (access.ReachOf(type, kPermRead) != Reach::kPatientCompartment) return Status::Ok();
+  auto members = MembersOfCompartment(access, search, type, {id});
+  if (!members.ok()) return members.take_status();
+  if (members->count(id) == 0) return Status::NotFound(type + "/" + id + " is not known");
+  return Status::Ok();
+}
+
+Status PrepareSearch(const Access& access, const Interaction& in, std::vector<std::string>& types,
+                     search::QueryOptions& options, search::SearchParams& params) {
+  if (in.route->kind == InteractionKind::kSearchType) {
+    types.push_back(in.type);
+    if (access.ReachOf(in.type, kPermSearch) == Reach::kPatientCompartment) {
+      if (in.type == "Patient") {
+        // Only the patient's own record (see MembersOfCompartment); a repeated _id is an AND.
+        params.emplace_back("_id", access.principal.patient);
+      } else {
+        options.compartment = access.PatientCompartment();
+      }
+    }
+    return Status::Ok();
+  }
+  if (in.route->kind != InteractionKind::kSearchCompartment) return Status::Ok();
   const fhir::CompartmentDef* compartment = fhir::FindCompartment(in.type);
   if (compartment == nullptr) return Status::Ok();  // the caller reports the 404
   if (in.search_type != "*") {
     types.push_back(in.search_type);
-    return Status::Ok();
+  } else {
+    for (const fhir::CompartmentMember& m : compartment->members()) {
+      std::string type(m.resource_type());
+      if (access.Reaches(type, kPermSearch)) types.push_back(std::move(type));
+    }
+    if (types.empty())
+      return Forbidden("*", kPermSearch, "a search of every type in a compartment");
   }
-  for (const fhir::CompartmentMember& m : compartment->members()) {
-    std::string type(m.resource_type());
-    if (access.Allows(type, kPermSearch)) types.push_back(std::move(type));
-  }
-  if (types.empty()) return Forbidden("*", kPermSearch, "a search of every type in a compartment");
+  options.compartment = search::CompartmentRef{in.type, in.id};
+  // A compartment search is already one compartment: a restricted caller may only search its
+  // own patient's.
+  bool restricted = false;
+  for (const std::string& t : types)
+    restricted |= access.ReachOf(t, kPermSearch) == Reach::kPatientCompartment;
+  if (restricted && !(in.type == "Patient" && in.id == access.principal.patient))
+    return Status(ErrorCode::kForbidden, "forbidden",
+                  "insufficient_scope: the token is limited to the compartment of Patient/" +
+                      access.principal.patient);
   return Status::Ok();
 }
 
-Status NarrowSystemSearch(const Access& access, const search::Query& query, bool& narrow,
-                          std::vector<std::string>& types) {
-  narrow = false;
+Status NarrowSystemSearch(const Access& access, const search::Query& query, bool& rebind,
+                          std::vector<std::string>& types, search::QueryOptions& options) {
+  rebind = false;
   if (!access.enabled()) return Status::Ok();
+  bool restricted = false;
   if (!query.types.empty()) {
+    for (const std::string& t : query.types) {
+      Reach r = access.ReachOf(t, kPermSearch);
+      if (r == Reach::kNone) return Forbidden(t, kPermSearch, "search (_type)");
+      restricted |= r == Reach::kPatientCompartment;
+    }
+    if (!restricted) return Status::Ok();
+    // Under a patient context the whole search is the patient's compartment, so every type
+    // must be in it.
     for (const std::string& t : query.types)
-      if (!access.Allows(t, kPermSearch)) return Forbidden(t, kPermSearch, "search (_type)");
-    return Status::Ok();
+      if (!InPatientCompartmentDefinition(t))
+        return Status(ErrorCode::kForbidden, "forbidden",
+                      "insufficient_scope: with a patient-context token, a system search covers "
+                      "the patient's compartment; " + t + " is not in it (search it on its own)");
+    types = query.types;
+  } else {
+    if (access.Allows("*", kPermSearch)) return Status::Ok();
+    std::vector<std::string> members;
+    for (const fhir::TypeDef& t : fhir::ResourceTypes()) {
+      std::string name(t.name());
+      Reach r = access.ReachOf(name, kPermSearch);
+      if (r == Reach::kNone) continue;
+      restricted |= r == Reach::kPatientCompartment;
+      if (InPatientCompartmentDefinition(name)) members.push_back(name);
+      types.push_back(std::move(name));
+    }
+    // Mixed reach (some types in the compartment only): the search is restricted as a whole to
+    // the compartment's member types; shared types are searched on their own.
+    if (restricted) types = std::move(members);
+    if (types.empty()) return Forbidden("*", kPermSearch, "a system search");
   }
-  if (access.Allows("*", kPermSearch)) return Status::Ok();
-  for (const fhir::TypeDef& t : fhir::ResourceTypes()) {
-    std::string name(t.name());
-    if (access.Allows(name, kPermSearch)) types.push_back(std::move(name));
-  }
-  if (types.empty()) return Forbidden("*", kPermSearch, "a system search");
-  narrow = true;
+  if (restricted) options.compartment = access.PatientCompartment();
+  rebind = true;
   return Status::Ok();
 }
 
@@ -131,24 +251,38 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query) {
   std::vector<std::string> types;
   for (const search::Criterion& c : query.criteria) CollectCriterionTypes(c, types);
   for (const std::string& t : types)
-    if (!access.Allows(t, kPermSearch))
+    if (!access.Reaches(t, kPermSearch))
       return Forbidden(t, kPermSearch, "a chained or _has search parameter through " + t);
   return Status::Ok();
 }
 
-size_t FilterPage(const Access& access, SearchPage& page) {
-  if (!access.enabled()) return 0;
-  size_t before = page.matches.size() + page.included.size();
+Status FilterPage(const Access& access, const SearchFn& search, SearchPage& page) {
+  if (!access.enabled()) return Status::Ok();
   size_t matches_before = page.matches.size();
   std::erase_if(page.matches,
-                [&](const StoredResource& r) { return !access.Allows(r.info.type, kPermSearch); });
+                [&](const StoredResource& r) { return !access.Reaches(r.info.type, kPermSearch); });
   if (page.matches.size() != matches_before) {
     // The query was narrowed to permitted types, so this means a bug upstream: say so loudly.
     core::LogError("search returned matches of types the caller may not search; dropped them");
   }
-  std::erase_if(page.included,
-                [&](const StoredResource& r) { return !access.Allows(r.info.type, kPermRead); });
-  return before - page.matches.size() - page.included.size();
+  std::map<std::string, std::vector<std::string>> to_check;  // type -> ids in question
+  std::erase_if(page.included, [&](const StoredResource& r) {
+    Reach reach = access.ReachOf(r.info.type, kPermRead);
+    if (reach == Reach::kPatientCompartment) to_check[r.info.type].push_back(r.info.id);
+    return reach == Reach::kNone;
+  });
+  if (to_check.empty()) return Status::Ok();
+  std::map<std::string, std::set<std::string>> members;
+  for (const auto& [type, ids] : to_check) {
+    auto in = MembersOfCompartment(access, search, type, ids);
+    if (!in.ok()) return in.take_status();
+    members[type] = std::move(in).value();
+  }
+  std::erase_if(page.included, [&](const StoredResource& r) {
+    auto it = members.find(r.info.type);
+    return it != members.end() && it->second.count(r.info.id) == 0;
+  });
+  return Status::Ok();
 }
 
 }  // namespace kiln::rest

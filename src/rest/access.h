@@ -1,6 +1,7 @@
-// Type-level access control for the REST layer: which SMART permission each interaction needs
-// on which resource types, checked against the request's Principal through the Authorizer
-// (include/kiln/auth.h). The rules, one place for single requests and Bundle entries alike:
+// Access control for the REST layer: which SMART permission each interaction needs on which
+// resource types, checked against the request's Principal through the Authorizer
+// (include/kiln/auth.h), and how a patient-context grant restricts what is read. The rules, one
+// place for single requests and Bundle entries alike (docs/security.md has the table):
 //
 //   read, vread, instance history           r on the type
 //   search-type, type history               s on the type; chained parameters and _has need s on
@@ -14,14 +15,26 @@
 //   create                                  c;  update (PUT) u, and c as well when it creates
 //   patch                                   u;  delete d;  conditional forms the same
 //   $validate                               c or u on the resource's type
-//   _include/_revinclude results            entries of types without r are dropped
+//   _include/_revinclude results            entries the caller may not read are dropped
 //   batch/transaction                       every entry checked on its own (a transaction fails
 //                                           whole; a batch entry fails alone)
 //
-// An Access with no authorizer (auth mode "none") allows everything. Pure functions over the
-// borrowed authorizer and principal; thread-safe as they are.
+// Patient context (a patient/ scope and the token's `patient` claim): a type in the R4 Patient
+// compartment is reached only within Patient/{patient}'s compartment: reads of other resources
+// are 404s, searches get the compartment as a filter (the same machinery as GET
+// [base]/Patient/{id}/{type}), included resources outside it are dropped. Of the Patient type,
+// only the patient's own record is reached (R4's compartment holds the records that link to it,
+// not the patient itself). Types outside the
+// compartment (Medication, Practitioner, Organization, ...) are shared data: readable and
+// searchable, never writable, with a patient/ scope. Patient-context writes are refused for now
+// (403), and so is type or system history.
+//
+// An Access with no authorizer (auth mode "none") allows everything. Thread-safe as the borrowed
+// authorizer is.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,42 +48,64 @@
 
 namespace kiln::rest {
 
+// How far a permission on a type reaches for this caller.
+enum class Reach { kNone, kAll, kPatientCompartment };
+
 struct Access {
   const Authorizer* authorizer = nullptr;  // nullptr: no access control (auth mode "none")
   Principal principal;
 
   bool enabled() const { return authorizer != nullptr; }
+  Reach ReachOf(std::string_view type, Permission permission) const;
+  // Unrestricted: every resource of the type.
   bool Allows(std::string_view type, Permission permission) const {
-    return authorizer == nullptr || authorizer->Allows(principal, type, permission);
+    return ReachOf(type, permission) == Reach::kAll;
   }
+  // At least some resources of the type.
+  bool Reaches(std::string_view type, Permission permission) const {
+    return ReachOf(type, permission) != Reach::kNone;
+  }
+  // Patient/{patient}: the compartment a restricted reach is limited to.
+  search::CompartmentRef PatientCompartment() const { return {"Patient", principal.patient}; }
 };
+
+// Runs a search in whatever context the caller is in (the store, or a write transaction).
+using SearchFn = std::function<Result<SearchPage>(const search::Query&)>;
 
 // A 403 "insufficient_scope" Status naming what was needed.
 Status Forbidden(std::string_view type, Permission permission, std::string_view what);
 
 // The check of an interaction before anything is read or written. `resource_type` is the type
-// of the body for a system-level $validate ("" otherwise). Searches are checked further by
-// CheckSearch once bound.
+// of the body for a system-level $validate ("" otherwise). Searches are checked further once
+// bound.
 Status CheckInteraction(const Access& access, const Interaction& in,
                         std::string_view resource_type = {});
 
-// Search types: fills `types` for ParseQuery. For a compartment search over "*", the members
-// the caller may search; fails when none. (Type searches: {type}; system searches: left empty,
-// see NarrowSystemSearch.)
-Status CompartmentSearchTypes(const Access& access, const Interaction& in,
-                              std::vector<std::string>& types);
+// For a read, vread or instance history under a patient context: is `type`/`id` in the patient's
+// compartment? Not (or not any more) -> 404, so that other patients' ids are not confirmed.
+// OK when the caller's reach is not restricted.
+Status CheckReadable(const Access& access, const SearchFn& search, const std::string& type,
+                     const std::string& id);
 
-// A bound system search: fails (403) if _type names a type the caller may not search; returns
-// true in `narrow` with the permitted types in `types` when the search must be re-bound over them
-// (no _type, and the caller may not search every type).
-Status NarrowSystemSearch(const Access& access, const search::Query& query, bool& narrow,
-                          std::vector<std::string>& types);
+// What a search ranges over, decided before binding: for a type search and a compartment search
+// the patient compartment to apply (if any; for Patient itself an `_id` criterion added to
+// `params`); for a compartment search over "*" the member types the caller may search. Fails
+// (403) when nothing is left.
+Status PrepareSearch(const Access& access, const Interaction& in, std::vector<std::string>& types,
+                     search::QueryOptions& options, search::SearchParams& params);
+
+// A bound system search: fails (403) if _type names a type the caller may not search. Sets
+// `rebind` with the types and options to bind again with, when the search must be narrowed to
+// the permitted types (no _type, and the caller may not search every type) or restricted to the
+// patient's compartment.
+Status NarrowSystemSearch(const Access& access, const search::Query& query, bool& rebind,
+                          std::vector<std::string>& types, search::QueryOptions& options);
 
 // Chained parameters and _has: s on every type they pass through.
 Status CheckSearchCriteria(const Access& access, const search::Query& query);
 
-// Drops matches (defence in depth: the query is already narrowed) and _include/_revinclude
-// entries the caller may not read. Returns how many were dropped.
-size_t FilterPage(const Access& access, SearchPage& page);
+// Drops the matches and _include/_revinclude entries the caller may not see (included resources
+// under a patient context: those outside its compartment, found with `search`).
+Status FilterPage(const Access& access, const SearchFn& search, SearchPage& page);
 
 }  // namespace kiln::rest

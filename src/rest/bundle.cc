@@ -1,7 +1,5 @@
 #include "rest/bundle.h"
 
-#include "rest/access.h"
-
 #include <atomic>
 #include <boost/json.hpp>
 #include <charconv>
@@ -389,13 +387,12 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       // What the search ranges over and where its links point, as for GET (service.cc).
       std::vector<std::string> types;
       if (e.kind == InteractionKind::kSearchType) {
-        types.push_back(e.in.type);
+        if (Status s = PrepareSearch(ctx.access, e.in, types, options, params); !s.ok()) return s;
         e.link_path = e.in.type;
       } else if (e.kind == InteractionKind::kSearchCompartment) {
         const fhir::CompartmentDef* compartment = fhir::FindCompartment(e.in.type);
         if (compartment == nullptr) return Status::NotFound(e.in.type + " is not a compartment");
-        if (Status s = CompartmentSearchTypes(ctx.access, e.in, types); !s.ok()) return s;
-        options.compartment = search::CompartmentRef{e.in.type, e.in.id};
+        if (Status s = PrepareSearch(ctx.access, e.in, types, options, params); !s.ok()) return s;
         e.link_path = e.in.type + "/" + e.in.id + "/" + e.in.search_type;
       }
       auto query = search::ParseQuery(types, params, options);
@@ -403,7 +400,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       if (e.kind == InteractionKind::kSearchSystem) {
         bool narrow = false;
         std::vector<std::string> permitted;
-        if (Status s = NarrowSystemSearch(ctx.access, *query, narrow, permitted); !s.ok())
+        if (Status s = NarrowSystemSearch(ctx.access, *query, narrow, permitted, options); !s.ok())
           return s;
         if (narrow) {
           query = search::ParseQuery(permitted, params, options);
@@ -463,6 +460,11 @@ Status PrepareEntry(Entry& e, Context& ctx) {
 }
 
 // Inside the write: finds the target of a POST's ifNoneExist.
+// Searches inside the entry's write transaction (for access checks that look at data).
+SearchFn TxnSearch(StoreTxn& txn) {
+  return [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+}
+
 Status ResolveIfNoneExist(StoreTxn& txn, Entry& e, Context& ctx) {
   if (!e.condition) return Status::Ok();
   auto found = txn.Search(kDefaultTenant, *e.condition);
@@ -646,6 +648,9 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kRead:
     case InteractionKind::kVRead: {
       ResourceKey key{kDefaultTenant, e.in.type, e.in.id};
+      // Patient context: only resources in the patient's compartment.
+      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), key.type, key.id); !s.ok())
+        return s;
       auto latest = txn.ReadLatest(key);
       if (!latest.ok()) return latest.status();
       std::optional<StoredResource> res;
@@ -686,7 +691,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kSearchCompartment: {
       auto page = txn.Search(kDefaultTenant, *e.search);
       if (!page.ok()) return page.status();
-      FilterPage(ctx.access, *page);
+      if (Status s = FilterPage(ctx.access, TxnSearch(txn), *page); !s.ok()) return s;
       e.resource_json = SearchBundleJson(o.base_url, e.link_path, *e.search, *page);
       e.http_status = 200;
       return Status::Ok();
@@ -694,6 +699,8 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kHistoryInstance: {
       // The page is read after the commit (ReadHistory); an unknown resource fails here, where
       // it can still fail a transaction.
+      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), e.in.type, e.in.id); !s.ok())
+        return s;
       auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
       if (!latest.ok()) return latest.status();
       if (!*latest) return Status::NotFound(e.in.type + "/" + e.in.id + " is not known");

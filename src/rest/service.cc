@@ -296,6 +296,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
     }
 
     case InteractionKind::kRead: {
+      // Patient context: only resources in the patient's compartment (one indexed search).
+      if (Status s = CheckReadable(call->access, StoreSearch(), key.type, key.id); !s.ok())
+        return call->Error(s);
       auto found = store_.Read(key);
       if (!found.ok()) return call->Error(found.status());
       if (!found->has_value())
@@ -333,6 +336,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (ec != std::errc() || p != v.data() + v.size() || vid < 1)
         return call->Error(
             Status::NotFound(key.type + "/" + key.id + " has no version '" + v + "'"));
+      if (Status s = CheckReadable(call->access, StoreSearch(), key.type, key.id); !s.ok())
+        return call->Error(s);
       auto found = store_.ReadVersion(key, vid);
       if (!found.ok()) return call->Error(found.status());
       if (!found->has_value())
@@ -611,6 +616,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       // History pages can be large: build them off the I/O thread.
       workers_.Post([this, call, query = std::move(query).value()]() mutable {
         if (call->in.route->kind == InteractionKind::kHistoryInstance) {
+          if (Status s = CheckReadable(call->access, StoreSearch(), call->in.type, call->in.id);
+              !s.ok())
+            return call->Error(s);
           auto exists = store_.Read({kDefaultTenant, call->in.type, call->in.id});
           if (!exists.ok()) return call->Error(exists.status());
           if (!exists->has_value())
@@ -667,6 +675,10 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
   }
 }
 
+SearchFn Service::StoreSearch() {
+  return [this](const search::Query& q) { return store_.Search(kDefaultTenant, q); };
+}
+
 void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
   const Interaction& in = call->in;
   QueryParams params = in.params;
@@ -710,14 +722,15 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
             in.type + " is not a compartment (the compartments are " + known + ")"));
       }
       // Every member type for "*" (only those the caller may search, when auth is on).
-      if (Status s = CompartmentSearchTypes(call->access, in, types); !s.ok())
+      if (Status s = PrepareSearch(call->access, in, types, query_options, search_params); !s.ok())
         return call->Error(s);
-      query_options.compartment = search::CompartmentRef{in.type, in.id};
       link_path = in.type + "/" + in.id + "/" + in.search_type;
       break;
     }
     default:
-      types.push_back(in.type);
+      // A patient-context caller searches within its patient's compartment.
+      if (Status s = PrepareSearch(call->access, in, types, query_options, search_params); !s.ok())
+        return call->Error(s);
       link_path = in.type;
       break;
   }
@@ -727,7 +740,8 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
     // Only the types the caller may search (access.h); _type naming another is a 403.
     bool narrow = false;
     std::vector<std::string> permitted;
-    if (Status s = NarrowSystemSearch(call->access, *query, narrow, permitted); !s.ok())
+    if (Status s = NarrowSystemSearch(call->access, *query, narrow, permitted, query_options);
+        !s.ok())
       return call->Error(s);
     if (narrow) {
       query = search::ParseQuery(permitted, search_params, query_options);
@@ -739,7 +753,8 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
   workers_.Post([this, call, link_path, query = std::move(query).value()] {
     auto page = store_.Search(kDefaultTenant, query);
     if (!page.ok()) return call->Error(page.status());
-    FilterPage(call->access, *page);
+    if (Status s = FilterPage(call->access, StoreSearch(), *page); !s.ok())
+      return call->Error(s);
     http::Response r = NewResponse(*call, 200);
     SetBody(r, call->format, SearchBundleJson(options_.base_url, link_path, query, *page));
     call->respond(std::move(r));

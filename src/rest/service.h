@@ -58,6 +58,9 @@ class Service : public http::Handler {
   // Type, system and compartment search (GET, or POST .../_search with a form body).
   void Search(const std::shared_ptr<Call>& call, http::Request& req);
 
+  // Searches the store (for access checks that need to look at data: rest/access.h).
+  std::function<Result<SearchPage>(const search::Query&)> StoreSearch();
+
   RestOptions options_;
   Store& store_;
   core::ThreadPool& workers_;

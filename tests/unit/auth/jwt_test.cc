@@ -284,7 +284,9 @@ TEST(SmartAuthenticator, RefetchesUnknownKidsAtMostOncePerInterval) {
   EXPECT_GT(after_rotation, after_start);
   // A flood of random kids costs nothing more within the interval.
   for (int i = 0; i < 100; ++i) {
-    std::string t = "Bearer " + h.key.Token(Header("ES256", "r" + std::to_string(i)), Claims());
+    std::string kid = "r";
+    kid += std::to_string(i);  // (not "r" + ...: GCC 12 warns falsely about that form)
+    std::string t = "Bearer " + h.key.Token(Header("ES256", kid), Claims());
     EXPECT_EQ(h.auth.Authenticate(t, true).kind, AuthResult::Kind::kRejected);
   }
   EXPECT_EQ(h.issuer->fetches, after_rotation);
@@ -314,18 +316,33 @@ TEST(SmartAuthorizer, AppliesGrantRules) {
   Principal p;
   p.authenticated = true;
   p.grants = ParseScopes("system/Observation.rs user/Patient.read patient/Encounter.rs "
-                         "system/Condition.rs?code=x system/Patient.c")
+                         "system/Condition.rs?code=x system/Patient.c patient/Observation.c")
                  .grants;
-  EXPECT_TRUE(az.Allows(p, "Observation", kPermRead));
-  EXPECT_TRUE(az.Allows(p, "Observation", kPermSearch));
-  EXPECT_FALSE(az.Allows(p, "Observation", kPermCreate));
-  EXPECT_FALSE(az.Allows(p, "ObservationDefinition", kPermRead));
-  EXPECT_FALSE(az.Allows(p, "Patient", kPermRead));  // user/ without fhirUser
-  EXPECT_TRUE(az.Allows(p, "Patient", kPermCreate));
+  auto allows = [&](const char* type, Permission perm) {
+    return az.Decide(p, type, perm) == Decision::kAllow;
+  };
+  EXPECT_TRUE(allows("Observation", kPermRead));
+  EXPECT_TRUE(allows("Observation", kPermSearch));
+  EXPECT_FALSE(allows("Observation", kPermUpdate));
+  EXPECT_FALSE(allows("ObservationDefinition", kPermRead));
+  EXPECT_FALSE(allows("Patient", kPermRead));  // user/ without fhirUser
+  EXPECT_TRUE(allows("Patient", kPermCreate));
+  EXPECT_FALSE(allows("*", kPermCreate));      // "every type" needs a * grant
   p.fhir_user = "Practitioner/1";
-  EXPECT_TRUE(az.Allows(p, "Patient", kPermRead));
-  EXPECT_FALSE(az.Allows(p, "Encounter", kPermRead));  // patient/: not enforced yet, closed
-  EXPECT_FALSE(az.Allows(p, "Condition", kPermRead));  // granular: not enforced yet, closed
+  EXPECT_TRUE(allows("Patient", kPermRead));
+  // patient/ without a patient claim: nothing; with one: only in the compartment.
+  EXPECT_EQ(az.Decide(p, "Encounter", kPermRead), Decision::kDeny);
+  EXPECT_EQ(az.Decide(p, "Observation", kPermCreate), Decision::kDeny);
+  p.patient = "p1";
+  EXPECT_EQ(az.Decide(p, "Encounter", kPermRead), Decision::kAllowInPatientCompartment);
+  EXPECT_EQ(az.Decide(p, "Encounter", kPermDelete), Decision::kDeny);
+  // A broader grant wins over a patient one.
+  EXPECT_EQ(az.Decide(p, "Observation", kPermRead), Decision::kAllow);
+  EXPECT_EQ(az.Decide(p, "Observation", kPermCreate), Decision::kAllowInPatientCompartment);
+  EXPECT_EQ(az.Decide(p, "Condition", kPermRead), Decision::kDeny);  // granular: closed
+  p.grants = ParseScopes("patient/*.rs").grants;
+  EXPECT_EQ(az.Decide(p, "*", kPermSearch), Decision::kAllowInPatientCompartment);
+  EXPECT_EQ(az.Decide(p, "Medication", kPermRead), Decision::kAllowInPatientCompartment);
 }
 
 }  // namespace
