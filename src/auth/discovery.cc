@@ -27,9 +27,9 @@ std::string SmartConfigurationJson(const SmartConfigurationInputs& in) {
   // What Kiln enforces today (docs/security.md): patient, user and system scopes, v1 and v2
   // syntax; patient-context writes are not offered yet.
   o["scopes_supported"] = boost::json::array{
-      "openid",       "fhirUser",      "launch/patient", "offline_access", "patient/*.rs",
-      "patient/*.read", "user/*.cruds", "user/*.rs",     "user/*.read",    "user/*.write",
-      "system/*.cruds", "system/*.rs", "system/*.read",  "system/*.write"};
+      "openid",         "fhirUser",     "launch/patient", "offline_access", "patient/*.rs",
+      "patient/*.read", "user/*.cruds", "user/*.rs",      "user/*.read",    "user/*.write",
+      "system/*.cruds", "system/*.rs",  "system/*.read",  "system/*.write"};
   o["capabilities"] = boost::json::array{"launch-standalone",
                                          "client-public",
                                          "client-confidential-symmetric",

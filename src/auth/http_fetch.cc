@@ -2,9 +2,8 @@
 
 #include <curl/curl.h>
 
-#include <mutex>
-
 #include <boost/url/parse.hpp>
+#include <mutex>
 
 namespace kiln::auth {
 namespace {

@@ -1,7 +1,5 @@
 #include "auth/jwk.h"
 
-#include <algorithm>
-
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -9,6 +7,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -48,8 +47,7 @@ Result<std::string> Member(const boost::json::object& jwk, const char* name) {
   const boost::json::value* v = jwk.if_contains(name);
   if (v == nullptr || !v->is_string()) return BadKey(std::string("'") + name + "' is missing");
   auto bytes = DecodeBase64Url(std::string_view(v->get_string()));
-  if (!bytes || bytes->empty())
-    return BadKey(std::string("'") + name + "' is not base64url");
+  if (!bytes || bytes->empty()) return BadKey(std::string("'") + name + "' is not base64url");
   return std::move(*bytes);
 }
 
@@ -61,8 +59,8 @@ std::string_view StringMember(const boost::json::object& o, const char* name) {
 // The key from OSSL_PARAMs, as EVP_PKEY_fromdata builds it ("RSA" or "EC").
 Result<EVP_PKEY*> FromParams(const char* key_type, OSSL_PARAM_BLD* bld) {
   std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, key_type,
-                                                                             nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, key_type, nullptr));
   EVP_PKEY* pkey = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
       EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 ||
@@ -70,8 +68,8 @@ Result<EVP_PKEY*> FromParams(const char* key_type, OSSL_PARAM_BLD* bld) {
     return BadKey(std::string("OpenSSL does not accept the ") + key_type + " key");
   // fromdata takes the parts as given; public_check makes sure they form a sane key (for EC:
   // the point is on the curve, which defeats invalid-curve tricks).
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey,
-                                                                              nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) {
     EVP_PKEY_free(pkey);
     return BadKey(std::string("the ") + key_type + " public key fails OpenSSL's checks");
@@ -84,12 +82,10 @@ Result<EVP_PKEY*> RsaKey(const boost::json::object& jwk) {
   if (!n.ok()) return n.take_status();
   auto e = Member(jwk, "e");
   if (!e.ok()) return e.take_status();
-  std::unique_ptr<BIGNUM, BnFree> bn_n(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()),
-                nullptr));
-  std::unique_ptr<BIGNUM, BnFree> bn_e(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()),
-                nullptr));
+  std::unique_ptr<BIGNUM, BnFree> bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()),
+                                                 static_cast<int>(n->size()), nullptr));
+  std::unique_ptr<BIGNUM, BnFree> bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()),
+                                                 static_cast<int>(e->size()), nullptr));
   if (!bn_n || !bn_e) return BadKey("RSA parts cannot be read");
   if (BN_num_bits(bn_n.get()) < kMinRsaBits)
     return BadKey("RSA modulus of " + std::to_string(BN_num_bits(bn_n.get())) +
@@ -129,8 +125,7 @@ Result<EVP_PKEY*> EcKey(const boost::json::object& jwk, KeyType& type) {
   // SEC 1 uncompressed point: 0x04 || x || y.
   std::string point = "\x04" + *x + *y;
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
-  if (!bld ||
-      !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+  if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
       !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                         point.size()))
     return BadKey("out of memory building an EC key");
@@ -186,12 +181,18 @@ std::optional<Algorithm> AlgorithmFromName(std::string_view name) {
 
 std::string_view AlgorithmName(Algorithm alg) {
   switch (alg) {
-    case Algorithm::kRS256: return "RS256";
-    case Algorithm::kRS384: return "RS384";
-    case Algorithm::kRS512: return "RS512";
-    case Algorithm::kPS256: return "PS256";
-    case Algorithm::kES256: return "ES256";
-    case Algorithm::kES384: return "ES384";
+    case Algorithm::kRS256:
+      return "RS256";
+    case Algorithm::kRS384:
+      return "RS384";
+    case Algorithm::kRS512:
+      return "RS512";
+    case Algorithm::kPS256:
+      return "PS256";
+    case Algorithm::kES256:
+      return "ES256";
+    case Algorithm::kES384:
+      return "ES384";
   }
   return "";
 }
@@ -201,7 +202,8 @@ Result<std::shared_ptr<const PublicKey>> PublicKey::FromJwk(const boost::json::o
   key->kid_ = std::string(StringMember(jwk, "kid"));
   if (key->kid_.empty()) return BadKey("a key without a 'kid' cannot be matched to tokens");
   // A key published for encryption, or for operations other than verify, is not a signing key.
-  if (const auto* use = jwk.if_contains("use"); use && !(use->is_string() && use->as_string() == "sig"))
+  if (const auto* use = jwk.if_contains("use");
+      use && !(use->is_string() && use->as_string() == "sig"))
     return BadKey("key '" + key->kid_ + "' is not for signatures (use)");
   if (const auto* ops = jwk.if_contains("key_ops")) {
     bool verify = false;
@@ -215,8 +217,8 @@ Result<std::shared_ptr<const PublicKey>> PublicKey::FromJwk(const boost::json::o
     if (!alg->is_string()) return BadKey("key '" + key->kid_ + "' has a non-string alg");
     key->alg_ = AlgorithmFromName(std::string_view(alg->as_string()));
     if (!key->alg_)
-      return BadKey("key '" + key->kid_ + "' is for algorithm '" +
-                    std::string(alg->as_string()) + "', which Kiln does not accept");
+      return BadKey("key '" + key->kid_ + "' is for algorithm '" + std::string(alg->as_string()) +
+                    "', which Kiln does not accept");
   }
   std::string_view kty = StringMember(jwk, "kty");
   Result<EVP_PKEY*> pkey = Status::Invalid("unset");

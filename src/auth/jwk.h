@@ -9,13 +9,12 @@
 // PublicKey and KeySet are immutable once built and safe to share between threads.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "kiln/status.h"
 

@@ -1,9 +1,8 @@
 #include "auth/jwt.h"
 
-#include <cmath>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 
 #include "auth/base64url.h"
 #include "auth/scopes.h"
@@ -69,8 +68,7 @@ Result<DecodedJwt> DecodeJwt(std::string_view token) {
   jwt.header = std::move(header).value();
 
   const boost::json::value* alg = jwt.header.if_contains("alg");
-  if (alg == nullptr || !alg->is_string())
-    return Unauthenticated("The token header has no 'alg'");
+  if (alg == nullptr || !alg->is_string()) return Unauthenticated("The token header has no 'alg'");
   auto algorithm = AlgorithmFromName(std::string_view(alg->as_string()));
   if (!algorithm)
     return Unauthenticated("The token's algorithm '" + std::string(alg->as_string()) +
@@ -81,8 +79,9 @@ Result<DecodedJwt> DecodeJwt(std::string_view token) {
     return Unauthenticated("The token header has no 'kid'");
   jwt.kid = std::string(kid->as_string());
   if (jwt.header.contains("crit"))
-    return Unauthenticated("The token header lists critical extensions ('crit') Kiln does not "
-                           "understand");
+    return Unauthenticated(
+        "The token header lists critical extensions ('crit') Kiln does not "
+        "understand");
   if (const boost::json::value* typ = jwt.header.if_contains("typ")) {
     std::string t = typ->is_string() ? std::string(typ->as_string()) : std::string("?");
     for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -162,7 +161,9 @@ Principal PrincipalFromClaims(const boost::json::object& payload, const ClaimNam
   p.patient = StringClaim(payload, names.patient);
   p.fhir_user = StringClaim(payload, names.fhir_user);
   p.tenant = StringClaim(payload, names.tenant);
-  if (const auto* v = payload.if_contains("exp"); v && v->is_int64()) p.expires_at = v->as_int64();
+  // Verified already (CheckClaims): exp is present and readable, nbf absent or readable.
+  ReadDate(payload, "exp", p.expires_at);
+  ReadDate(payload, "nbf", p.not_before);
   // RFC 9068 uses a space-separated `scope` string; some servers send an array (`scp`).
   if (const auto* s = names.scope.empty() ? nullptr : payload.if_contains(names.scope)) {
     if (s->is_string()) {
@@ -170,7 +171,8 @@ Principal PrincipalFromClaims(const boost::json::object& payload, const ClaimNam
     } else if (s->is_array()) {
       for (const auto& one : s->as_array()) {
         // An element with a space would turn into several scopes once joined: skip it.
-        if (!one.is_string() || std::string_view(one.as_string()).find(' ') != std::string_view::npos)
+        if (!one.is_string() ||
+            std::string_view(one.as_string()).find(' ') != std::string_view::npos)
           continue;
         if (!p.scope.empty()) p.scope += ' ';
         p.scope += std::string(one.as_string());

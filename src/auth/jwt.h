@@ -6,12 +6,11 @@
 // client (it names the problem, never key material). Pure functions; thread-safe.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "auth/jwk.h"
 #include "kiln/context.h"

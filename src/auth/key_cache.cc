@@ -45,7 +45,8 @@ Status KeyCache::FetchDiscovery(IssuerMetadata& out) {
   while (!base.empty() && base.back() == '/') base.pop_back();
   // OpenID Connect Discovery first (it must name the same issuer), then SMART's own document.
   Status last;
-  for (const char* doc : {"/.well-known/openid-configuration", "/.well-known/smart-configuration"}) {
+  for (const char* doc :
+       {"/.well-known/openid-configuration", "/.well-known/smart-configuration"}) {
     std::string url = base + doc;
     auto body = fetcher_->Get(url);
     if (!body.ok()) {
@@ -141,7 +142,8 @@ Status KeyCache::Refresh() {
     fetching_ = false;
   }
   if (!result.ok())
-    core::LogWarn("fetching the issuer's keys failed", {{"error", std::string_view(result.message())}});
+    core::LogWarn("fetching the issuer's keys failed",
+                  {{"error", std::string_view(result.message())}});
   return result;
 }
 

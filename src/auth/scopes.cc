@@ -91,10 +91,10 @@ std::optional<ScopeGrant> ParseScope(std::string_view scope) {
   g.type = std::string(type);
   if (perms == "read" || perms == "write" || perms == "*") {
     if (has_query) return std::nullopt;  // v1 has no granular form
-    g.permissions = perms == "read"    ? (kPermRead | kPermSearch)
-                    : perms == "write" ? (kPermCreate | kPermUpdate | kPermDelete)
-                                       : (kPermCreate | kPermRead | kPermUpdate | kPermDelete |
-                                          kPermSearch);
+    g.permissions = perms == "read" ? (kPermRead | kPermSearch)
+                    : perms == "write"
+                        ? (kPermCreate | kPermUpdate | kPermDelete)
+                        : (kPermCreate | kPermRead | kPermUpdate | kPermDelete | kPermSearch);
   } else {
     auto bits = V2Permissions(perms);
     if (!bits) return std::nullopt;

@@ -3,7 +3,8 @@
 //
 //   v1: (patient|user|system)/(Type|*).(read|write|*)       read -> rs, write -> cud, * -> cruds
 //   v2: (patient|user|system)/(Type|*).<c?r?u?d?s?>[?query]  letters in that order, at least one
-//       e.g. patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory
+//       e.g.
+//       patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory
 //
 // Scopes that are not resource scopes (openid, fhirUser, launch, launch/patient, offline_access,
 // ...) are recognised and grant nothing. Anything malformed is ignored (it grants nothing) and
@@ -25,9 +26,9 @@ namespace kiln::auth {
 std::optional<ScopeGrant> ParseScope(std::string_view scope);
 
 struct ParsedScopes {
-  std::vector<ScopeGrant> grants;      // resource scopes
-  std::vector<std::string> other;      // recognised non-resource scopes (openid, launch, ...)
-  std::vector<std::string> invalid;    // ignored: malformed, or an unknown kind of scope
+  std::vector<ScopeGrant> grants;    // resource scopes
+  std::vector<std::string> other;    // recognised non-resource scopes (openid, launch, ...)
+  std::vector<std::string> invalid;  // ignored: malformed, or an unknown kind of scope
 };
 
 // Splits a space-separated scope string (RFC 6749 section 3.3) and parses every scope.

@@ -1,5 +1,9 @@
 #include "auth/smart.h"
 
+#include <openssl/evp.h>
+
+#include <cstring>
+
 #include "core/log.h"
 
 namespace kiln::auth {
@@ -61,11 +65,55 @@ SmartAuthenticator::SmartAuthenticator(SmartAuthOptions options, KeyCache& keys,
                                        std::function<int64_t()> now_seconds)
     : options_(std::move(options)), keys_(keys), now_seconds_(std::move(now_seconds)) {}
 
+size_t SmartAuthenticator::DigestHash::operator()(const Digest& d) const {
+  size_t h = 0;
+  std::memcpy(&h, d.data(), sizeof h);  // a SHA-256 prefix is as good a hash as any
+  return h;
+}
+
 AuthResult SmartAuthenticator::Authenticate(std::string_view authorization, bool may_block) {
   if (authorization.empty()) return Reject(Unauthenticated("A bearer token is required"));
   std::string why;
   std::string_view token = BearerToken(authorization, why);
   if (token.empty()) return Reject(Unauthenticated(why));
+
+  Digest digest{};
+  unsigned int digest_len = 0;
+  const bool hashed = EVP_Digest(token.data(), token.size(), digest.data(), &digest_len,
+                                 EVP_sha256(), nullptr) == 1 &&
+                      digest_len == digest.size();
+  std::shared_ptr<const KeySet> keys = keys_.Keys();
+  if (hashed) {
+    const int64_t now = now_seconds_();
+    const int64_t skew = options_.rules.clock_skew_seconds;
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(digest);
+    if (it != cache_.end()) {
+      const Verified& v = it->second;
+      if (v.keys == keys && now - skew < v.exp && v.nbf <= now + skew) {
+        AuthResult r;
+        r.kind = AuthResult::Kind::kOk;
+        r.principal = v.principal;
+        return r;
+      }
+      cache_.erase(it);  // expired, or verified with keys that are gone: check it afresh
+    }
+  }
+  AuthResult r = Verify(token, may_block);
+  if (hashed && r.kind == AuthResult::Kind::kOk) {
+    Verified v;
+    v.principal = r.principal;
+    v.exp = r.principal.expires_at;
+    v.nbf = r.principal.not_before;
+    v.keys = keys_.Keys();  // the set the signature was checked with (possibly just refetched)
+    std::lock_guard lock(cache_mu_);
+    if (cache_.size() >= kMaxCachedTokens) cache_.clear();
+    cache_.insert_or_assign(digest, std::move(v));
+  }
+  return r;
+}
+
+AuthResult SmartAuthenticator::Verify(std::string_view token, bool may_block) {
   auto jwt = DecodeJwt(token);
   if (!jwt.ok()) return Reject(jwt.take_status());
   if (Status s = CheckClaims(jwt->payload, options_.rules, now_seconds_()); !s.ok())
@@ -84,7 +132,8 @@ AuthResult SmartAuthenticator::Authenticate(std::string_view authorization, bool
     keys_.Refresh();  // failures are logged there; the kid is then still unknown
     keys = keys_.Keys();
     key = keys->Find(jwt->kid);
-    if (key == nullptr) return Reject(Unauthenticated("The token's signing key (kid) is not known"));
+    if (key == nullptr)
+      return Reject(Unauthenticated("The token's signing key (kid) is not known"));
   }
   if (!key->Accepts(jwt->alg))
     return Reject(Unauthenticated("The token's algorithm does not fit its signing key"));
@@ -99,8 +148,8 @@ AuthResult SmartAuthenticator::Authenticate(std::string_view authorization, bool
     std::string list;
     for (const std::string& s : invalid) list += (list.empty() ? "" : " ") + s;
     core::Log(core::LogLevel::kDebug, "token scopes ignored (not SMART resource scopes)",
-                   {{"client_id", std::string_view(r.principal.client_id)},
-                    {"scopes", std::string_view(list)}});
+              {{"client_id", std::string_view(r.principal.client_id)},
+               {"scopes", std::string_view(list)}});
   }
   return r;
 }

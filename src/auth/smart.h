@@ -10,6 +10,12 @@
 //      (key_cache.h); still unknown -> 401.
 //   5. The signature, with the key whose type fits `alg`.
 //   6. The Principal from the claims (configurable claim names), scopes parsed.
+// Verified tokens are remembered (by SHA-256 of the token, never the token itself) with their
+// Principal until they expire, so a client that reuses its token, the normal case, costs a hash
+// and a lookup instead of a signature check (which would halve read throughput for RS256 and
+// quarter it for ES256). A hit re-checks exp and nbf against the clock; an entry is void once
+// the key set it was verified with is replaced (a JWKS refetch). At most kMaxCachedTokens
+// entries; when full, the cache starts over.
 //
 // Authorization (type level) is the union of the token's scope grants (docs/security.md):
 //   - system/ scopes grant what they name, on every resource of the type.
@@ -22,9 +28,12 @@
 // Thread-safe.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "auth/jwt.h"
 #include "auth/key_cache.h"
@@ -44,10 +53,27 @@ class SmartAuthenticator : public Authenticator {
                      std::function<int64_t()> now_seconds);
   AuthResult Authenticate(std::string_view authorization, bool may_block) override;
 
+  static constexpr size_t kMaxCachedTokens = 10000;
+
  private:
+  using Digest = std::array<unsigned char, 32>;  // SHA-256 of a token
+  struct DigestHash {
+    size_t operator()(const Digest& d) const;
+  };
+  struct Verified {
+    Principal principal;
+    int64_t exp = 0;
+    int64_t nbf = 0;
+    std::shared_ptr<const KeySet> keys;  // the set it was verified with
+  };
+  // The full check (steps 2-6), on a cache miss.
+  AuthResult Verify(std::string_view token, bool may_block);
+
   const SmartAuthOptions options_;
   KeyCache& keys_;
   const std::function<int64_t()> now_seconds_;
+  std::mutex cache_mu_;
+  std::unordered_map<Digest, Verified, DigestHash> cache_;  // guarded by cache_mu_
 };
 
 class SmartAuthorizer : public Authorizer {

@@ -12,11 +12,16 @@ namespace {
 
 std::string_view LetterOf(Permission p) {
   switch (p) {
-    case kPermCreate: return "c (create)";
-    case kPermRead: return "r (read)";
-    case kPermUpdate: return "u (update)";
-    case kPermDelete: return "d (delete)";
-    case kPermSearch: return "s (search)";
+    case kPermCreate:
+      return "c (create)";
+    case kPermRead:
+      return "r (read)";
+    case kPermUpdate:
+      return "u (update)";
+    case kPermDelete:
+      return "d (delete)";
+    case kPermSearch:
+      return "s (search)";
   }
   return "?";
 }
@@ -223,7 +228,8 @@ Status NarrowSystemSearch(const Access& access, const search::Query& query, bool
       if (!InPatientCompartmentDefinition(t))
         return Status(ErrorCode::kForbidden, "forbidden",
                       "insufficient_scope: with a patient-context token, a system search covers "
-                      "the patient's compartment; " + t + " is not in it (search it on its own)");
+                      "the patient's compartment; " +
+                          t + " is not in it (search it on its own)");
     types = query.types;
   } else {
     if (access.Allows("*", kPermSearch)) return Status::Ok();

@@ -649,8 +649,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kVRead: {
       ResourceKey key{kDefaultTenant, e.in.type, e.in.id};
       // Patient context: only resources in the patient's compartment.
-      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), key.type, key.id); !s.ok())
-        return s;
+      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), key.type, key.id); !s.ok()) return s;
       auto latest = txn.ReadLatest(key);
       if (!latest.ok()) return latest.status();
       std::optional<StoredResource> res;

@@ -16,9 +16,9 @@
 #include <string_view>
 
 #include "core/thread_pool.h"
-#include "rest/access.h"
 #include "kiln/status.h"
 #include "kiln/store.h"
+#include "rest/access.h"
 #include "rest/negotiation.h"
 #include "rest/service.h"
 

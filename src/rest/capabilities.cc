@@ -15,9 +15,10 @@ namespace {
 // rest.security for SMART on FHIR (App Launch 1.0 section "Declaring support for OAuth2
 // endpoints"; 2.0 prefers .well-known/smart-configuration, which Kiln serves as well).
 void AppendSecurity(std::string& out, const SecurityInfo& s) {
-  out += "\"security\":{\"extension\":[{\"url\":"
-         "\"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris\","
-         "\"extension\":[";
+  out +=
+      "\"security\":{\"extension\":[{\"url\":"
+      "\"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris\","
+      "\"extension\":[";
   bool first = true;
   for (const auto& [name, url] :
        {std::pair<const char*, const std::string*>{"authorize", &s.authorize_url},
@@ -33,14 +34,15 @@ void AppendSecurity(std::string& out, const SecurityInfo& s) {
     out += name;
     out += "\",\"valueUri\":" + core::JsonQuote(*url) + "}";
   }
-  out += "]}],\"service\":[{\"coding\":[{\"system\":"
-         "\"http://terminology.hl7.org/CodeSystem/restful-security-service\",\"code\":"
-         "\"SMART-on-FHIR\",\"display\":\"SMART-on-FHIR\"}],\"text\":\"OAuth2 bearer tokens "
-         "(JWT) using the SMART App Launch profile\"}],\"description\":\"Every request except "
-         "GET /metadata and GET /.well-known/smart-configuration needs an OAuth2 bearer token "
-         "(RFC 6750) issued by the authorization server named in "
-         ".well-known/smart-configuration; SMART v1 and v2 scopes are enforced per resource "
-         "type.\"},";
+  out +=
+      "]}],\"service\":[{\"coding\":[{\"system\":"
+      "\"http://terminology.hl7.org/CodeSystem/restful-security-service\",\"code\":"
+      "\"SMART-on-FHIR\",\"display\":\"SMART-on-FHIR\"}],\"text\":\"OAuth2 bearer tokens "
+      "(JWT) using the SMART App Launch profile\"}],\"description\":\"Every request except "
+      "GET /metadata and GET /.well-known/smart-configuration needs an OAuth2 bearer token "
+      "(RFC 6750) issued by the authorization server named in "
+      ".well-known/smart-configuration; SMART v1 and v2 scopes are enforced per resource "
+      "type.\"},";
 }
 
 bool Supported(InteractionKind kind) {

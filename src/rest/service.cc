@@ -182,8 +182,8 @@ http::Response UnauthenticatedResponse(const Status& s, const http::Request& req
   http::Response r = ErrorResponse(s, req.request_id, false, label);
   std::string challenge = "Bearer realm=\"" + QuotableDescription(realm) + "\"";
   if (s.error() == ErrorCode::kUnauthenticated && !req.Header("Authorization").empty())
-    challenge += ", error=\"invalid_token\", error_description=\"" +
-                 QuotableDescription(s.message()) + "\"";
+    challenge +=
+        ", error=\"invalid_token\", error_description=\"" + QuotableDescription(s.message()) + "\"";
   r.headers.emplace_back("WWW-Authenticate", std::move(challenge));
   return r;
 }
@@ -201,7 +201,8 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
 void Service::Handle(http::Request&& req, http::Responder respond) {
   // SMART discovery (App Launch 2.0): public, JSON whatever the Accept header says.
   std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
-  if (options_.smart_configuration && path == options_.base_path + "/.well-known/smart-configuration") {
+  if (options_.smart_configuration &&
+      path == options_.base_path + "/.well-known/smart-configuration") {
     http::Response r;
     r.interaction = "smart-configuration";
     if (req.method != "GET" && req.method != "HEAD") {
@@ -238,7 +239,8 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
       if (again.kind != AuthResult::Kind::kOk) {
         if (again.kind == AuthResult::Kind::kRetryOffIoThread)  // cannot happen; never allow
           again.status = Status::Unavailable("The token could not be checked");
-        return respond(UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
+        return respond(
+            UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
       }
       Serve(*shared_req, *shared_routed, std::move(again.principal), std::move(respond));
     });
@@ -273,8 +275,7 @@ void Service::Serve(http::Request& req, RouteResult& routed, Principal principal
         Status(ErrorCode::kNotImplemented, "not-supported",
                std::string("The ") + call->in.route->label + " interaction is not supported yet"));
   }
-  if (Status s = CheckInteraction(call->access, call->in, BodyResourceType(call->in, req));
-      !s.ok())
+  if (Status s = CheckInteraction(call->access, call->in, BodyResourceType(call->in, req)); !s.ok())
     return call->Error(s);
   if (req.body.size() > kInlineBodyBytes) {
     auto shared = std::make_shared<http::Request>(std::move(req));
@@ -647,8 +648,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto body = std::make_shared<std::string>(std::move(req.body));
       workers_.Post([this, call, body, prefer] {
         ProcessBundle(std::move(*body), prefer, call->request_id, call->access, options_, store_,
-                      workers_,
-                      [call](Result<std::string> answer) {
+                      workers_, [call](Result<std::string> answer) {
                         if (!answer.ok()) return call->Error(answer.status());
                         http::Response r = NewResponse(*call, 200);
                         SetBody(r, call->format, std::move(answer).value());
@@ -753,8 +753,7 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
   workers_.Post([this, call, link_path, query = std::move(query).value()] {
     auto page = store_.Search(kDefaultTenant, query);
     if (!page.ok()) return call->Error(page.status());
-    if (Status s = FilterPage(call->access, StoreSearch(), *page); !s.ok())
-      return call->Error(s);
+    if (Status s = FilterPage(call->access, StoreSearch(), *page); !s.ok()) return call->Error(s);
     http::Response r = NewResponse(*call, 200);
     SetBody(r, call->format, SearchBundleJson(options_.base_url, link_path, query, *page));
     call->respond(std::move(r));

@@ -51,8 +51,7 @@ class Service : public http::Handler {
 
  private:
   // After authentication: routing errors, negotiation, then Dispatch.
-  void Serve(http::Request& req, RouteResult& routed, Principal principal,
-             http::Responder respond);
+  void Serve(http::Request& req, RouteResult& routed, Principal principal, http::Responder respond);
   // Runs the interaction; on the I/O thread, or on a worker for large bodies.
   void Dispatch(const std::shared_ptr<Call>& call, http::Request& req);
   // Type, system and compartment search (GET, or POST .../_search with a form body).

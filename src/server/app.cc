@@ -231,14 +231,14 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   key_options.issuer = config_.auth_issuer;
   key_options.jwks_uri = config_.auth_jwks_uri;
   key_options.min_refetch_interval = std::chrono::seconds(config_.auth_jwks_refetch_interval);
-  p.keys = std::make_unique<auth::KeyCache>(key_options,
-                                            std::make_unique<auth::CurlFetcher>(fetch),
+  p.keys = std::make_unique<auth::KeyCache>(key_options, std::make_unique<auth::CurlFetcher>(fetch),
                                             [] { return core::NowMicros(); });
   // Start-up prefetch, before any request is served; bounded by the fetch timeouts. If the issuer
   // is unreachable Kiln still starts: tokens are refused until a refetch succeeds.
   if (Status s = p.keys->Refresh(); !s.ok())
-    core::LogWarn("starting without the issuer's keys; tokens are refused until they can be fetched",
-                  {{"issuer", std::string_view(config_.auth_issuer)}});
+    core::LogWarn(
+        "starting without the issuer's keys; tokens are refused until they can be fetched",
+        {{"issuer", std::string_view(config_.auth_issuer)}});
   auth::SmartAuthOptions options;
   options.rules.issuer = config_.auth_issuer;
   options.rules.audiences = {config_.auth_audience.empty() ? rest_options.base_url
@@ -256,8 +256,11 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   rest_options.authorizer = p.authorizer.get();
 
   auth::KeyCache* keys = p.keys.get();
-  auth::SmartConfigurationInputs inputs{config_.auth_issuer, config_.auth_jwks_uri,
-                                        config_.smart_authorize_url, config_.smart_token_url, {}};
+  auth::SmartConfigurationInputs inputs{config_.auth_issuer,
+                                        config_.auth_jwks_uri,
+                                        config_.smart_authorize_url,
+                                        config_.smart_token_url,
+                                        {}};
   // Built per request from the latest issuer metadata (it may arrive after start-up).
   rest_options.smart_configuration = [keys, inputs]() mutable {
     inputs.metadata = keys->metadata();
@@ -273,9 +276,10 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   sec.revoke_url = meta.revocation_endpoint;
   sec.register_url = meta.registration_endpoint;
   sec.manage_url = meta.management_endpoint;
-  core::LogInfo("authentication: smart", {{"issuer", std::string_view(config_.auth_issuer)},
-                                          {"audience", std::string_view(options.rules.audiences[0])},
-                                          {"keys", static_cast<long long>(keys->Keys()->keys.size())}});
+  core::LogInfo("authentication: smart",
+                {{"issuer", std::string_view(config_.auth_issuer)},
+                 {"audience", std::string_view(options.rules.audiences[0])},
+                 {"keys", static_cast<long long>(keys->Keys()->keys.size())}});
 }
 
 void App::Wait() {

@@ -22,15 +22,16 @@ const char* kIssuer = "https://issuer.example";
 const char* kAudience = "https://kiln.example/fhir";
 
 TEST(Base64Url, RoundTripsAndIsStrict) {
-  for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff", 2)})
+  for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
+                                                std::string("\0\xff", 2)})
     EXPECT_EQ(DecodeBase64Url(EncodeBase64Url(s)), s);
   EXPECT_EQ(EncodeBase64Url("\xfb\xff"), "-_8");
   EXPECT_FALSE(DecodeBase64Url("Zg=="));   // padding
   EXPECT_FALSE(DecodeBase64Url("Zm9v+"));  // '+' is standard base64, not url
   EXPECT_FALSE(DecodeBase64Url("Zm9/"));
   EXPECT_FALSE(DecodeBase64Url("Zm9 v"));
-  EXPECT_FALSE(DecodeBase64Url("Z"));      // length 1 mod 4
-  EXPECT_FALSE(DecodeBase64Url("Zh"));     // "f" is "Zg": slack bits set
+  EXPECT_FALSE(DecodeBase64Url("Z"));   // length 1 mod 4
+  EXPECT_FALSE(DecodeBase64Url("Zh"));  // "f" is "Zg": slack bits set
   EXPECT_TRUE(DecodeBase64Url("Zg"));
 }
 
@@ -39,9 +40,14 @@ json::object Header(const std::string& alg, const std::string& kid) {
 }
 
 json::object Claims() {
-  return {{"iss", kIssuer},  {"aud", kAudience},       {"exp", kNow + 300},
-          {"iat", kNow - 5}, {"sub", "client-1"},      {"client_id", "client-1"},
-          {"scope", "system/Patient.rs openid"},       {"patient", "p1"},
+  return {{"iss", kIssuer},
+          {"aud", kAudience},
+          {"exp", kNow + 300},
+          {"iat", kNow - 5},
+          {"sub", "client-1"},
+          {"client_id", "client-1"},
+          {"scope", "system/Patient.rs openid"},
+          {"patient", "p1"},
           {"fhirUser", "Practitioner/7"}};
 }
 
@@ -134,8 +140,8 @@ TEST(Jwt, DecodesHeaderRules) {
   EXPECT_EQ(ok->kid, "k");
 
   auto token_with = [&](json::object header) {
-    std::string input = EncodeBase64Url(json::serialize(header)) + "." +
-                        EncodeBase64Url(json::serialize(Claims()));
+    std::string input =
+        EncodeBase64Url(json::serialize(header)) + "." + EncodeBase64Url(json::serialize(Claims()));
     return input + "." + EncodeBase64Url(key.Sign("RS256", input));
   };
   json::object h = Header("none", "k");
@@ -165,7 +171,7 @@ TEST(Jwt, DecodesHeaderRules) {
   EXPECT_FALSE(DecodeJwt("..").ok());
   EXPECT_FALSE(DecodeJwt(std::string(kMaxTokenBytes + 1, 'a')).ok());
   std::string t = key.Token(Header("RS256", "k"), Claims());
-  EXPECT_FALSE(DecodeJwt(t.substr(0, t.rfind('.') + 1)).ok());  // empty signature
+  EXPECT_FALSE(DecodeJwt(t.substr(0, t.rfind('.') + 1)).ok());       // empty signature
   EXPECT_FALSE(DecodeJwt("W10." + t.substr(t.find('.') + 1)).ok());  // header is []
 }
 
@@ -174,7 +180,10 @@ TEST(Jwt, ChecksClaims) {
   EXPECT_TRUE(CheckClaims(Claims(), rules, kNow).ok());
   auto with = [&](const char* name, json::value v) {
     json::object c = Claims();
-    if (v.is_null()) c.erase(name); else c[name] = v;
+    if (v.is_null())
+      c.erase(name);
+    else
+      c[name] = v;
     return CheckClaims(c, rules, kNow);
   };
   EXPECT_FALSE(with("iss", "https://issuer.example/").ok());
@@ -203,8 +212,8 @@ TEST(Jwt, PrincipalFromClaims) {
   c["scope"] = "system/Patient.rs openid bogus/scope";
   c["tenant_id"] = "t1";
   c["roles"] = json::array{"practitioner", 3};
-  Principal p = PrincipalFromClaims(c, ClaimNames{"scope", "patient", "fhirUser", "tenant_id", "roles"},
-                                    invalid);
+  Principal p = PrincipalFromClaims(
+      c, ClaimNames{"scope", "patient", "fhirUser", "tenant_id", "roles"}, invalid);
   EXPECT_TRUE(p.authenticated);
   EXPECT_EQ(p.subject, "client-1");
   EXPECT_EQ(p.client_id, "client-1");
@@ -226,7 +235,8 @@ class FakeIssuer : public Fetcher {
     ++fetches;
     if (down) return Status::Unavailable("down");
     if (url == std::string(kIssuer) + "/.well-known/openid-configuration")
-      return std::string(R"({"issuer":"https://issuer.example","jwks_uri":"https://issuer.example/jwks","token_endpoint":"https://issuer.example/token"})");
+      return std::string(
+          R"({"issuer":"https://issuer.example","jwks_uri":"https://issuer.example/jwks","token_endpoint":"https://issuer.example/token"})");
     if (url == std::string(kIssuer) + "/jwks") return jwks;
     return Status::Unavailable("404");
   }
@@ -256,14 +266,16 @@ TEST(SmartAuthenticator, AcceptsValidTokensAndRefusesOthers) {
   AuthResult r = h.auth.Authenticate("Bearer " + token, false);
   ASSERT_EQ(r.kind, AuthResult::Kind::kOk) << r.status.message();
   EXPECT_EQ(r.principal.client_id, "client-1");
-  EXPECT_EQ(h.auth.Authenticate("bearer  " + token, false).kind, AuthResult::Kind::kOk);
-  for (std::string bad : std::vector<std::string>{std::string(""), "Bearer", "Bearer ", "Basic " + token, token,
-                          "Bearer " + token + "x", "Bearer " + token.substr(0, token.size() - 2),
-                          "Bearer a b", "Bearer " + token + " " + token}) {
+  EXPECT_EQ(h.auth.Authenticate(std::string("bearer  ") + token, false).kind, AuthResult::Kind::kOk);
+  for (std::string bad : std::vector<std::string>{std::string(""), "Bearer", "Bearer ",
+                                                  "Basic " + token, token, "Bearer " + token + "x",
+                                                  "Bearer " + token.substr(0, token.size() - 2),
+                                                  "Bearer a b", "Bearer " + token + " " + token}) {
     EXPECT_EQ(h.auth.Authenticate(bad, false).kind, AuthResult::Kind::kRejected) << bad;
   }
-  EXPECT_EQ(h.auth.Authenticate("Bearer " + h.key.Token(Header("ES384", "k1"), Claims()), false).kind,
-            AuthResult::Kind::kRejected);
+  EXPECT_EQ(
+      h.auth.Authenticate(std::string("Bearer ") + h.key.Token(Header("ES384", "k1"), Claims()), false).kind,
+      AuthResult::Kind::kRejected);
 }
 
 TEST(SmartAuthenticator, RefetchesUnknownKidsAtMostOncePerInterval) {
@@ -273,7 +285,7 @@ TEST(SmartAuthenticator, RefetchesUnknownKidsAtMostOncePerInterval) {
   const int after_start = h.issuer->fetches;
   // Rotation right after start-up: within the interval, the new kid is refused without a fetch.
   h.Publish({"k1", "k2"});
-  std::string t2 = "Bearer " + h.key.Token(Header("ES256", "k2"), Claims());
+  std::string t2 = std::string("Bearer ") + h.key.Token(Header("ES256", "k2"), Claims());
   EXPECT_EQ(h.auth.Authenticate(t2, false).kind, AuthResult::Kind::kRejected);
   EXPECT_EQ(h.issuer->fetches, after_start);
   // After the interval, the I/O thread is told to retry elsewhere; the blocking retry fetches.
@@ -286,14 +298,14 @@ TEST(SmartAuthenticator, RefetchesUnknownKidsAtMostOncePerInterval) {
   for (int i = 0; i < 100; ++i) {
     std::string kid = "r";
     kid += std::to_string(i);  // (not "r" + ...: GCC 12 warns falsely about that form)
-    std::string t = "Bearer " + h.key.Token(Header("ES256", kid), Claims());
+    std::string t = std::string("Bearer ") + h.key.Token(Header("ES256", kid), Claims());
     EXPECT_EQ(h.auth.Authenticate(t, true).kind, AuthResult::Kind::kRejected);
   }
   EXPECT_EQ(h.issuer->fetches, after_rotation);
   // Issuer down: the cached keys stay in use.
   h.issuer->down = true;
   h.now_micros += 31 * 1000000;
-  std::string t3 = "Bearer " + h.key.Token(Header("ES256", "k3"), Claims());
+  std::string t3 = std::string("Bearer ") + h.key.Token(Header("ES256", "k3"), Claims());
   EXPECT_EQ(h.auth.Authenticate(t3, true).kind, AuthResult::Kind::kRejected);
   EXPECT_EQ(h.auth.Authenticate(t2, false).kind, AuthResult::Kind::kOk);
 }
@@ -306,17 +318,47 @@ TEST(SmartAuthenticator, ClaimFailuresNeverTriggerAFetch) {
   json::object c = Claims();
   c["iss"] = "https://evil.example";
   int before = h.issuer->fetches;
-  EXPECT_EQ(h.auth.Authenticate("Bearer " + h.key.Token(Header("ES256", "zz"), c), true).kind,
+  EXPECT_EQ(h.auth.Authenticate(std::string("Bearer ") + h.key.Token(Header("ES256", "zz"), c), true).kind,
             AuthResult::Kind::kRejected);
   EXPECT_EQ(h.issuer->fetches, before);
+}
+
+TEST(SmartAuthenticator, CachedTokensStillExpireAndFollowKeyRotation) {
+  Harness h;
+  h.Publish({"k1"});
+  ASSERT_TRUE(h.cache.Refresh().ok());
+  json::object c = Claims();
+  c["exp"] = kNow + 100;
+  std::string t = std::string("Bearer ") + h.key.Token(Header("ES256", "k1"), c);
+  EXPECT_EQ(h.auth.Authenticate(t, false).kind, AuthResult::Kind::kOk);
+  EXPECT_EQ(h.auth.Authenticate(t, false).kind, AuthResult::Kind::kOk);  // from the cache
+  EXPECT_EQ(h.auth.Authenticate(t, false).principal.client_id, "client-1");
+  // Past exp (and the skew): refused although it was cached.
+  h.now_micros += 161 * 1000000LL;
+  EXPECT_EQ(h.auth.Authenticate(t, false).kind, AuthResult::Kind::kRejected);
+  // The issuer drops k1: once the keys are refetched, a cached token signed with it is refused.
+  h.now_micros = kNow * 1000000;
+  std::string t2 = std::string("Bearer ") + h.key.Token(Header("ES256", "k1"), Claims());
+  EXPECT_EQ(h.auth.Authenticate(t2, false).kind, AuthResult::Kind::kOk);
+  h.Publish({"k2"});
+  h.now_micros += 31 * 1000000LL;
+  ASSERT_TRUE(h.cache.Refresh().ok());
+  EXPECT_EQ(h.auth.Authenticate(t2, true).kind, AuthResult::Kind::kRejected);
+  // A tampered copy of a cached token is a different token.
+  std::string t3 = std::string("Bearer ") + h.key.Token(Header("ES256", "k2"), Claims());
+  EXPECT_EQ(h.auth.Authenticate(t3, false).kind, AuthResult::Kind::kOk);
+  std::string tampered = t3;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(h.auth.Authenticate(tampered, false).kind, AuthResult::Kind::kRejected);
 }
 
 TEST(SmartAuthorizer, AppliesGrantRules) {
   SmartAuthorizer az;
   Principal p;
   p.authenticated = true;
-  p.grants = ParseScopes("system/Observation.rs user/Patient.read patient/Encounter.rs "
-                         "system/Condition.rs?code=x system/Patient.c patient/Observation.c")
+  p.grants = ParseScopes(
+                 "system/Observation.rs user/Patient.read patient/Encounter.rs "
+                 "system/Condition.rs?code=x system/Patient.c patient/Observation.c")
                  .grants;
   auto allows = [&](const char* type, Permission perm) {
     return az.Decide(p, type, perm) == Decision::kAllow;
@@ -327,7 +369,7 @@ TEST(SmartAuthorizer, AppliesGrantRules) {
   EXPECT_FALSE(allows("ObservationDefinition", kPermRead));
   EXPECT_FALSE(allows("Patient", kPermRead));  // user/ without fhirUser
   EXPECT_TRUE(allows("Patient", kPermCreate));
-  EXPECT_FALSE(allows("*", kPermCreate));      // "every type" needs a * grant
+  EXPECT_FALSE(allows("*", kPermCreate));  // "every type" needs a * grant
   p.fhir_user = "Practitioner/1";
   EXPECT_TRUE(allows("Patient", kPermRead));
   // patient/ without a patient claim: nothing; with one: only in the compartment.

@@ -56,43 +56,31 @@ INSTANTIATE_TEST_SUITE_P(
              "observation-category|laboratory",
              true, C::kPatient, "Observation", kRS,
              "category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"},
-        Case{"user/Observation.s?code=a&status=final", true, C::kUser, "Observation",
-             kPermSearch, "code=a&status=final"},
+        Case{"user/Observation.s?code=a&status=final", true, C::kUser, "Observation", kPermSearch,
+             "code=a&status=final"},
         // malformed: never a grant
-        Case{"", false},
-        Case{"patient", false},
-        Case{"patient/", false},
-        Case{"patient/Observation", false},
-        Case{"patient/Observation.", false},
+        Case{"", false}, Case{"patient", false}, Case{"patient/", false},
+        Case{"patient/Observation", false}, Case{"patient/Observation.", false},
         Case{"patient/.read", false},
-        Case{"patient/Observation.sr", false},     // letters out of order
-        Case{"patient/Observation.rr", false},     // repeated letter
-        Case{"patient/Observation.rsx", false},    // unknown letter
-        Case{"patient/Observation.READ", false},   // case matters
+        Case{"patient/Observation.sr", false},    // letters out of order
+        Case{"patient/Observation.rr", false},    // repeated letter
+        Case{"patient/Observation.rsx", false},   // unknown letter
+        Case{"patient/Observation.READ", false},  // case matters
         Case{"patient/Observation.Read", false},
-        Case{"Patient/Observation.read", false},   // context is lower case
+        Case{"Patient/Observation.read", false},  // context is lower case
         Case{"admin/Observation.read", false},
-        Case{"patient/observation.read", false},   // types start upper case
+        Case{"patient/observation.read", false},  // types start upper case
         Case{"patient/Obs3rvation.read", false},
         Case{"patient/Observation.read?category=x", false},  // v1 has no query
-        Case{"patient/Observation.rs?", false},
-        Case{"patient/Observation.rs?category", false},
-        Case{"patient/Observation.rs?category=", false},
-        Case{"patient/Observation.rs?=x", false},
-        Case{"patient/Observation.rs?a=b&", false},
-        Case{"patient/Observation.rs?a=b&&c=d", false},
-        Case{"patient/Observation.read.write", false},
-        Case{"patient/Obs.ervation.read", false},
-        Case{"patient/**.read", false},
-        Case{"patient/*Observation.read", false},
-        Case{"patient/Observation.read ", false},
-        Case{"patient/Observation.r\"s", false},
-        Case{"patient//Observation.rs", false},
-        Case{"patient/Observation/x.rs", false},
-        Case{"user/Observation.rs\\", false},
-        Case{"user/Observation.writ", false},
-        Case{"user/Observation.*s", false},
-        Case{"patient/Observation.readwrite", false}));
+        Case{"patient/Observation.rs?", false}, Case{"patient/Observation.rs?category", false},
+        Case{"patient/Observation.rs?category=", false}, Case{"patient/Observation.rs?=x", false},
+        Case{"patient/Observation.rs?a=b&", false}, Case{"patient/Observation.rs?a=b&&c=d", false},
+        Case{"patient/Observation.read.write", false}, Case{"patient/Obs.ervation.read", false},
+        Case{"patient/**.read", false}, Case{"patient/*Observation.read", false},
+        Case{"patient/Observation.read ", false}, Case{"patient/Observation.r\"s", false},
+        Case{"patient//Observation.rs", false}, Case{"patient/Observation/x.rs", false},
+        Case{"user/Observation.rs\\", false}, Case{"user/Observation.writ", false},
+        Case{"user/Observation.*s", false}, Case{"patient/Observation.readwrite", false}));
 
 TEST(Scopes, SplitsAndSortsKinds) {
   ParsedScopes p = ParseScopes(

@@ -8,12 +8,11 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <memory>
 #include <stdexcept>
 #include <string>
-
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 
 #include "auth/base64url.h"
 
@@ -25,10 +24,18 @@ class TestKey {
 
   explicit TestKey(Kind kind) : kind_(kind) {
     switch (kind) {
-      case Kind::kRsa2048: pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}); break;
-      case Kind::kRsa1024: pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}); break;
-      case Kind::kP256: pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-      case Kind::kP384: pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
+      case Kind::kRsa2048:
+        pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
+        break;
+      case Kind::kRsa1024:
+        pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024});
+        break;
+      case Kind::kP256:
+        pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+        break;
+      case Kind::kP384:
+        pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+        break;
     }
     if (pkey_ == nullptr) throw std::runtime_error("keygen failed");
   }
@@ -58,7 +65,7 @@ class TestKey {
 
   // Signs `input` for JWS algorithm `alg` (RS256..ES384); ECDSA in JOSE r||s form.
   std::string Sign(const std::string& alg, const std::string& input) const {
-    const EVP_MD* md = alg.ends_with("256") ? EVP_sha256()
+    const EVP_MD* md = alg.ends_with("256")   ? EVP_sha256()
                        : alg.ends_with("384") ? EVP_sha384()
                                               : EVP_sha512();
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
