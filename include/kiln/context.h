@@ -32,19 +32,20 @@ struct ScopeGrant {
 // In auth mode "none" every request has an anonymous Principal (authenticated == false).
 // The claim names the values come from are configurable (docs/security.md).
 struct Principal {
-  bool authenticated = false;       // false: auth mode "none", nothing was checked
-  std::string subject;              // `sub`
-  std::string client_id;            // `client_id` (RFC 9068), else `azp`
-  std::string issuer;               // `iss`
-  std::string scope;                // the granted scopes as sent (space-separated)
-  std::vector<ScopeGrant> grants;   // the resource scopes among them, parsed
-  std::string patient;              // the patient in context (SMART `patient` claim), if any
-  std::string fhir_user;            // `fhirUser`, e.g. "Practitioner/123" or a full URL
-  std::string tenant;               // the tenant claim, if configured and present
+  bool authenticated = false;      // false: auth mode "none", nothing was checked
+  std::string subject;             // `sub`
+  std::string client_id;           // `client_id` (RFC 9068), else `azp`
+  std::string issuer;              // `iss`
+  std::string scope;               // the granted scopes as sent (space-separated)
+  std::vector<ScopeGrant> grants;  // the resource scopes among them, parsed
+  std::string patient;             // the patient in context (SMART `patient` claim), if any
+  std::string fhir_user;           // `fhirUser`, e.g. "Practitioner/123" or a full URL
+  std::string user_patient;  // the Patient id when fhirUser is a Patient (a patient user), else ""
+  std::string tenant;        // the tenant claim, if configured and present
   std::vector<std::string> groups;  // the groups claim, if configured and present
   std::string token_id;             // `jti`, for the audit log
-  int64_t expires_at = 0;  // `exp`, seconds since the epoch
-  int64_t not_before = 0;  // `nbf`, seconds since the epoch (0: none)
+  int64_t expires_at = 0;           // `exp`, seconds since the epoch
+  int64_t not_before = 0;           // `nbf`, seconds since the epoch (0: none)
 };
 
 struct RequestContext {

@@ -49,6 +49,20 @@ std::string StringClaim(const boost::json::object& o, std::string_view name) {
 
 }  // namespace
 
+std::string FhirUserPatient(std::string_view fhir_user) {
+  // "Patient/123" or "https://host/fhir/Patient/123": the last two segments.
+  size_t slash = fhir_user.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return {};
+  std::string_view id = fhir_user.substr(slash + 1);
+  std::string_view rest = fhir_user.substr(0, slash);
+  size_t before = rest.rfind('/');
+  std::string_view type = before == std::string_view::npos ? rest : rest.substr(before + 1);
+  if (type != "Patient" || id.empty() || id.size() > 64) return {};
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return {};
+  return std::string(id);
+}
+
 Status Unauthenticated(std::string description) {
   return Status(ErrorCode::kUnauthenticated, "login", std::move(description));
 }
@@ -160,6 +174,9 @@ Principal PrincipalFromClaims(const boost::json::object& payload, const ClaimNam
   p.token_id = StringClaim(payload, "jti");
   p.patient = StringClaim(payload, names.patient);
   p.fhir_user = StringClaim(payload, names.fhir_user);
+  p.user_patient = FhirUserPatient(p.fhir_user);
+  // A patient user with no launch context: its own record is the patient in context.
+  if (p.patient.empty()) p.patient = p.user_patient;
   p.tenant = StringClaim(payload, names.tenant);
   // Verified already (CheckClaims): exp is present and readable, nbf absent or readable.
   ReadDate(payload, "exp", p.expires_at);

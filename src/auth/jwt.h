@@ -61,6 +61,10 @@ Status CheckClaims(const boost::json::object& payload, const ClaimRules& rules,
 Principal PrincipalFromClaims(const boost::json::object& payload, const ClaimNames& names,
                               std::vector<std::string>& invalid_scopes);
 
+// The id of the Patient a fhirUser claim names ("Patient/123" or ".../fhir/Patient/123"), or ""
+// when it names another kind of user (Practitioner, RelatedPerson, ...) or is malformed.
+std::string FhirUserPatient(std::string_view fhir_user);
+
 // A Status for an unauthenticated request (401, issue code "login").
 Status Unauthenticated(std::string description);
 

@@ -32,6 +32,11 @@ IssuerMetadata KeyCache::metadata() const {
   return metadata_;
 }
 
+bool KeyCache::unavailable() const {
+  std::lock_guard lock(mu_);
+  return last_failed_ && keys_->keys.empty();
+}
+
 bool KeyCache::RefreshAllowed() const {
   std::lock_guard lock(mu_);
   if (fetching_ || last_attempt_micros_ == 0) return true;
@@ -140,6 +145,7 @@ Status KeyCache::Refresh() {
   {
     std::lock_guard lock(mu_);
     fetching_ = false;
+    last_failed_ = !result.ok();
   }
   if (!result.ok())
     core::LogWarn("fetching the issuer's keys failed",

@@ -70,6 +70,10 @@ class KeyCache {
   // How many fetch attempts were made (for /metrics and tests).
   int64_t attempts() const { return attempts_.load(); }
 
+  // True when no keys have ever been loaded and the last attempt failed: the issuer cannot be
+  // reached (or serves nothing usable), so tokens cannot be checked at all.
+  bool unavailable() const;
+
  private:
   Status FetchDiscovery(IssuerMetadata& out);
 
@@ -83,6 +87,7 @@ class KeyCache {
   bool metadata_loaded_ = false;
   int64_t last_attempt_micros_ = 0;  // 0: never
   bool fetching_ = false;
+  bool last_failed_ = false;
   std::atomic<int64_t> attempts_{0};
 };
 

@@ -121,9 +121,16 @@ AuthResult SmartAuthenticator::Verify(std::string_view token, bool may_block) {
 
   std::shared_ptr<const KeySet> keys = keys_.Keys();
   const PublicKey* key = keys->Find(jwt->kid);
+  // Without any keys, because the issuer cannot be reached, no token can be checked: that is
+  // the server's problem, not the client's (503, not 401), and still never an allow.
+  auto unknown_kid = [this] {
+    if (keys_.unavailable())
+      return Reject(Status::Unavailable(
+          "The authorization server's signing keys cannot be fetched; try again later"));
+    return Reject(Unauthenticated("The token's signing key (kid) is not known"));
+  };
   if (key == nullptr) {
-    if (!keys_.RefreshAllowed())
-      return Reject(Unauthenticated("The token's signing key (kid) is not known"));
+    if (!keys_.RefreshAllowed()) return unknown_kid();
     if (!may_block) {
       AuthResult r;
       r.kind = AuthResult::Kind::kRetryOffIoThread;
@@ -132,8 +139,7 @@ AuthResult SmartAuthenticator::Verify(std::string_view token, bool may_block) {
     keys_.Refresh();  // failures are logged there; the kid is then still unknown
     keys = keys_.Keys();
     key = keys->Find(jwt->kid);
-    if (key == nullptr)
-      return Reject(Unauthenticated("The token's signing key (kid) is not known"));
+    if (key == nullptr) return unknown_kid();
   }
   if (!key->Accepts(jwt->alg))
     return Reject(Unauthenticated("The token's algorithm does not fit its signing key"));
@@ -147,9 +153,10 @@ AuthResult SmartAuthenticator::Verify(std::string_view token, bool may_block) {
   if (!invalid.empty()) {
     std::string list;
     for (const std::string& s : invalid) list += (list.empty() ? "" : " ") + s;
-    core::Log(core::LogLevel::kDebug, "token scopes ignored (not SMART resource scopes)",
-              {{"client_id", std::string_view(r.principal.client_id)},
-               {"scopes", std::string_view(list)}});
+    // Once per verified token (the cache spares the repeats), so info is not too chatty.
+    core::LogInfo("token scopes ignored (not SMART resource scopes)",
+                  {{"client_id", std::string_view(r.principal.client_id)},
+                   {"scopes", std::string_view(list)}});
   }
   return r;
 }
@@ -164,7 +171,13 @@ Decision SmartAuthorizer::Decide(const Principal& principal, std::string_view ty
       case ScopeContext::kSystem:
         return Decision::kAllow;
       case ScopeContext::kUser:
-        if (!principal.fhir_user.empty()) return Decision::kAllow;
+        // A patient user (fhirUser is a Patient) is limited to its own compartment, as in FHIR
+        // Works' default rules; other users get what the scope names.
+        if (!principal.user_patient.empty()) {
+          if (principal.user_patient == principal.patient) in_compartment = true;
+        } else if (!principal.fhir_user.empty()) {
+          return Decision::kAllow;
+        }
         break;
       case ScopeContext::kPatient:
         if (!principal.patient.empty()) in_compartment = true;

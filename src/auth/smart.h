@@ -20,7 +20,9 @@
 // Authorization (type level) is the union of the token's scope grants (docs/security.md):
 //   - system/ scopes grant what they name, on every resource of the type.
 //   - user/ scopes grant the same, but only when the token has a fhirUser claim (a user token
-//     without one is not trusted as a user).
+//     without one is not trusted as a user). A patient user (fhirUser is a Patient) gets them
+//     only within its own compartment, like a patient/ scope; the patient in context is then
+//     that Patient (a `patient` claim naming another one makes the user/ scopes grant nothing).
 //   - patient/ scopes grant only within the compartment of the token's `patient`, and nothing
 //     when the token has no patient claim. A broader grant from another scope wins.
 //   - granular v2 scopes (with ?query) grant nothing yet: their filter is not enforced.

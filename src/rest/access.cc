@@ -53,10 +53,10 @@ void CollectCriterionTypes(const search::Criterion& c, std::vector<std::string>&
   for (const search::Criterion& n : c.next) CollectCriterionTypes(n, out);
 }
 
-// Which of `ids` (of `type`) are in the caller's patient compartment: one compartment search
+// Which of `ids` (of `type`) are in Patient/{patient}'s compartment: one compartment search
 // with an _id list (the same plan as GET [base]/Patient/{id}/{type}?_id=...).
-Result<std::set<std::string>> MembersOfCompartment(const Access& access, const SearchFn& search,
-                                                   const std::string& type,
+Result<std::set<std::string>> MembersOfCompartment(const std::string& patient,
+                                                   const SearchFn& search, const std::string& type,
                                                    const std::vector<std::string>& ids) {
   std::set<std::string> members;
   if (ids.empty()) return members;
@@ -65,13 +65,13 @@ Result<std::set<std::string>> MembersOfCompartment(const Access& access, const S
   // records are not reached.
   if (type == "Patient") {
     for (const std::string& id : ids)
-      if (id == access.principal.patient) members.insert(id);
+      if (id == patient) members.insert(id);
     return members;
   }
   std::string list;
   for (const std::string& id : ids) list += (list.empty() ? "" : ",") + id;
   search::QueryOptions options;
-  options.compartment = access.PatientCompartment();
+  options.compartment = search::CompartmentRef{"Patient", patient};
   options.max_count = static_cast<int>(ids.size());
   options.default_count = options.max_count;
   options.strict = true;
@@ -97,9 +97,10 @@ Reach Access::ReachOf(std::string_view type, Permission permission) const {
   }
   if (type == "*" || principal.patient.empty()) return Reach::kNone;
   const bool write = (permission & (kPermCreate | kPermUpdate | kPermDelete)) != 0;
-  if (write) return Reach::kNone;  // patient-context writes: not supported yet (fail closed)
-  // Types outside the Patient compartment are shared data (Medication, Practitioner, ...).
-  if (!InPatientCompartmentDefinition(type)) return Reach::kAll;
+  // Types outside the Patient compartment are shared data (Medication, Practitioner, ...):
+  // readable, not writable. Patient records are not writable with a patient/ scope either.
+  if (!InPatientCompartmentDefinition(type)) return write ? Reach::kNone : Reach::kAll;
+  if (write && type == "Patient") return Reach::kNone;
   return Reach::kPatientCompartment;
 }
 
@@ -164,7 +165,7 @@ Status CheckInteraction(const Access& access, const Interaction& in,
 Status CheckReadable(const Access& access, const SearchFn& search, const std::string& type,
                      const std::string& id) {
   if (access.ReachOf(type, kPermRead) != Reach::kPatientCompartment) return Status::Ok();
-  auto members = MembersOfCompartment(access, search, type, {id});
+  auto members = MembersOfCompartment(access.principal.patient, search, type, {id});
   if (!members.ok()) return members.take_status();
   if (members->count(id) == 0) return Status::NotFound(type + "/" + id + " is not known");
   return Status::Ok();
@@ -262,6 +263,49 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query) {
   return Status::Ok();
 }
 
+PatientWriteGuard::PatientWriteGuard(const Access& access, const std::string& type,
+                                     Permission permission)
+    : active_(access.ReachOf(type, permission) == Reach::kPatientCompartment),
+      type_(type),
+      patient_(access.principal.patient) {}
+
+std::optional<search::CompartmentRef> PatientWriteGuard::compartment() const {
+  if (!active_) return std::nullopt;
+  return search::CompartmentRef{"Patient", patient_};
+}
+
+Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
+  if (!active_) return Status::Ok();
+  auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, type_, id});
+  if (!latest.ok()) return latest.status();
+  if (!*latest || (*latest)->info.deleted) return Status::Ok();  // nothing there to protect
+  SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+  auto members = MembersOfCompartment(patient_, search, type_, {id});
+  if (!members.ok()) return members.take_status();
+  if (members->count(id) != 0) return Status::Ok();
+  return Status(ErrorCode::kForbidden, "forbidden",
+                "insufficient_scope: " + type_ + "/" + id +
+                    " is not in the compartment of Patient/" + patient_ +
+                    ", to which the token is limited");
+}
+
+Status PatientWriteGuard::After(const std::vector<search::IndexEntry>& index) const {
+  if (!active_) return Status::Ok();
+  fhir::NameList params = fhir::CompartmentParams("Patient", type_);
+  for (const search::IndexEntry& e : index) {
+    if (e.kind() != search::IndexKind::kReference) continue;
+    const auto& ref = std::get<search::ReferenceValue>(e.value);
+    if (ref.kind != search::ReferenceKind::kLocal || ref.type != "Patient" || ref.id != patient_)
+      continue;
+    for (std::string_view p : params)
+      if (p == e.param) return Status::Ok();
+  }
+  return Status(ErrorCode::kForbidden, "forbidden",
+                "insufficient_scope: the token is limited to the compartment of Patient/" +
+                    patient_ + ", and the " + type_ + " would not be in it (none of " +
+                    "its compartment references points to Patient/" + patient_ + ")");
+}
+
 Status FilterPage(const Access& access, const SearchFn& search, SearchPage& page) {
   if (!access.enabled()) return Status::Ok();
   size_t matches_before = page.matches.size();
@@ -280,7 +324,7 @@ Status FilterPage(const Access& access, const SearchFn& search, SearchPage& page
   if (to_check.empty()) return Status::Ok();
   std::map<std::string, std::set<std::string>> members;
   for (const auto& [type, ids] : to_check) {
-    auto in = MembersOfCompartment(access, search, type, ids);
+    auto in = MembersOfCompartment(access.principal.patient, search, type, ids);
     if (!in.ok()) return in.take_status();
     members[type] = std::move(in).value();
   }

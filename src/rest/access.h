@@ -26,8 +26,10 @@
 // only the patient's own record is reached (R4's compartment holds the records that link to it,
 // not the patient itself). Types outside the
 // compartment (Medication, Practitioner, Organization, ...) are shared data: readable and
-// searchable, never writable, with a patient/ scope. Patient-context writes are refused for now
-// (403), and so is type or system history.
+// searchable, never writable, with a patient/ scope. Writes (PatientWriteGuard): the resource
+// must be in the compartment before (if it exists) and after the write; Patient records
+// themselves are not writable with a patient/ scope; in Bundles, patient-context writes are
+// refused for now (403), and so is type or system history.
 //
 // An Access with no authorizer (auth mode "none") allows everything. Thread-safe as the borrowed
 // authorizer is.
@@ -103,6 +105,30 @@ Status NarrowSystemSearch(const Access& access, const search::Query& query, bool
 
 // Chained parameters and _has: s on every type they pass through.
 Status CheckSearchCriteria(const Access& access, const search::Query& query);
+
+// A write under a patient context (a patient/ c, u or d grant on a Patient-compartment type):
+// the resource must be in the patient's compartment before the write (if it exists) and as
+// written, so a patient-context token can neither touch another patient's data nor move data
+// out of (or into another patient's part of) the store. Inactive, every check OK, when the
+// caller's reach is not restricted. A copyable value, captured by write closures.
+class PatientWriteGuard {
+ public:
+  PatientWriteGuard(const Access& access, const std::string& type, Permission permission);
+  bool active() const { return active_; }
+  // For conditional writes: the criteria only select resources in the compartment.
+  std::optional<search::CompartmentRef> compartment() const;
+  // Inside the write: the current version of type/id, unless absent or deleted, must be in the
+  // compartment (403 otherwise).
+  Status Before(StoreTxn& txn, const std::string& id) const;
+  // The version being written (its search index entries) must refer to the patient through one
+  // of the compartment's parameters for its type (403 otherwise).
+  Status After(const std::vector<search::IndexEntry>& index) const;
+
+ private:
+  bool active_ = false;
+  std::string type_;
+  std::string patient_;
+};
 
 // Drops the matches and _include/_revinclude entries the caller may not see (included resources
 // under a patient context: those outside its compartment, found with `search`).

@@ -269,6 +269,24 @@ Result<search::Query> QueryForUrl(std::string_view url, const RestOptions& o, st
   return ConditionQuery(routed.interaction.type, routed.interaction.params, limit, what);
 }
 
+// The permission a write entry needs, nullopt for reads and searches.
+std::optional<Permission> WritePermission(InteractionKind kind) {
+  switch (kind) {
+    case InteractionKind::kCreate:
+      return kPermCreate;
+    case InteractionKind::kUpdate:
+    case InteractionKind::kConditionalUpdate:
+    case InteractionKind::kPatch:
+    case InteractionKind::kConditionalPatch:
+      return kPermUpdate;
+    case InteractionKind::kDelete:
+    case InteractionKind::kConditionalDelete:
+      return kPermDelete;
+    default:
+      return std::nullopt;
+  }
+}
+
 // Everything about an entry that can be done before the write transaction.
 Status PrepareEntry(Entry& e, Context& ctx) {
   const RestOptions& o = ctx.options;
@@ -282,6 +300,13 @@ Status PrepareEntry(Entry& e, Context& ctx) {
   e.kind = e.in.route->kind;
   if (Status s = CheckInteraction(ctx.access, e.in); !s.ok()) return s;
   e.may_create = ctx.access.Allows(e.in.type, kPermCreate);
+  // Patient-context writes are checked against the compartment in single requests only
+  // (service.cc); in a Bundle they are refused until the entries get the same checks.
+  if (std::optional<Permission> write = WritePermission(e.kind);
+      write && PatientWriteGuard(ctx.access, e.in.type, *write).active())
+    return Status(ErrorCode::kForbidden, "forbidden",
+                  "insufficient_scope: writes limited to a patient's compartment are not "
+                  "supported in a Bundle yet; send them as single requests");
   const bool needs_resource = e.kind == InteractionKind::kCreate ||
                               e.kind == InteractionKind::kUpdate ||
                               e.kind == InteractionKind::kConditionalUpdate;

@@ -360,11 +360,13 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (!prepared.ok()) return call->Error(prepared.status());
       state->resource = std::move(prepared).value();
       // Conditional create (R4 http 3.1.0.8): If-None-Exist holds search criteria.
+      // Patient context: what is created must be in the patient's compartment (access.h).
+      const PatientWriteGuard guard(call->access, key.type, kPermCreate);
       std::optional<search::Query> condition;
       if (std::string_view ine = req.Header("If-None-Exist"); !ine.empty()) {
         auto params = IfNoneExistParams(ine, key.type, options_.base_path);
         if (!params.ok()) return call->Error(params.status());
-        auto query = ConditionQuery(key.type, *params, 2, "If-None-Exist");
+        auto query = ConditionQuery(key.type, *params, 2, "If-None-Exist", guard.compartment());
         if (!query.ok()) return call->Error(query.status());
         if (Status a = CheckSearchCriteria(call->access, *query); !a.ok()) return call->Error(a);
         condition = std::move(query).value();
@@ -374,6 +376,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto index = IndexFor(state->resource, id);
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
+      if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
           [state, type = key.type, id, condition = std::move(condition)](StoreTxn& txn) -> Status {
@@ -411,7 +414,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto state = std::make_shared<WriteState>();
       auto prepared = ParseResourceBody(req, *call, options_.validation, state->warnings);
       if (!prepared.ok()) return call->Error(prepared.status());
-      auto condition = ConditionQuery(key.type, call->in.params, 2, "A conditional update");
+      const PatientWriteGuard guard(call->access, key.type, kPermUpdate);
+      auto condition =
+          ConditionQuery(key.type, call->in.params, 2, "A conditional update", guard.compartment());
       if (!condition.ok()) return call->Error(condition.status());
       if (Status a = CheckSearchCriteria(call->access, *condition); !a.ok()) return call->Error(a);
       Status if_match_error;
@@ -424,8 +429,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto index = IndexFor(state->resource, body_id.value_or("pending"));
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
+      if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
-      const bool may_create = call->access.Allows(key.type, kPermCreate);
+      const bool may_create = call->access.Reaches(key.type, kPermCreate);
       store_.Write(
           [state, type = key.type, body_id, if_match, may_create,
            condition = std::move(condition).value()](StoreTxn& txn) -> Status {
@@ -476,7 +482,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       // DELETE [type]?criteria (R4 http 3.1.0.7.1): deletes what matches, at most
       // conditional_delete_max resources (one, by default); more matches are a 412.
       const int limit = options_.conditional_delete_max;
-      auto condition = ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete");
+      const PatientWriteGuard guard(call->access, key.type, kPermDelete);
+      auto condition = ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete",
+                                      guard.compartment());
       if (!condition.ok()) return call->Error(condition.status());
       if (Status a = CheckSearchCriteria(call->access, *condition); !a.ok()) return call->Error(a);
       auto state = std::make_shared<WriteState>();
@@ -530,11 +538,14 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto index = IndexFor(state->resource, key.id);
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
+      const PatientWriteGuard guard(call->access, key.type, kPermUpdate);
+      if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       // Update-as-create needs c as well as u: known only inside the write.
-      const bool may_create = call->access.Allows(key.type, kPermCreate);
+      const bool may_create = call->access.Reaches(key.type, kPermCreate);
       store_.Write(
-          [state, key, if_match, may_create](StoreTxn& txn) -> Status {
+          [state, key, if_match, may_create, guard](StoreTxn& txn) -> Status {
+            if (Status s = guard.Before(txn, key.id); !s.ok()) return s;
             if (!may_create) {
               auto latest = txn.ReadLatest(key);
               if (!latest.ok()) return latest.status();
@@ -558,9 +569,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       // a 404, one is patched, more are a 412.
       auto parsed = ParsePatchBody(req);
       if (!parsed.ok()) return call->Error(parsed.status());
+      const PatientWriteGuard guard(call->access, key.type, kPermUpdate);
       std::optional<search::Query> condition;
       if (call->in.route->kind == InteractionKind::kConditionalPatch) {
-        auto query = ConditionQuery(key.type, call->in.params, 2, "A conditional patch");
+        auto query = ConditionQuery(key.type, call->in.params, 2, "A conditional patch",
+                                    guard.compartment());
         if (!query.ok()) return call->Error(query.status());
         if (Status a = CheckSearchCriteria(call->access, *query); !a.ok()) return call->Error(a);
         condition = std::move(query).value();
@@ -571,7 +584,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto state = std::make_shared<WriteState>();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
-          [state, key, if_match, condition = std::move(condition),
+          [state, key, if_match, guard, condition = std::move(condition),
            patch = std::move(parsed).value(),
            policy = options_.validation](StoreTxn& txn) -> Status {
             ResourceKey target = key;
@@ -587,7 +600,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                     " matches the criteria; they must select one resource");
               target.id = found->matches.front().info.id;
             }
-            return AppendPatch(txn, *state, target, patch, if_match, policy);
+            if (Status s = guard.Before(txn, target.id); !s.ok()) return s;
+            if (Status s = AppendPatch(txn, *state, target, patch, if_match, policy); !s.ok())
+              return s;
+            // The patched version must still be the patient's (failing rolls the patch back).
+            return guard.After(state->index);
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
@@ -599,13 +616,18 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
 
     case InteractionKind::kDelete: {
       auto state = std::make_shared<WriteState>();
-      store_.Write([state, key](StoreTxn& txn) -> Status { return AppendDelete(txn, *state, key); },
-                   [state, call](Status s) {
-                     if (!s.ok()) return call->Error(s);
-                     http::Response r = NewResponse(*call, 204);
-                     if (state->changed) AddVersionHeaders(r, state->stored.info);
-                     call->respond(std::move(r));
-                   });
+      const PatientWriteGuard guard(call->access, key.type, kPermDelete);
+      store_.Write(
+          [state, key, guard](StoreTxn& txn) -> Status {
+            if (Status s = guard.Before(txn, key.id); !s.ok()) return s;
+            return AppendDelete(txn, *state, key);
+          },
+          [state, call](Status s) {
+            if (!s.ok()) return call->Error(s);
+            http::Response r = NewResponse(*call, 204);
+            if (state->changed) AddVersionHeaders(r, state->stored.info);
+            call->respond(std::move(r));
+          });
       return;
     }
 

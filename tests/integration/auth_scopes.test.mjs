@@ -24,6 +24,10 @@ const CLIENTS = [
     claims: { patient: 'p1' } },
   { id: 'patient-writer', alg: 'RS256', scopes: ['patient/*.cruds'], claims: { patient: 'p1' } },
   { id: 'patient-no-claim', alg: 'RS256', scopes: ['patient/*.rs'] },
+  { id: 'patient-user', alg: 'ES256', scopes: ['user/*.rs'],
+    claims: { fhirUser: `${'http://kiln.test/fhir'}/Patient/p1` } },
+  { id: 'patient-user-other-context', alg: 'RS256', scopes: ['user/*.rs'],
+    claims: { fhirUser: 'Patient/p1', patient: 'p2' } },
   { id: 'granular', alg: 'RS256',
     scopes: ['system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory'] },
   { id: 'no-fhir-scopes', alg: 'RS256', scopes: ['openid'] },
@@ -170,6 +174,8 @@ test('a scope for one type reaches that type only, interaction by interaction', 
     ['user-no-fhiruser', 'GET', '/Patient/p1', undefined, 403],
     ['patient-no-claim', 'GET', '/Patient/p1', undefined, 403],
     ['patient-no-claim', 'GET', '/Observation', undefined, 403],
+    ['patient-user-other-context', 'GET', '/Observation', undefined, 403],
+    ['patient-user-other-context', 'GET', '/Patient/p2', undefined, 403],
     ['granular', 'GET', '/Observation', undefined, 403],
     ['granular', 'GET', '/Observation/o1', undefined, 403],
     ['no-fhir-scopes', 'GET', '/Patient/p1', undefined, 403],
@@ -259,7 +265,8 @@ test('a patient-context token reaches its own patient\'s compartment only', asyn
     .map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort();
   const mine = ids((await kiln.request('GET', '/Observation?subject=Patient/p1&_count=100', { headers: H('admin') })).json);
   assert.ok(mine.includes('Observation/o1'));
-  for (const client of ['patient-ctx', 'patient-v1']) {
+  // A patient user (fhirUser is a Patient) with user/ scopes is held to the same compartment.
+  for (const client of ['patient-ctx', 'patient-v1', 'patient-user']) {
     const get = (path) => kiln.request('GET', path, { headers: H(client) });
     const expect = async (path, status) => {
       const r = await get(path);
@@ -318,14 +325,6 @@ test('a patient-context token reaches its own patient\'s compartment only', asyn
   assertForbidden(await get('/?_type=Practitioner,Observation'), 'mixed _type');
   // patient/Observation.read only: another type is a 403, as for any scope.
   assertForbidden(await kiln.request('GET', '/Encounter/e1', { headers: H('patient-v1') }), 'patient-v1 Encounter');
-  // Writes with a patient context are refused for now (docs/security.md).
-  for (const [method, path, body] of [
-    ['POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'm' }, subject: { reference: 'Patient/p1' } }],
-    ['PUT', '/Observation/o1', { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'weight' }, subject: { reference: 'Patient/p1' } }],
-    ['DELETE', '/Observation/o1'],
-  ]) {
-    assertForbidden(await kiln.request(method, path, { headers: H('patient-writer'), body }), `patient-writer ${method} ${path}`);
-  }
   // $validate reads and writes nothing: a patient-context c grant may use it.
   r = await kiln.request('POST', '/Observation/$validate', { headers: H('patient-writer'),
     body: { resourceType: 'Observation', status: 'final', code: { text: 'v' } } });
@@ -345,6 +344,59 @@ test('a patient-context token reaches its own patient\'s compartment only', asyn
   // (Searches inside a Bundle do not resolve _include today, with or without auth.)
   assert.ok(!ids(r.json.entry[4].resource).includes('Observation/o2'));
   assert.ok(ids(r.json.entry[4].resource).includes('Observation/o1'));
+});
+
+test('patient-context writes stay inside the patient\'s compartment', async () => {
+  const W = H('patient-writer');
+  const admin = (path) => kiln.request('GET', path, { headers: H('admin') });
+  const obs = (extra) => ({ resourceType: 'Observation', status: 'final', code: { text: 'pw' }, ...extra });
+  const p1 = { subject: { reference: 'Patient/p1' } };
+  const p2 = { subject: { reference: 'Patient/p2' } };
+  const send = (method, path, body, headers = {}) =>
+    kiln.request(method, path, { headers: { ...W, ...headers }, body });
+  // create
+  let r = await send('POST', '/Observation', obs(p1));
+  assert.equal(r.status, 201, r.text);
+  const created = r.json.id;
+  assertForbidden(await send('POST', '/Observation', obs(p2)), 'create for another patient');
+  assertForbidden(await send('POST', '/Observation', obs({})), 'create outside any compartment');
+  assertForbidden(await send('POST', '/Patient', { resourceType: 'Patient' }), 'create a Patient');
+  assertForbidden(await send('POST', '/Practitioner', { resourceType: 'Practitioner' }), 'create shared data');
+  // update
+  r = await send('PUT', `/Observation/${created}`, { ...obs(p1), id: created, status: 'amended' });
+  assert.equal(r.status, 200, r.text);
+  assertForbidden(await send('PUT', `/Observation/${created}`, { ...obs(p2), id: created }), 'move to another patient');
+  assertForbidden(await send('PUT', '/Observation/o2', { ...obs(p1), id: 'o2' }), 'take over another patient\'s resource');
+  assert.equal((await admin('/Observation/o2')).json.subject.reference, 'Patient/p2');
+  r = await send('PUT', '/Observation/pw-new', { ...obs(p1), id: 'pw-new' });
+  assert.equal(r.status, 201, r.text);
+  assertForbidden(await send('PUT', '/Patient/p1', { resourceType: 'Patient', id: 'p1' }), 'update the Patient');
+  // patch: checked before and after, rolled back when the result leaves the compartment
+  const jp = { 'Content-Type': 'application/json-patch+json' };
+  r = await send('PATCH', `/Observation/${created}`, JSON.stringify([{ op: 'replace', path: '/status', value: 'final' }]), jp);
+  assert.equal(r.status, 200, r.text);
+  r = await send('PATCH', `/Observation/${created}`, JSON.stringify([{ op: 'replace', path: '/subject/reference', value: 'Patient/p2' }]), jp);
+  assertForbidden(r, 'patch into another compartment');
+  assert.equal((await admin(`/Observation/${created}`)).json.subject.reference, 'Patient/p1');
+  assertForbidden(await send('PATCH', '/Observation/o2', JSON.stringify([{ op: 'replace', path: '/status', value: 'final' }]), jp), 'patch another patient\'s');
+  // conditional forms only select the patient's resources (o2 has code "height", of p2)
+  r = await send('POST', '/Observation', obs({ ...p1, code: { text: 'height' } }), { 'If-None-Exist': 'code:text=height' });
+  assert.equal(r.status, 201, `If-None-Exist must not find another patient's: ${r.text}`);
+  r = await send('DELETE', '/Observation?code:text=height&subject=Patient/p2');
+  assert.ok(r.status === 204 || r.status === 404 || r.status === 200, r.text);
+  assert.equal((await admin('/Observation/o2')).status, 200, 'o2 survives a conditional delete');
+  r = await send('PUT', '/Observation?_id=o2', { ...obs(p1) });
+  assert.equal(r.status, 201, `a conditional update creates rather than touch o2: ${r.text}`);
+  assert.equal((await admin('/Observation/o2')).json.subject.reference, 'Patient/p2');
+  // delete
+  assertForbidden(await send('DELETE', '/Observation/o2'), 'delete another patient\'s');
+  assert.equal((await admin('/Observation/o2')).status, 200);
+  r = await send('DELETE', `/Observation/${created}`);
+  assert.equal(r.status, 204, r.text);
+  // In a Bundle, patient-context writes are refused for now.
+  r = await kiln.request('POST', '', { headers: W, body: { resourceType: 'Bundle', type: 'batch', entry: [
+    { resource: obs(p1), request: { method: 'POST', url: 'Observation' } }] } });
+  assert.equal(r.json.entry[0].response.status.slice(0, 3), '403');
 });
 
 test('every Bundle entry is checked against its own type', async () => {
@@ -400,12 +452,15 @@ test('--auth smart needs an issuer; a non-loopback address is allowed with auth'
   const url = await runKiln(['serve', '--auth', 'smart', '--auth-issuer', 'ftp://x', '--port', '0']);
   assert.match(url.stderr, /--auth-issuer/);
   // With auth, any address may be used; an issuer that cannot be reached does not stop start-up,
-  // but no token is accepted until its keys can be fetched.
+  // but no token is accepted until its keys can be fetched (503: the server cannot check it).
   const remote = await startKiln({ args: ['--host', '0.0.0.0', '--auth', 'smart',
-    '--auth-issuer', 'http://127.0.0.1:9', '--auth-fetch-timeout-ms', '500'] });
+    '--auth-issuer', pair.as.issuer, '--auth-jwks-uri', 'http://127.0.0.1:9/jwks',
+    '--base-url', BASE, '--auth-fetch-timeout-ms', '500'] });
   try {
     const r = await remote.request('GET', '/Patient', { headers: H('admin') });
-    assert.equal(r.status, 401);
+    assert.equal(r.status, 503, r.text);
+    assert.match(r.json.issue[0].diagnostics, /signing keys cannot be fetched/);
+    assert.equal((await remote.request('GET', '/Patient')).status, 401, 'no token is still a 401');
     assert.match(remote.stderr, /starting without the issuer's keys/);
   } finally {
     await remote.stop();

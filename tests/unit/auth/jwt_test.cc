@@ -266,16 +266,19 @@ TEST(SmartAuthenticator, AcceptsValidTokensAndRefusesOthers) {
   AuthResult r = h.auth.Authenticate("Bearer " + token, false);
   ASSERT_EQ(r.kind, AuthResult::Kind::kOk) << r.status.message();
   EXPECT_EQ(r.principal.client_id, "client-1");
-  EXPECT_EQ(h.auth.Authenticate(std::string("bearer  ") + token, false).kind, AuthResult::Kind::kOk);
+  EXPECT_EQ(h.auth.Authenticate(std::string("bearer  ") + token, false).kind,
+            AuthResult::Kind::kOk);
   for (std::string bad : std::vector<std::string>{std::string(""), "Bearer", "Bearer ",
                                                   "Basic " + token, token, "Bearer " + token + "x",
                                                   "Bearer " + token.substr(0, token.size() - 2),
                                                   "Bearer a b", "Bearer " + token + " " + token}) {
     EXPECT_EQ(h.auth.Authenticate(bad, false).kind, AuthResult::Kind::kRejected) << bad;
   }
-  EXPECT_EQ(
-      h.auth.Authenticate(std::string("Bearer ") + h.key.Token(Header("ES384", "k1"), Claims()), false).kind,
-      AuthResult::Kind::kRejected);
+  EXPECT_EQ(h.auth
+                .Authenticate(std::string("Bearer ") + h.key.Token(Header("ES384", "k1"), Claims()),
+                              false)
+                .kind,
+            AuthResult::Kind::kRejected);
 }
 
 TEST(SmartAuthenticator, RefetchesUnknownKidsAtMostOncePerInterval) {
@@ -310,6 +313,22 @@ TEST(SmartAuthenticator, RefetchesUnknownKidsAtMostOncePerInterval) {
   EXPECT_EQ(h.auth.Authenticate(t2, false).kind, AuthResult::Kind::kOk);
 }
 
+TEST(SmartAuthenticator, IssuerUnreachableIsUnavailableNotAllowed) {
+  Harness h;
+  h.Publish({"k1"});
+  h.issuer->down = true;
+  EXPECT_FALSE(h.cache.Refresh().ok());
+  std::string t = std::string("Bearer ") + h.key.Token(Header("ES256", "k1"), Claims());
+  AuthResult r = h.auth.Authenticate(t, true);
+  EXPECT_EQ(r.kind, AuthResult::Kind::kRejected);
+  EXPECT_EQ(r.status.error(), ErrorCode::kUnavailable);
+  // Back up: the next allowed refetch loads the keys and the token is accepted.
+  h.issuer->down = false;
+  h.now_micros += 31 * 1000000LL;
+  EXPECT_EQ(h.auth.Authenticate(t, false).kind, AuthResult::Kind::kRetryOffIoThread);
+  EXPECT_EQ(h.auth.Authenticate(t, true).kind, AuthResult::Kind::kOk);
+}
+
 TEST(SmartAuthenticator, ClaimFailuresNeverTriggerAFetch) {
   Harness h;
   h.Publish({"k1"});
@@ -318,8 +337,10 @@ TEST(SmartAuthenticator, ClaimFailuresNeverTriggerAFetch) {
   json::object c = Claims();
   c["iss"] = "https://evil.example";
   int before = h.issuer->fetches;
-  EXPECT_EQ(h.auth.Authenticate(std::string("Bearer ") + h.key.Token(Header("ES256", "zz"), c), true).kind,
-            AuthResult::Kind::kRejected);
+  EXPECT_EQ(
+      h.auth.Authenticate(std::string("Bearer ") + h.key.Token(Header("ES256", "zz"), c), true)
+          .kind,
+      AuthResult::Kind::kRejected);
   EXPECT_EQ(h.issuer->fetches, before);
 }
 
@@ -350,6 +371,39 @@ TEST(SmartAuthenticator, CachedTokensStillExpireAndFollowKeyRotation) {
   std::string tampered = t3;
   tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
   EXPECT_EQ(h.auth.Authenticate(tampered, false).kind, AuthResult::Kind::kRejected);
+}
+
+TEST(Jwt, FhirUserPatient) {
+  EXPECT_EQ(FhirUserPatient("Patient/123"), "123");
+  EXPECT_EQ(FhirUserPatient("https://kiln.example/fhir/Patient/a-b.c"), "a-b.c");
+  EXPECT_EQ(FhirUserPatient("Practitioner/123"), "");
+  EXPECT_EQ(FhirUserPatient("https://x/Patient/"), "");
+  EXPECT_EQ(FhirUserPatient("Patient/1/_history/2"), "");
+  EXPECT_EQ(FhirUserPatient("Patient/a b"), "");
+  EXPECT_EQ(FhirUserPatient("RelatedPerson/9"), "");
+  EXPECT_EQ(FhirUserPatient(""), "");
+  EXPECT_EQ(FhirUserPatient("Patient"), "");
+}
+
+TEST(SmartAuthorizer, PatientUsersAreLimitedToTheirCompartment) {
+  SmartAuthorizer az;
+  std::vector<std::string> invalid;
+  json::object c = Claims();
+  c.erase("patient");
+  c["fhirUser"] = "https://kiln.example/fhir/Patient/me";
+  c["scope"] = "user/*.rs";
+  Principal p = PrincipalFromClaims(c, ClaimNames{}, invalid);
+  EXPECT_EQ(p.user_patient, "me");
+  EXPECT_EQ(p.patient, "me");
+  EXPECT_EQ(az.Decide(p, "Observation", kPermRead), Decision::kAllowInPatientCompartment);
+  // A launch context naming another patient: the user scopes grant nothing.
+  c["patient"] = "someone-else";
+  p = PrincipalFromClaims(c, ClaimNames{}, invalid);
+  EXPECT_EQ(az.Decide(p, "Observation", kPermRead), Decision::kDeny);
+  // A practitioner user gets what the scope names.
+  c["fhirUser"] = "Practitioner/doc";
+  p = PrincipalFromClaims(c, ClaimNames{}, invalid);
+  EXPECT_EQ(az.Decide(p, "Observation", kPermRead), Decision::kAllow);
 }
 
 TEST(SmartAuthorizer, AppliesGrantRules) {
