@@ -133,15 +133,23 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     case InteractionKind::kCreate:
       return Need(access, t, kPermCreate, "create");
     case InteractionKind::kUpdate:
-    case InteractionKind::kConditionalUpdate:
       // Creating through PUT also needs c: checked where it is known (the write).
       return Need(access, t, kPermUpdate, "update");
     case InteractionKind::kPatch:
-    case InteractionKind::kConditionalPatch:
       return Need(access, t, kPermUpdate, "patch");
     case InteractionKind::kDelete:
-    case InteractionKind::kConditionalDelete:
       return Need(access, t, kPermDelete, "delete");
+    // A conditional write's criteria are a search (its answer tells whether anything matches):
+    // it needs s as well.
+    case InteractionKind::kConditionalUpdate:
+      if (Status s = Need(access, t, kPermUpdate, "update"); !s.ok()) return s;
+      return Need(access, t, kPermSearch, "a conditional update's criteria");
+    case InteractionKind::kConditionalPatch:
+      if (Status s = Need(access, t, kPermUpdate, "patch"); !s.ok()) return s;
+      return Need(access, t, kPermSearch, "a conditional patch's criteria");
+    case InteractionKind::kConditionalDelete:
+      if (Status s = Need(access, t, kPermDelete, "delete"); !s.ok()) return s;
+      return Need(access, t, kPermSearch, "a conditional delete's criteria");
     case InteractionKind::kSearchType:
       return Need(access, t, kPermSearch, "search");
     case InteractionKind::kSearchSystem:
@@ -160,6 +168,11 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     }
   }
   return Status(ErrorCode::kForbidden, "forbidden", "insufficient_scope: unknown interaction");
+}
+
+Status CheckIfNoneExist(const Access& access, const std::string& type) {
+  if (Status s = Need(access, type, kPermSearch, "If-None-Exist (a search)"); !s.ok()) return s;
+  return Need(access, type, kPermRead, "If-None-Exist (it returns the match)");
 }
 
 Status CheckReadable(const Access& access, const SearchFn& search, const std::string& type,

@@ -13,7 +13,9 @@
 //   compartment search                      s on the type searched (for "*": narrowed)
 //   system history                          s on every type (system/*.s, user/*.rs, ...)
 //   create                                  c;  update (PUT) u, and c as well when it creates
-//   patch                                   u;  delete d;  conditional forms the same
+//   patch                                   u;  delete d
+//   conditional update/patch/delete         as above, and s (the criteria are a search)
+//   create with If-None-Exist               c, s and r (a match is returned)
 //   $validate                               c or u on the resource's type
 //   _include/_revinclude results            entries the caller may not read are dropped
 //   batch/transaction                       every entry checked on its own (a transaction fails
@@ -82,6 +84,9 @@ Status Forbidden(std::string_view type, Permission permission, std::string_view 
 // bound.
 Status CheckInteraction(const Access& access, const Interaction& in,
                         std::string_view resource_type = {});
+
+// A create with If-None-Exist: its criteria are a search, and a match is returned: s and r.
+Status CheckIfNoneExist(const Access& access, const std::string& type);
 
 // For a read, vread or instance history under a patient context: is `type`/`id` in the patient's
 // compartment? Not (or not any more) -> 404, so that other patients' ids are not confirmed.

@@ -324,6 +324,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       e.id = it != ctx.targets.end() ? it->second.substr(it->second.find('/') + 1)
                                      : core::NewResourceId();
       if (!e.if_none_exist.empty()) {
+        if (Status s = CheckIfNoneExist(ctx.access, e.in.type); !s.ok()) return s;
         auto params = IfNoneExistParams(e.if_none_exist, e.in.type, o.base_path);
         if (!params.ok()) return params.status();
         auto query = ConditionQuery(e.in.type, *params, 2, "ifNoneExist");

@@ -364,6 +364,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       const PatientWriteGuard guard(call->access, key.type, kPermCreate);
       std::optional<search::Query> condition;
       if (std::string_view ine = req.Header("If-None-Exist"); !ine.empty()) {
+        if (Status s = CheckIfNoneExist(call->access, key.type); !s.ok()) return call->Error(s);
         auto params = IfNoneExistParams(ine, key.type, options_.base_path);
         if (!params.ok()) return call->Error(params.status());
         auto query = ConditionQuery(key.type, *params, 2, "If-None-Exist", guard.compartment());

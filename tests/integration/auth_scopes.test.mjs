@@ -160,6 +160,10 @@ test('a scope for one type reaches that type only, interaction by interaction', 
     ['obs-updater', 'PUT', '/Observation?code=never-matches-anything', { resourceType: 'Observation', status: 'final', code: { text: 'u' } }, 403],
     ['obs-updater', 'POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'u' } }, 403],
     ['obs-updater', 'DELETE', '/Observation/o2', undefined, 403],
+    // Conditional writes search: they need s, and If-None-Exist r as well (it returns the match).
+    ['obs-writer', 'DELETE', '/Observation?code:text=w', undefined, 403],
+    ['obs-writer', 'PUT', '/Observation?code:text=w', { resourceType: 'Observation', status: 'final', code: { text: 'w' } }, 403],
+    ['obs-writer', 'PATCH', '/Observation?code:text=w', undefined, 403],
     ['validator', 'POST', '/Patient/$validate', { resourceType: 'Patient' }, 200],
     ['validator', 'POST', '/$validate', { resourceType: 'Patient' }, 200],
     ['validator', 'POST', '/$validate', { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, 403],
@@ -188,11 +192,21 @@ test('a scope for one type reaches that type only, interaction by interaction', 
     if (method === 'POST' && path.endsWith('/_search')) {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
       sendBody = 'status=final';
+    } else if (method === 'PATCH') {
+      headers['Content-Type'] = 'application/json-patch+json';
+      sendBody = JSON.stringify([{ op: 'replace', path: '/status', value: 'final' }]);
     }
     const r = await kiln.request(method, path, { headers, body: sendBody });
     if (expected === 403) assertForbidden(r, what);
     else assert.equal(r.status, expected, `${what}: ${r.text}`);
   }
+  // If-None-Exist returns a match: a client with c but without r and s may not use it.
+  const ine = { 'If-None-Exist': 'code:text=weight' };
+  assertForbidden(await kiln.request('POST', '/Observation', { headers: { ...H('obs-writer'), ...ine },
+    body: { resourceType: 'Observation', status: 'final', code: { text: 'weight' } } }), 'If-None-Exist without r');
+  const found = await kiln.request('POST', '/Observation', { headers: { ...H('admin'), ...ine },
+    body: { resourceType: 'Observation', status: 'final', code: { text: 'weight' } } });
+  assert.equal(found.status, 200, found.text);
   // PATCH needs u.
   const patch = [{ op: 'replace', path: '/status', value: 'final' }];
   const jp = { 'Content-Type': 'application/json-patch+json' };
