@@ -13,8 +13,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "kiln/context.h"
 #include "kiln/status.h"
@@ -56,6 +59,14 @@ enum class Decision : uint8_t {
   kAllowInPatientCompartment  // only on resources in Patient/{principal.patient}'s compartment
 };
 
+// Access to only the resources that match a search (SMART v2 granular scopes such as
+// `user/Observation.rs?category=...|laboratory`): the query's parameters, and whether the
+// patient's compartment applies as well.
+struct GranularGrant {
+  std::vector<std::pair<std::string, std::string>> params;  // decoded name=value, AND-ed
+  bool patient_compartment = false;
+};
+
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
@@ -64,6 +75,12 @@ class Authorizer {
   // to the resources is the caller's job (rest/access.h).
   virtual Decision Decide(const Principal& principal, std::string_view type,
                           Permission permission) const = 0;
+  // When Decide denies: whether granular grants still allow `permission` on the resources of
+  // `type` that match a search. nullopt: they do not (or cannot be combined into one search).
+  virtual std::optional<GranularGrant> Granular(const Principal& principal, std::string_view type,
+                                                Permission permission) const {
+    return std::nullopt;
+  }
 };
 
 }  // namespace kiln

@@ -161,11 +161,69 @@ AuthResult SmartAuthenticator::Verify(std::string_view token, bool may_block) {
   return r;
 }
 
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A scope's query value as a search value: percent-escapes decoded (scopes may carry `%7C` for
+// `|`); nullopt when an escape is malformed.
+std::optional<std::string> DecodeFilterValue(std::string_view v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != '%') {
+      out += v[i];
+      continue;
+    }
+    if (i + 2 >= v.size()) return std::nullopt;
+    int hi = HexDigit(v[i + 1]);
+    int lo = HexDigit(v[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// "a=1&b=2" -> {{a,1},{b,2}}, values decoded.
+std::optional<std::vector<std::pair<std::string, std::string>>> FilterParams(
+    std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    auto value = DecodeFilterValue(pair.substr(eq + 1));
+    if (!value) return std::nullopt;
+    out.emplace_back(std::string(pair.substr(0, eq)), std::move(*value));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+// A value joined into a comma-separated OR list: its own commas escaped (R4 search escaping).
+std::string EscapeCommas(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == ',') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 Decision SmartAuthorizer::Decide(const Principal& principal, std::string_view type,
                                  Permission permission) const {
   bool in_compartment = false;
   for (const ScopeGrant& g : principal.grants) {
-    if (!g.filter.empty()) continue;  // granular scopes: filter not enforced yet (fail closed)
+    if (!g.filter.empty()) continue;  // granular scopes: see Granular()
     if ((g.type != "*" && g.type != type) || (g.permissions & permission) == 0) continue;
     switch (g.context) {
       case ScopeContext::kSystem:
@@ -185,6 +243,52 @@ Decision SmartAuthorizer::Decide(const Principal& principal, std::string_view ty
     }
   }
   return in_compartment ? Decision::kAllowInPatientCompartment : Decision::kDeny;
+}
+
+std::optional<GranularGrant> SmartAuthorizer::Granular(const Principal& principal,
+                                                       std::string_view type,
+                                                       Permission permission) const {
+  std::vector<std::vector<std::pair<std::string, std::string>>> filters;
+  bool patient = false;
+  for (const ScopeGrant& g : principal.grants) {
+    // Granular grants on "*" are not applied: a query means something for one type only.
+    if (g.filter.empty() || g.type != type || (g.permissions & permission) == 0) continue;
+    switch (g.context) {
+      case ScopeContext::kSystem:
+        break;
+      case ScopeContext::kUser:
+        if (principal.fhir_user.empty()) continue;
+        if (!principal.user_patient.empty()) {
+          if (principal.user_patient != principal.patient) continue;
+          patient = true;
+        }
+        break;
+      case ScopeContext::kPatient:
+        if (principal.patient.empty()) continue;
+        patient = true;  // mixed with system/user granular grants: the stricter reading
+        break;
+    }
+    auto params = FilterParams(g.filter);
+    if (!params) return std::nullopt;  // a malformed grant spoils the combination: closed
+    filters.push_back(std::move(*params));
+  }
+  if (filters.empty()) return std::nullopt;
+  GranularGrant grant;
+  grant.patient_compartment = patient;
+  if (filters.size() == 1) {
+    grant.params = std::move(filters.front());
+    return grant;
+  }
+  // Several: OR-able only as one parameter with comma-separated values.
+  std::string name;
+  std::string values;
+  for (const auto& f : filters) {
+    if (f.size() != 1 || (!name.empty() && f[0].first != name)) return std::nullopt;
+    name = f[0].first;
+    values += (values.empty() ? "" : ",") + EscapeCommas(f[0].second);
+  }
+  grant.params.emplace_back(name, values);
+  return grant;
 }
 
 }  // namespace kiln::auth

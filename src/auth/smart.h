@@ -25,7 +25,10 @@
 //     that Patient (a `patient` claim naming another one makes the user/ scopes grant nothing).
 //   - patient/ scopes grant only within the compartment of the token's `patient`, and nothing
 //     when the token has no patient claim. A broader grant from another scope wins.
-//   - granular v2 scopes (with ?query) grant nothing yet: their filter is not enforced.
+//   - granular v2 scopes (with ?query, on a named type) grant access to the resources that match
+//     their query (Granular()), when no plain scope grants more. Several granular scopes for one
+//     type and permission are OR-ed when they filter on the same single parameter (their values
+//     are joined with commas, search's OR); any other combination grants nothing (fail closed).
 //
 // Thread-safe.
 #pragma once
@@ -82,6 +85,8 @@ class SmartAuthorizer : public Authorizer {
  public:
   Decision Decide(const Principal& principal, std::string_view type,
                   Permission permission) const override;
+  std::optional<GranularGrant> Granular(const Principal& principal, std::string_view type,
+                                        Permission permission) const override;
 };
 
 // Extracts the token from an Authorization header value: "Bearer <token68>". Returns "" (and

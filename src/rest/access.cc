@@ -53,29 +53,63 @@ void CollectCriterionTypes(const search::Criterion& c, std::vector<std::string>&
   for (const search::Criterion& n : c.next) CollectCriterionTypes(n, out);
 }
 
-// Which of `ids` (of `type`) are in Patient/{patient}'s compartment: one compartment search
-// with an _id list (the same plan as GET [base]/Patient/{id}/{type}?_id=...).
-Result<std::set<std::string>> MembersOfCompartment(const std::string& patient,
-                                                   const SearchFn& search, const std::string& type,
-                                                   const std::vector<std::string>& ids) {
+// What a restricted reach limits a caller to: a patient's compartment, a granular scope's search,
+// or both.
+struct Restriction {
+  std::string patient;          // "": no compartment
+  search::SearchParams filter;  // empty: no granular search
+};
+
+Restriction RestrictionOf(const Access& access, const std::string& type, Permission permission) {
+  Restriction r;
+  switch (access.ReachOf(type, permission)) {
+    case Reach::kPatientCompartment:
+      r.patient = access.principal.patient;
+      break;
+    case Reach::kFiltered:
+      if (auto grant = access.FilterOf(type, permission)) {
+        r.filter = grant->params;
+        if (grant->patient_compartment) r.patient = access.principal.patient;
+      }
+      break;
+    case Reach::kNone:
+    case Reach::kAll:
+      break;
+  }
+  return r;
+}
+
+// Which of `ids` (of `type`) the restriction lets through: one search with an _id list, in the
+// compartment (the same plan as GET [base]/Patient/{id}/{type}?_id=...) and/or with the
+// granular scope's parameters.
+Result<std::set<std::string>> Members(const Restriction& restriction, const SearchFn& search,
+                                      const std::string& type,
+                                      const std::vector<std::string>& ids) {
   std::set<std::string> members;
-  if (ids.empty()) return members;
+  std::vector<std::string> candidates = ids;
+  bool compartment = !restriction.patient.empty();
   // The patient's own record: R4's Patient compartment lists Patient only through `link` (the
   // records that link to it), not the focal resource itself, so it is matched by id, and linked
   // records are not reached.
-  if (type == "Patient") {
-    for (const std::string& id : ids)
-      if (id == patient) members.insert(id);
-    return members;
+  if (compartment && type == "Patient") {
+    std::erase_if(candidates, [&](const std::string& id) { return id != restriction.patient; });
+    compartment = false;
+    if (restriction.filter.empty()) {
+      members.insert(candidates.begin(), candidates.end());
+      return members;
+    }
   }
+  if (candidates.empty()) return members;
   std::string list;
-  for (const std::string& id : ids) list += (list.empty() ? "" : ",") + id;
+  for (const std::string& id : candidates) list += (list.empty() ? "" : ",") + id;
   search::QueryOptions options;
-  options.compartment = search::CompartmentRef{"Patient", patient};
-  options.max_count = static_cast<int>(ids.size());
+  if (compartment) options.compartment = search::CompartmentRef{"Patient", restriction.patient};
+  options.max_count = static_cast<int>(candidates.size());
   options.default_count = options.max_count;
   options.strict = true;
-  auto query = search::ParseQuery({type}, {{"_id", list}, {"_total", "none"}}, options);
+  search::SearchParams params = {{"_id", list}, {"_total", "none"}};
+  params.insert(params.end(), restriction.filter.begin(), restriction.filter.end());
+  auto query = search::ParseQuery({type}, params, options);
   if (!query.ok()) return query.take_status();
   auto page = search(*query);
   if (!page.ok()) return page.take_status();
@@ -85,18 +119,27 @@ Result<std::set<std::string>> MembersOfCompartment(const std::string& patient,
 
 }  // namespace
 
+std::optional<GranularGrant> Access::FilterOf(std::string_view type, Permission permission) const {
+  if (authorizer == nullptr) return std::nullopt;
+  return authorizer->Granular(principal, type, permission);
+}
+
 Reach Access::ReachOf(std::string_view type, Permission permission) const {
   if (authorizer == nullptr) return Reach::kAll;
+  const bool write = (permission & (kPermCreate | kPermUpdate | kPermDelete)) != 0;
   switch (authorizer->Decide(principal, type, permission)) {
     case Decision::kAllow:
       return Reach::kAll;
     case Decision::kDeny:
+      // Granular grants: reads and searches of the matching resources; never writes (checking a
+      // written version against a search is not done yet: fail closed).
+      if (!write && type != "*" && authorizer->Granular(principal, type, permission))
+        return Reach::kFiltered;
       return Reach::kNone;
     case Decision::kAllowInPatientCompartment:
       break;
   }
   if (type == "*" || principal.patient.empty()) return Reach::kNone;
-  const bool write = (permission & (kPermCreate | kPermUpdate | kPermDelete)) != 0;
   // Types outside the Patient compartment are shared data (Medication, Practitioner, ...):
   // readable, not writable. Patient records are not writable with a patient/ scope either.
   if (!InPatientCompartmentDefinition(type)) return write ? Reach::kNone : Reach::kAll;
@@ -177,8 +220,9 @@ Status CheckIfNoneExist(const Access& access, const std::string& type) {
 
 Status CheckReadable(const Access& access, const SearchFn& search, const std::string& type,
                      const std::string& id) {
-  if (access.ReachOf(type, kPermRead) != Reach::kPatientCompartment) return Status::Ok();
-  auto members = MembersOfCompartment(access.principal.patient, search, type, {id});
+  Reach reach = access.ReachOf(type, kPermRead);
+  if (reach != Reach::kPatientCompartment && reach != Reach::kFiltered) return Status::Ok();
+  auto members = Members(RestrictionOf(access, type, kPermRead), search, type, {id});
   if (!members.ok()) return members.take_status();
   if (members->count(id) == 0) return Status::NotFound(type + "/" + id + " is not known");
   return Status::Ok();
@@ -188,12 +232,15 @@ Status PrepareSearch(const Access& access, const Interaction& in, std::vector<st
                      search::QueryOptions& options, search::SearchParams& params) {
   if (in.route->kind == InteractionKind::kSearchType) {
     types.push_back(in.type);
-    if (access.ReachOf(in.type, kPermSearch) == Reach::kPatientCompartment) {
+    Restriction r = RestrictionOf(access, in.type, kPermSearch);
+    // The granular scope's parameters join the client's (AND).
+    params.insert(params.end(), r.filter.begin(), r.filter.end());
+    if (!r.patient.empty()) {
       if (in.type == "Patient") {
-        // Only the patient's own record (see MembersOfCompartment); a repeated _id is an AND.
-        params.emplace_back("_id", access.principal.patient);
+        // Only the patient's own record (see Members); a repeated _id is an AND.
+        params.emplace_back("_id", r.patient);
       } else {
-        options.compartment = access.PatientCompartment();
+        options.compartment = search::CompartmentRef{"Patient", r.patient};
       }
     }
     return Status::Ok();
@@ -203,10 +250,15 @@ Status PrepareSearch(const Access& access, const Interaction& in, std::vector<st
   if (compartment == nullptr) return Status::Ok();  // the caller reports the 404
   if (in.search_type != "*") {
     types.push_back(in.search_type);
+    Restriction r = RestrictionOf(access, in.search_type, kPermSearch);
+    params.insert(params.end(), r.filter.begin(), r.filter.end());
   } else {
+    // Types a granular scope filters are searched on their own, not in "*".
     for (const fhir::CompartmentMember& m : compartment->members()) {
       std::string type(m.resource_type());
-      if (access.Reaches(type, kPermSearch)) types.push_back(std::move(type));
+      Reach reach = access.ReachOf(type, kPermSearch);
+      if (reach == Reach::kAll || reach == Reach::kPatientCompartment)
+        types.push_back(std::move(type));
     }
     if (types.empty())
       return Forbidden("*", kPermSearch, "a search of every type in a compartment");
@@ -216,7 +268,7 @@ Status PrepareSearch(const Access& access, const Interaction& in, std::vector<st
   // own patient's.
   bool restricted = false;
   for (const std::string& t : types)
-    restricted |= access.ReachOf(t, kPermSearch) == Reach::kPatientCompartment;
+    restricted |= !RestrictionOf(access, t, kPermSearch).patient.empty();
   if (restricted && !(in.type == "Patient" && in.id == access.principal.patient))
     return Status(ErrorCode::kForbidden, "forbidden",
                   "insufficient_scope: the token is limited to the compartment of Patient/" +
@@ -233,6 +285,10 @@ Status NarrowSystemSearch(const Access& access, const search::Query& query, bool
     for (const std::string& t : query.types) {
       Reach r = access.ReachOf(t, kPermSearch);
       if (r == Reach::kNone) return Forbidden(t, kPermSearch, "search (_type)");
+      if (r == Reach::kFiltered)
+        return Status(ErrorCode::kForbidden, "forbidden",
+                      "insufficient_scope: the token may only search the " + t +
+                          " resources its granular scope selects; search " + t + " on its own");
       restricted |= r == Reach::kPatientCompartment;
     }
     if (!restricted) return Status::Ok();
@@ -251,7 +307,7 @@ Status NarrowSystemSearch(const Access& access, const search::Query& query, bool
     for (const fhir::TypeDef& t : fhir::ResourceTypes()) {
       std::string name(t.name());
       Reach r = access.ReachOf(name, kPermSearch);
-      if (r == Reach::kNone) continue;
+      if (r == Reach::kNone || r == Reach::kFiltered) continue;  // filtered: searched on its own
       restricted |= r == Reach::kPatientCompartment;
       if (InPatientCompartmentDefinition(name)) members.push_back(name);
       types.push_back(std::move(name));
@@ -270,9 +326,13 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query) {
   if (!access.enabled()) return Status::Ok();
   std::vector<std::string> types;
   for (const search::Criterion& c : query.criteria) CollectCriterionTypes(c, types);
-  for (const std::string& t : types)
-    if (!access.Reaches(t, kPermSearch))
+  for (const std::string& t : types) {
+    // Not through a type the caller only reaches by a granular scope's search: the chain would
+    // test resources outside it.
+    Reach r = access.ReachOf(t, kPermSearch);
+    if (r == Reach::kNone || r == Reach::kFiltered)
       return Forbidden(t, kPermSearch, "a chained or _has search parameter through " + t);
+  }
   return Status::Ok();
 }
 
@@ -293,7 +353,7 @@ Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
   if (!latest.ok()) return latest.status();
   if (!*latest || (*latest)->info.deleted) return Status::Ok();  // nothing there to protect
   SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
-  auto members = MembersOfCompartment(patient_, search, type_, {id});
+  auto members = Members(Restriction{patient_, {}}, search, type_, {id});
   if (!members.ok()) return members.take_status();
   if (members->count(id) != 0) return Status::Ok();
   return Status(ErrorCode::kForbidden, "forbidden",
@@ -331,13 +391,14 @@ Status FilterPage(const Access& access, const SearchFn& search, SearchPage& page
   std::map<std::string, std::vector<std::string>> to_check;  // type -> ids in question
   std::erase_if(page.included, [&](const StoredResource& r) {
     Reach reach = access.ReachOf(r.info.type, kPermRead);
-    if (reach == Reach::kPatientCompartment) to_check[r.info.type].push_back(r.info.id);
+    if (reach == Reach::kPatientCompartment || reach == Reach::kFiltered)
+      to_check[r.info.type].push_back(r.info.id);
     return reach == Reach::kNone;
   });
   if (to_check.empty()) return Status::Ok();
   std::map<std::string, std::set<std::string>> members;
   for (const auto& [type, ids] : to_check) {
-    auto in = MembersOfCompartment(access.principal.patient, search, type, ids);
+    auto in = Members(RestrictionOf(access, type, kPermRead), search, type, ids);
     if (!in.ok()) return in.take_status();
     members[type] = std::move(in).value();
   }

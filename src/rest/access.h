@@ -21,6 +21,11 @@
 //   batch/transaction                       every entry checked on its own (a transaction fails
 //                                           whole; a batch entry fails alone)
 //
+// Granular scopes (SMART v2 `?query`, auth/smart.h): reads of resources that do not match the
+// query are 404s, searches of the type get the query's parameters added, included resources
+// that do not match are dropped; such a type is left out of system searches (and of "*"
+// compartment searches), chains may not pass through it, and it is never written.
+//
 // Patient context (a patient/ scope and the token's `patient` claim): a type in the R4 Patient
 // compartment is reached only within Patient/{patient}'s compartment: reads of other resources
 // are 404s, searches get the compartment as a filter (the same machinery as GET
@@ -52,8 +57,9 @@
 
 namespace kiln::rest {
 
-// How far a permission on a type reaches for this caller.
-enum class Reach { kNone, kAll, kPatientCompartment };
+// How far a permission on a type reaches for this caller: nowhere, every resource, the patient's
+// compartment, or the resources that match a granular scope's search (Access::FilterOf).
+enum class Reach { kNone, kAll, kPatientCompartment, kFiltered };
 
 struct Access {
   const Authorizer* authorizer = nullptr;  // nullptr: no access control (auth mode "none")
@@ -71,6 +77,8 @@ struct Access {
   }
   // Patient/{patient}: the compartment a restricted reach is limited to.
   search::CompartmentRef PatientCompartment() const { return {"Patient", principal.patient}; }
+  // For Reach::kFiltered: the granular grant's search, and whether the compartment applies too.
+  std::optional<GranularGrant> FilterOf(std::string_view type, Permission permission) const;
 };
 
 // Runs a search in whatever context the caller is in (the store, or a write transaction).

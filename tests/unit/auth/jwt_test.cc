@@ -406,6 +406,51 @@ TEST(SmartAuthorizer, PatientUsersAreLimitedToTheirCompartment) {
   EXPECT_EQ(az.Decide(p, "Observation", kPermRead), Decision::kAllow);
 }
 
+TEST(SmartAuthorizer, GranularGrants) {
+  SmartAuthorizer az;
+  Principal p;
+  const std::string cat = "category=http://terminology.hl7.org/CodeSystem/observation-category";
+  p.grants = ParseScopes("system/Observation.rs?" + cat + "|laboratory").grants;
+  EXPECT_EQ(az.Decide(p, "Observation", kPermRead), Decision::kDeny);
+  auto g = az.Granular(p, "Observation", kPermRead);
+  ASSERT_TRUE(g);
+  ASSERT_EQ(g->params.size(), 1u);
+  EXPECT_EQ(g->params[0].first, "category");
+  EXPECT_EQ(g->params[0].second,
+            "http://terminology.hl7.org/CodeSystem/observation-category|laboratory");
+  EXPECT_FALSE(g->patient_compartment);
+  EXPECT_FALSE(az.Granular(p, "Observation", kPermCreate));
+  EXPECT_FALSE(az.Granular(p, "Condition", kPermRead));
+  // Same parameter: OR-ed with commas (values' own commas escaped); %XX decoded.
+  p.grants = ParseScopes("system/Observation.rs?" + cat + "%7Cvital-signs system/Observation.rs?" +
+                         cat + "|a,b")
+                 .grants;
+  g = az.Granular(p, "Observation", kPermSearch);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->params[0].second,
+            "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs,"
+            "http://terminology.hl7.org/CodeSystem/observation-category|a\\,b");
+  // Different parameters, several parameters in more than one grant, bad escapes: nothing.
+  p.grants = ParseScopes("system/Observation.rs?category=a system/Observation.rs?code=b").grants;
+  EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
+  p.grants = ParseScopes("system/Observation.rs?code=a&status=final system/Observation.rs?code=b")
+                 .grants;
+  EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
+  p.grants = ParseScopes("system/Observation.rs?code=a%ZZ").grants;
+  EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
+  p.grants = ParseScopes("system/Observation.rs?code=a&status=final").grants;
+  ASSERT_TRUE(az.Granular(p, "Observation", kPermRead));
+  EXPECT_EQ(az.Granular(p, "Observation", kPermRead)->params.size(), 2u);
+  // On "*": not applied. Patient context: needs the claim, and flags the compartment.
+  p.grants = ParseScopes("system/*.rs?code=a").grants;
+  EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
+  p.grants = ParseScopes("patient/Observation.rs?code=a").grants;
+  EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
+  p.patient = "p1";
+  ASSERT_TRUE(az.Granular(p, "Observation", kPermRead));
+  EXPECT_TRUE(az.Granular(p, "Observation", kPermRead)->patient_compartment);
+}
+
 TEST(SmartAuthorizer, AppliesGrantRules) {
   SmartAuthorizer az;
   Principal p;
@@ -435,7 +480,7 @@ TEST(SmartAuthorizer, AppliesGrantRules) {
   // A broader grant wins over a patient one.
   EXPECT_EQ(az.Decide(p, "Observation", kPermRead), Decision::kAllow);
   EXPECT_EQ(az.Decide(p, "Observation", kPermCreate), Decision::kAllowInPatientCompartment);
-  EXPECT_EQ(az.Decide(p, "Condition", kPermRead), Decision::kDeny);  // granular: closed
+  EXPECT_EQ(az.Decide(p, "Condition", kPermRead), Decision::kDeny);  // granular: Granular()
   p.grants = ParseScopes("patient/*.rs").grants;
   EXPECT_EQ(az.Decide(p, "*", kPermSearch), Decision::kAllowInPatientCompartment);
   EXPECT_EQ(az.Decide(p, "Medication", kPermRead), Decision::kAllowInPatientCompartment);
