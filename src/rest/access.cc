@@ -351,7 +351,14 @@ Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
   if (!active_) return Status::Ok();
   auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, type_, id});
   if (!latest.ok()) return latest.status();
-  if (!*latest || (*latest)->info.deleted) return Status::Ok();  // nothing there to protect
+  if (!*latest) return Status::Ok();  // a new resource
+  // A deleted resource has no index rows, so whose it was cannot be told; re-creating it would
+  // hand its history (earlier versions, perhaps another patient's) to this token.
+  if ((*latest)->info.deleted)
+    return Status(ErrorCode::kForbidden, "forbidden",
+                  "insufficient_scope: " + type_ + "/" + id +
+                      " was deleted; a token limited to a patient's compartment cannot create it "
+                      "again");
   SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
   auto members = Members(Restriction{patient_, {}}, search, type_, {id});
   if (!members.ok()) return members.take_status();

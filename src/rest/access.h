@@ -130,8 +130,9 @@ class PatientWriteGuard {
   bool active() const { return active_; }
   // For conditional writes: the criteria only select resources in the compartment.
   std::optional<search::CompartmentRef> compartment() const;
-  // Inside the write: the current version of type/id, unless absent or deleted, must be in the
-  // compartment (403 otherwise).
+  // Inside the write: the current version of type/id, if there is one, must be in the
+  // compartment, and must not be a deletion (whose earlier versions may be another patient's);
+  // 403 otherwise.
   Status Before(StoreTxn& txn, const std::string& id) const;
   // The version being written (its search index entries) must refer to the patient through one
   // of the compartment's parameters for its type (403 otherwise).

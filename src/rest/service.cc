@@ -434,7 +434,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       const bool may_create = call->access.Reaches(key.type, kPermCreate);
       store_.Write(
-          [state, type = key.type, body_id, if_match, may_create,
+          [state, type = key.type, body_id, if_match, may_create, guard,
            condition = std::move(condition).value()](StoreTxn& txn) -> Status {
             auto found = txn.Search(kDefaultTenant, condition);
             if (!found.ok()) return found.status();
@@ -469,6 +469,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             if (*latest && !(*latest)->info.deleted)
               return Status::Conflict(type + "/" + *body_id +
                                       " exists but does not match the criteria");
+            if (Status s = guard.Before(txn, *body_id); !s.ok()) return s;
             return AppendUpdate(txn, *state, target, std::nullopt);
           },
           [state, call, prefer, this](Status s) {

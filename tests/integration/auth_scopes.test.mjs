@@ -421,6 +421,12 @@ test('patient-context writes stay inside the patient\'s compartment', async () =
   r = await send('PUT', '/Observation?_id=o2', { ...obs(p1) });
   assert.equal(r.status, 201, `a conditional update creates rather than touch o2: ${r.text}`);
   assert.equal((await admin('/Observation/o2')).json.subject.reference, 'Patient/p2');
+  // A deleted resource of another patient cannot be re-created (its history would come along).
+  await kiln.request('PUT', '/Observation/gone2', { headers: H('admin'), body: { ...obs(p2), id: 'gone2' } });
+  await kiln.request('DELETE', '/Observation/gone2', { headers: H('admin') });
+  assertForbidden(await send('PUT', '/Observation/gone2', { ...obs(p1), id: 'gone2' }), 're-create a deleted resource');
+  assertForbidden(await send('PUT', '/Observation?_id=nothing', { ...obs(p1), id: 'gone2' }), 're-create by conditional update');
+  assert.equal((await send('GET', '/Observation/gone2/_history')).status, 404);
   // delete
   assertForbidden(await send('DELETE', '/Observation/o2'), 'delete another patient\'s');
   assert.equal((await admin('/Observation/o2')).status, 200);
