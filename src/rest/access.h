@@ -35,8 +35,7 @@
 // compartment (Medication, Practitioner, Organization, ...) are shared data: readable and
 // searchable, never writable, with a patient/ scope. Writes (PatientWriteGuard): the resource
 // must be in the compartment before (if it exists) and after the write; Patient records
-// themselves are not writable with a patient/ scope; in Bundles, patient-context writes are
-// refused for now (403), and so is type or system history.
+// themselves are not writable with a patient/ scope. Type and system history are refused (403).
 //
 // An Access with no authorizer (auth mode "none") allows everything. Thread-safe as the borrowed
 // authorizer is.
@@ -126,6 +125,7 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query);
 // caller's reach is not restricted. A copyable value, captured by write closures.
 class PatientWriteGuard {
  public:
+  PatientWriteGuard() = default;  // inactive
   PatientWriteGuard(const Access& access, const std::string& type, Permission permission);
   bool active() const { return active_; }
   // For conditional writes: the criteria only select resources in the compartment.

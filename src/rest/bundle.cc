@@ -160,7 +160,8 @@ struct Entry {
   std::optional<HistoryQuery> history;         // history: read from the store after the commit
   std::optional<StoredResource> existing;      // create: ifNoneExist found this one
   std::optional<StoredResource> version_read;  // vread: read before the write
-  bool may_create = true;  // the caller has c on the type: PUT may create (access.h)
+  bool may_create = true;   // the caller has c on the type: PUT may create (access.h)
+  PatientWriteGuard guard;  // a patient-context write: kept inside the compartment (access.h)
   WriteState state;
 
   // The outcome.
@@ -299,14 +300,10 @@ Status PrepareEntry(Entry& e, Context& ctx) {
   e.in = std::move(routed.interaction);
   e.kind = e.in.route->kind;
   if (Status s = CheckInteraction(ctx.access, e.in); !s.ok()) return s;
-  e.may_create = ctx.access.Allows(e.in.type, kPermCreate);
-  // Patient-context writes are checked against the compartment in single requests only
-  // (service.cc); in a Bundle they are refused until the entries get the same checks.
-  if (std::optional<Permission> write = WritePermission(e.kind);
-      write && PatientWriteGuard(ctx.access, e.in.type, *write).active())
-    return Status(ErrorCode::kForbidden, "forbidden",
-                  "insufficient_scope: writes limited to a patient's compartment are not "
-                  "supported in a Bundle yet; send them as single requests");
+  e.may_create = ctx.access.Reaches(e.in.type, kPermCreate);
+  // Patient-context writes stay in the compartment, as single requests do (service.cc).
+  if (std::optional<Permission> write = WritePermission(e.kind))
+    e.guard = PatientWriteGuard(ctx.access, e.in.type, *write);
   const bool needs_resource = e.kind == InteractionKind::kCreate ||
                               e.kind == InteractionKind::kUpdate ||
                               e.kind == InteractionKind::kConditionalUpdate;
@@ -327,7 +324,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
         if (Status s = CheckIfNoneExist(ctx.access, e.in.type); !s.ok()) return s;
         auto params = IfNoneExistParams(e.if_none_exist, e.in.type, o.base_path);
         if (!params.ok()) return params.status();
-        auto query = ConditionQuery(e.in.type, *params, 2, "ifNoneExist");
+        auto query = ConditionQuery(e.in.type, *params, 2, "ifNoneExist", e.guard.compartment());
         if (!query.ok()) return query.status();
         if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
         e.condition = std::move(query).value();
@@ -337,7 +334,8 @@ Status PrepareEntry(Entry& e, Context& ctx) {
     case InteractionKind::kUpdate:
       break;
     case InteractionKind::kConditionalUpdate: {
-      auto query = ConditionQuery(e.in.type, e.in.params, 2, "A conditional update");
+      auto query =
+          ConditionQuery(e.in.type, e.in.params, 2, "A conditional update", e.guard.compartment());
       if (!query.ok()) return query.status();
       if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
       e.condition = std::move(query).value();
@@ -347,7 +345,7 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       break;
     case InteractionKind::kConditionalDelete: {
       auto query = ConditionQuery(e.in.type, e.in.params, o.conditional_delete_max + 1,
-                                  "A conditional delete");
+                                  "A conditional delete", e.guard.compartment());
       if (!query.ok()) return query.status();
       if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
       e.condition = std::move(query).value();
@@ -387,7 +385,8 @@ Status PrepareEntry(Entry& e, Context& ctx) {
       if (!parsed.ok()) return parsed.status();
       e.patch = std::move(parsed).value();
       if (e.kind == InteractionKind::kConditionalPatch) {
-        auto query = ConditionQuery(e.in.type, e.in.params, 2, "A conditional patch");
+        auto query =
+            ConditionQuery(e.in.type, e.in.params, 2, "A conditional patch", e.guard.compartment());
         if (!query.ok()) return query.status();
         if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
         e.condition = std::move(query).value();
@@ -555,6 +554,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         return touched.Add(e.in.type, state.stored.info.id);
       }
       if (Status s = touched.Add(e.in.type, e.id); !s.ok()) return s;
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (Status s = AppendCreate(txn, state, e.in.type, e.id); !s.ok()) return s;
       e.http_status = 201;
       e.has_version = true;
@@ -562,6 +562,8 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kUpdate: {
       if (Status s = touched.Add(e.in.type, e.in.id); !s.ok()) return s;
+      if (Status s = e.guard.Before(txn, e.in.id); !s.ok()) return s;
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (!e.may_create) {
         auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
         if (!latest.ok()) return latest.status();
@@ -601,6 +603,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       } else if (!body_id) {
         target.id = core::NewResourceId();
         SetIndexedId(state.index, target.id);
+        if (Status s = e.guard.After(state.index); !s.ok()) return s;
         if (Status s = touched.Add(type, target.id); !s.ok()) return s;
         if (Status s = AppendCreate(txn, state, type, target.id); !s.ok()) return s;
         e.http_status = 201;
@@ -613,7 +616,9 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         if (*latest && !(*latest)->info.deleted)
           return Status::Conflict(type + "/" + target.id +
                                   " exists but does not match the criteria");
+        if (Status s = e.guard.Before(txn, target.id); !s.ok()) return s;
       }
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
       SetIndexedId(state.index, target.id);
       if (Status s = touched.Add(type, target.id); !s.ok()) return s;
       if (Status s = AppendUpdate(txn, state, target, e.if_match); !s.ok()) return s;
@@ -623,6 +628,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kDelete: {
       if (Status s = touched.Add(e.in.type, e.in.id); !s.ok()) return s;
+      if (Status s = e.guard.Before(txn, e.in.id); !s.ok()) return s;
       if (Status s = AppendDelete(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id});
           !s.ok())
         return s;
@@ -665,8 +671,11 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         target.id = found->matches.front().info.id;
       }
       if (Status s = touched.Add(target.type, target.id); !s.ok()) return s;
+      if (Status s = e.guard.Before(txn, target.id); !s.ok()) return s;
       if (Status s = AppendPatch(txn, state, target, *e.patch, e.if_match, o.validation); !s.ok())
         return s;
+      // The patched version must still be in the compartment (failing rolls it back).
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
       e.http_status = 200;
       e.has_version = true;
       return Status::Ok();

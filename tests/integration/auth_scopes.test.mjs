@@ -432,10 +432,30 @@ test('patient-context writes stay inside the patient\'s compartment', async () =
   assert.equal((await admin('/Observation/o2')).status, 200);
   r = await send('DELETE', `/Observation/${created}`);
   assert.equal(r.status, 204, r.text);
-  // In a Bundle, patient-context writes are refused for now.
+  // Bundle entries get the same checks.
   r = await kiln.request('POST', '', { headers: W, body: { resourceType: 'Bundle', type: 'batch', entry: [
-    { resource: obs(p1), request: { method: 'POST', url: 'Observation' } }] } });
-  assert.equal(r.json.entry[0].response.status.slice(0, 3), '403');
+    { resource: obs(p1), request: { method: 'POST', url: 'Observation' } },
+    { resource: obs(p2), request: { method: 'POST', url: 'Observation' } },
+    { resource: { ...obs(p1), id: 'o2' }, request: { method: 'PUT', url: 'Observation/o2' } },
+    { request: { method: 'DELETE', url: 'Observation/o2' } },
+    { resource: { ...obs(p1), id: 'pw-new' }, request: { method: 'PUT', url: 'Observation/pw-new' } },
+    { resource: { ...obs(p1), id: 'gone2' }, request: { method: 'PUT', url: 'Observation/gone2' } },
+    { resource: obs(p1), request: { method: 'PUT', url: 'Observation?_id=o2' } },
+    { request: { method: 'DELETE', url: 'Observation?_id=o2' } },
+  ] } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.entry.map((e) => e.response.status.slice(0, 3)),
+    ['201', '403', '403', '403', '200', '403', '201', '204'], r.text);
+  assert.equal((await admin('/Observation/o2')).json.subject.reference, 'Patient/p2', 'o2 untouched');
+  // A transaction with one entry outside the compartment fails whole.
+  const before = (await admin('/Observation?_summary=count')).json.total;
+  r = await kiln.request('POST', '', { headers: W, body: { resourceType: 'Bundle', type: 'transaction', entry: [
+    { resource: obs(p1), request: { method: 'POST', url: 'Observation' } },
+    { resource: obs(p2), request: { method: 'POST', url: 'Observation' } },
+  ] } });
+  assertForbidden(r, 'transaction with an entry for another patient');
+  assert.match(r.json.issue[0].diagnostics, /Bundle entry 1/);
+  assert.equal((await admin('/Observation?_summary=count')).json.total, before, 'nothing written');
 });
 
 test('granular v2 scopes reach the resources their query selects', async () => {
