@@ -221,8 +221,14 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
   // The CapabilityStatement stays public (clients discover the security section from it).
   const bool is_public =
       routed.status.ok() && routed.interaction.route->kind == InteractionKind::kCapabilities;
-  if (options_.authenticator == nullptr || is_public)
-    return Serve(req, routed, Principal{}, std::move(respond));
+  if (is_public) return Serve(req, routed, Principal{}, std::move(respond));
+  if (options_.api_key_check && !options_.api_key_check(req.Header("x-api-key"))) {
+    http::Response r = ErrorResponse(
+        Status(ErrorCode::kUnauthenticated, "login", "A valid x-api-key header is required"),
+        req.request_id, false, routed.status.ok() ? routed.interaction.route->label : "unknown");
+    return respond(std::move(r));
+  }
+  if (options_.authenticator == nullptr) return Serve(req, routed, Principal{}, std::move(respond));
 
   // Before the route's own errors: a client without valid credentials learns nothing about
   // which paths exist.

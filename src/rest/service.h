@@ -38,6 +38,9 @@ struct RestOptions {
   // The JSON body of GET [base]/.well-known/smart-configuration (public); unset: 404.
   std::function<std::string()> smart_configuration;
   SecurityInfo security;  // the CapabilityStatement's rest.security
+  // When set, every request but the public ones must carry an `x-api-key` this accepts
+  // (auth/api_keys.h); otherwise 401.
+  std::function<bool(std::string_view)> api_key_check;
 };
 
 struct Call;  // one request being served (service.cc)

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "auth/api_keys.h"
 #include "auth/discovery.h"
 #include "auth/http_fetch.h"
 #include "auth/key_cache.h"
@@ -112,7 +113,8 @@ struct App::Parts {
   std::unique_ptr<auth::KeyCache> keys;
   std::unique_ptr<auth::SmartAuthenticator> authenticator;
   std::unique_ptr<auth::SmartAuthorizer> authorizer;
-  std::unique_ptr<Reindexer> reindexer;  // stopped before the store closes
+  std::unique_ptr<auth::ApiKeys> api_keys;  // --api-keys-file; null: none
+  std::unique_ptr<Reindexer> reindexer;     // stopped before the store closes
   std::unique_ptr<core::ThreadPool> workers;
   std::unique_ptr<rest::Service> fhir;
   core::RequestMetrics metrics;
@@ -159,6 +161,14 @@ Status App::Start() {
   reindex_options.pause = std::chrono::milliseconds(config_.reindex_pause_ms);
   p.reindexer = std::make_unique<Reindexer>(*p.store, reindex_options);
 
+  if (!config_.api_keys_file.empty()) {
+    auto keys = auth::ApiKeys::Load(config_.api_keys_file);
+    if (!keys.ok()) {
+      p.store->Close();
+      return keys.take_status();
+    }
+    p.api_keys = std::make_unique<auth::ApiKeys>(std::move(keys).value());
+  }
   p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
   validation::WarmUp();
 
@@ -211,6 +221,10 @@ Status App::Start() {
     return bind;
   }
   rest_options.base_url = EffectiveBaseUrl(config_, p.http->port());
+  if (p.api_keys) {
+    const auth::ApiKeys* keys = p.api_keys.get();
+    rest_options.api_key_check = [keys](std::string_view k) { return keys->Accepts(k); };
+  }
   if (config_.auth == "smart") SetUpSmartAuth(rest_options);
   p.fhir = std::make_unique<rest::Service>(rest_options, *p.store, *p.workers);
   p.root->SetFhir(p.fhir.get());

@@ -54,6 +54,7 @@ struct Config {
   std::string auth_groups_claim;
   std::string smart_authorize_url;  // empty: the issuer's authorization_endpoint
   std::string smart_token_url;      // empty: the issuer's token_endpoint
+  std::string api_keys_file;        // x-api-key values every request must carry; empty: none
   bool reindex = false;             // rebuild every search index row in the background at start-up
   int reindex_batch = 500;          // resources per rebuild batch (one write each)
   int reindex_pause_ms = 0;         // pause between rebuild batches
