@@ -250,14 +250,14 @@ const std::vector<Setting>& Settings() {
        "authorization_endpoint advertised in .well-known/smart-configuration (default: the "
        "issuer's).",
        Url(&Config::smart_authorize_url)},
+      {"smart-token-url", "URL",
+       "token_endpoint advertised in .well-known/smart-configuration (default: the issuer's).",
+       Url(&Config::smart_token_url)},
       {"api-keys-file", "FILE",
        "A file of API keys, one per line: every FHIR request (but metadata and "
        ".well-known/smart-configuration) must then carry one in an x-api-key header, besides "
        "its bearer token (default: none).",
        Text(&Config::api_keys_file)},
-      {"smart-token-url", "URL",
-       "token_endpoint advertised in .well-known/smart-configuration (default: the issuer's).",
-       Url(&Config::smart_token_url)},
       {"config", "FILE",
        "Config file of 'name = value' lines using the flag names (e.g. port = 8080); '#' starts "
        "a comment.",
