@@ -79,6 +79,29 @@ Restriction RestrictionOf(const Access& access, const std::string& type, Permiss
   return r;
 }
 
+// A granular scope's query must be a pure filter that binds for `type`: otherwise lenient search
+// would drop an unknown parameter and the scope would reach every resource (fail open), and a
+// result parameter (_count, _include, _summary, ...) is no filter at all. Refused: 403.
+Status CheckFilter(const std::string& type, const search::SearchParams& filter) {
+  auto refuse = [&](const std::string& why) {
+    return Status(ErrorCode::kForbidden, "forbidden",
+                  "insufficient_scope: the token's granular scope for " + type +
+                      " cannot be applied (" + why + "), so it grants nothing");
+  };
+  for (const auto& [name, value] : filter) {
+    std::string_view base = std::string_view(name).substr(0, name.find(':'));
+    if (base.starts_with("_") && base != "_id" && base != "_lastUpdated" && base != "_tag" &&
+        base != "_profile" && base != "_security" && base != "_source")
+      return refuse("'" + name + "' is not a filter");
+  }
+  search::QueryOptions options;
+  options.strict = true;
+  auto query = search::ParseQuery({type}, filter, options);
+  if (!query.ok()) return refuse(query.status().message());
+  if (query->criteria.size() != filter.size()) return refuse("not every parameter is a criterion");
+  return Status::Ok();
+}
+
 // Which of `ids` (of `type`) the restriction lets through: one search with an _id list, in the
 // compartment (the same plan as GET [base]/Patient/{id}/{type}?_id=...) and/or with the
 // granular scope's parameters.
@@ -100,6 +123,9 @@ Result<std::set<std::string>> Members(const Restriction& restriction, const Sear
     }
   }
   if (candidates.empty()) return members;
+  if (!restriction.filter.empty()) {
+    if (Status s = CheckFilter(type, restriction.filter); !s.ok()) return s;
+  }
   std::string list;
   for (const std::string& id : candidates) list += (list.empty() ? "" : ",") + id;
   search::QueryOptions options;
@@ -234,6 +260,9 @@ Status PrepareSearch(const Access& access, const Interaction& in, std::vector<st
     types.push_back(in.type);
     Restriction r = RestrictionOf(access, in.type, kPermSearch);
     // The granular scope's parameters join the client's (AND).
+    if (!r.filter.empty()) {
+      if (Status s = CheckFilter(in.type, r.filter); !s.ok()) return s;
+    }
     params.insert(params.end(), r.filter.begin(), r.filter.end());
     if (!r.patient.empty()) {
       if (in.type == "Patient") {
@@ -251,6 +280,9 @@ Status PrepareSearch(const Access& access, const Interaction& in, std::vector<st
   if (in.search_type != "*") {
     types.push_back(in.search_type);
     Restriction r = RestrictionOf(access, in.search_type, kPermSearch);
+    if (!r.filter.empty()) {
+      if (Status s = CheckFilter(in.search_type, r.filter); !s.ok()) return s;
+    }
     params.insert(params.end(), r.filter.begin(), r.filter.end());
   } else {
     // Types a granular scope filters are searched on their own, not in "*".

@@ -37,6 +37,8 @@ const CLIENTS = [
   { id: 'granular-mixed', alg: 'RS256',
     scopes: ['system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory',
       'system/Observation.rs?code=http://loinc.org|1234-5'] },
+  { id: 'granular-typo', alg: 'RS256', scopes: ['system/Observation.rs?categroy=laboratory'] },
+  { id: 'granular-not-a-filter', alg: 'RS256', scopes: ['system/Observation.rs?_count=1000'] },
   { id: 'granular-patient', alg: 'RS256',
     scopes: ['patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory',
       'patient/Patient.rs'], claims: { patient: 'p1' } },
@@ -479,6 +481,15 @@ test('granular v2 scopes reach the resources their query selects', async () => {
   r = await get('granular', '/Patient/p1/Observation');
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(ids(r.json), ['Observation/lab1']);
+  // A query that does not bind as a filter (unknown parameter, result parameter) grants nothing:
+  // lenient search would otherwise drop it and reach every Observation.
+  for (const client of ['granular-typo', 'granular-not-a-filter']) {
+    for (const path of ['/Observation', '/Observation/lab1', '/Patient/p1/Observation']) {
+      const r2 = await get(client, path);
+      assertForbidden(r2, `${client} ${path}`);
+      assert.match(r2.json.issue[0].diagnostics, /granular scope for Observation cannot be applied/);
+    }
+  }
   // Two granular scopes on one parameter are OR-ed (the second percent-encoded).
   r = await get('granular-two', '/Observation?_count=100');
   assert.deepEqual(ids(r.json), ['Observation/lab1', 'Observation/lab2', 'Observation/vs1']);
