@@ -49,6 +49,13 @@ std::string StringClaim(const boost::json::object& o, std::string_view name) {
 
 }  // namespace
 
+bool IsFhirId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  return true;
+}
+
 std::string FhirUserPatient(std::string_view fhir_user) {
   // "Patient/123" or "https://host/fhir/Patient/123": the last two segments.
   size_t slash = fhir_user.rfind('/');
@@ -57,9 +64,7 @@ std::string FhirUserPatient(std::string_view fhir_user) {
   std::string_view rest = fhir_user.substr(0, slash);
   size_t before = rest.rfind('/');
   std::string_view type = before == std::string_view::npos ? rest : rest.substr(before + 1);
-  if (type != "Patient" || id.empty() || id.size() > 64) return {};
-  for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return {};
+  if (type != "Patient" || !IsFhirId(id)) return {};
   return std::string(id);
 }
 
@@ -173,6 +178,9 @@ Principal PrincipalFromClaims(const boost::json::object& payload, const ClaimNam
   p.issuer = StringClaim(payload, "iss");
   p.token_id = StringClaim(payload, "jti");
   p.patient = StringClaim(payload, names.patient);
+  // The patient id ends up in searches (`_id=`, the compartment): anything but a FHIR id (a
+  // comma would make `_id` an OR) is ignored, and patient/ scopes then grant nothing.
+  if (!IsFhirId(p.patient)) p.patient.clear();
   p.fhir_user = StringClaim(payload, names.fhir_user);
   p.user_patient = FhirUserPatient(p.fhir_user);
   // A patient user with no launch context: its own record is the patient in context.

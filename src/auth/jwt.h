@@ -61,6 +61,9 @@ Status CheckClaims(const boost::json::object& payload, const ClaimRules& rules,
 Principal PrincipalFromClaims(const boost::json::object& payload, const ClaimNames& names,
                               std::vector<std::string>& invalid_scopes);
 
+// True for a FHIR resource id: [A-Za-z0-9\-\.]{1,64}.
+bool IsFhirId(std::string_view id);
+
 // The id of the Patient a fhirUser claim names ("Patient/123" or ".../fhir/Patient/123"), or ""
 // when it names another kind of user (Practitioner, RelatedPerson, ...) or is malformed.
 std::string FhirUserPatient(std::string_view fhir_user);

@@ -385,6 +385,18 @@ TEST(Jwt, FhirUserPatient) {
   EXPECT_EQ(FhirUserPatient("Patient"), "");
 }
 
+TEST(Jwt, PatientClaimMustBeAnId) {
+  std::vector<std::string> invalid;
+  for (const char* bad : {"p1,p2", "Patient/p1", "", "p 1", "p1|x"}) {
+    json::object c = Claims();
+    c["patient"] = bad;
+    EXPECT_EQ(PrincipalFromClaims(c, ClaimNames{}, invalid).patient, "") << bad;
+  }
+  json::object c = Claims();
+  c["patient"] = "p-1.a";
+  EXPECT_EQ(PrincipalFromClaims(c, ClaimNames{}, invalid).patient, "p-1.a");
+}
+
 TEST(SmartAuthorizer, PatientUsersAreLimitedToTheirCompartment) {
   SmartAuthorizer az;
   std::vector<std::string> invalid;
@@ -433,8 +445,8 @@ TEST(SmartAuthorizer, GranularGrants) {
   // Different parameters, several parameters in more than one grant, bad escapes: nothing.
   p.grants = ParseScopes("system/Observation.rs?category=a system/Observation.rs?code=b").grants;
   EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
-  p.grants = ParseScopes("system/Observation.rs?code=a&status=final system/Observation.rs?code=b")
-                 .grants;
+  p.grants =
+      ParseScopes("system/Observation.rs?code=a&status=final system/Observation.rs?code=b").grants;
   EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
   p.grants = ParseScopes("system/Observation.rs?code=a%ZZ").grants;
   EXPECT_FALSE(az.Granular(p, "Observation", kPermRead));
