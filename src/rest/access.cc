@@ -41,7 +41,8 @@ Status NeedAll(const Access& access, std::string_view type, Permission p, std::s
   if (r == Reach::kNone) return Forbidden(type, p, what);
   return Status(ErrorCode::kForbidden, "forbidden",
                 "insufficient_scope: " + std::string(what) + " on " + std::string(type) +
-                    " is not available to a token limited to a patient's compartment");
+                    " is not available to a token whose access to it is restricted (to a patient's "
+                    "compartment, or by a granular scope)");
 }
 
 void CollectCriterionTypes(const search::Criterion& c, std::vector<std::string>& out) {
