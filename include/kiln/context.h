@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kiln {
 
@@ -17,9 +18,34 @@ struct ResourceKey {
   std::string id;    // matches [A-Za-z0-9\-\.]{1,64}
 };
 
-// Who is asking (filled in by the authenticator once authentication lands).
+// One SMART scope that grants access to resources (src/auth/scopes.h parses them), e.g.
+// `user/Observation.rs` is {kUser, "Observation", read|search, ""}.
+enum class ScopeContext : uint8_t { kPatient, kUser, kSystem };
+struct ScopeGrant {
+  ScopeContext context = ScopeContext::kUser;
+  std::string type;         // an R4 resource type name, or "*" for every type
+  uint8_t permissions = 0;  // kiln::Permission bits (include/kiln/auth.h)
+  std::string filter;       // SMART v2 granular query ("category=...|laboratory"); "" if none
+};
+
+// Who is asking, as the Authenticator established it from a verified token (include/kiln/auth.h).
+// In auth mode "none" every request has an anonymous Principal (authenticated == false).
+// The claim names the values come from are configurable (docs/security.md).
 struct Principal {
-  std::string subject;  // empty = anonymous (auth mode "none")
+  bool authenticated = false;      // false: auth mode "none", nothing was checked
+  std::string subject;             // `sub`
+  std::string client_id;           // `client_id` (RFC 9068), else `azp`
+  std::string issuer;              // `iss`
+  std::string scope;               // the granted scopes as sent (space-separated)
+  std::vector<ScopeGrant> grants;  // the resource scopes among them, parsed
+  std::string patient;             // the patient in context (SMART `patient` claim), if any
+  std::string fhir_user;           // `fhirUser`, e.g. "Practitioner/123" or a full URL
+  std::string user_patient;  // the Patient id when fhirUser is a Patient (a patient user), else ""
+  std::string tenant;        // the tenant claim, if configured and present
+  std::vector<std::string> groups;  // the groups claim, if configured and present
+  std::string token_id;             // `jti`, for the audit log
+  int64_t expires_at = 0;           // `exp`, seconds since the epoch
+  int64_t not_before = 0;           // `nbf`, seconds since the epoch (0: none)
 };
 
 struct RequestContext {

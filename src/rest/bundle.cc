@@ -19,6 +19,7 @@
 #include "fhir/definitions.h"
 #include "fhir/resource_json.h"
 #include "patch/patch.h"
+#include "rest/access.h"
 #include "rest/bundle_json.h"
 #include "rest/history.h"
 #include "rest/json_scan.h"
@@ -161,6 +162,8 @@ struct Entry {
   std::optional<HistoryQuery> history;         // history: read from the store after the commit
   std::optional<StoredResource> existing;      // create: ifNoneExist found this one
   std::optional<StoredResource> version_read;  // vread: read before the write
+  bool may_create = true;   // the caller has c on the type: PUT may create (access.h)
+  PatientWriteGuard guard;  // a patient-context write: kept inside the compartment (access.h)
   WriteState state;
 
   // The outcome.
@@ -192,6 +195,7 @@ Status EntryError(const Entry& e, const Status& s) {
 struct Context {
   const RestOptions& options;
   bool transaction;
+  Access access;  // every entry is checked against it (access.h)
   // Transaction: urn:uuid/urn:oid fullUrl -> "Type/id" it stands for.
   std::map<std::string, std::string> targets;
   // fullUrls whose target is only known inside the write (POST with ifNoneExist).
@@ -268,6 +272,24 @@ Result<search::Query> QueryForUrl(std::string_view url, const RestOptions& o, st
   return ConditionQuery(routed.interaction.type, routed.interaction.params, limit, what);
 }
 
+// The permission a write entry needs, nullopt for reads and searches.
+std::optional<Permission> WritePermission(InteractionKind kind) {
+  switch (kind) {
+    case InteractionKind::kCreate:
+      return kPermCreate;
+    case InteractionKind::kUpdate:
+    case InteractionKind::kConditionalUpdate:
+    case InteractionKind::kPatch:
+    case InteractionKind::kConditionalPatch:
+      return kPermUpdate;
+    case InteractionKind::kDelete:
+    case InteractionKind::kConditionalDelete:
+      return kPermDelete;
+    default:
+      return std::nullopt;
+  }
+}
+
 // Everything about an entry that can be done before the write transaction.
 Status PrepareEntry(Entry& e, const Context& ctx) {
   const RestOptions& o = ctx.options;
@@ -279,6 +301,11 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
   if (!routed.status.ok()) return routed.status;
   e.in = std::move(routed.interaction);
   e.kind = e.in.route->kind;
+  if (Status s = CheckInteraction(ctx.access, e.in); !s.ok()) return s;
+  e.may_create = ctx.access.Reaches(e.in.type, kPermCreate);
+  // Patient-context writes stay in the compartment, as single requests do (service.cc).
+  if (std::optional<Permission> write = WritePermission(e.kind))
+    e.guard = PatientWriteGuard(ctx.access, e.in.type, *write);
   const bool needs_resource = e.kind == InteractionKind::kCreate ||
                               e.kind == InteractionKind::kUpdate ||
                               e.kind == InteractionKind::kConditionalUpdate;
@@ -296,10 +323,12 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
       e.id = it != ctx.targets.end() ? it->second.substr(it->second.find('/') + 1)
                                      : core::NewResourceId();
       if (!e.if_none_exist.empty()) {
+        if (Status s = CheckIfNoneExist(ctx.access, e.in.type); !s.ok()) return s;
         auto params = IfNoneExistParams(e.if_none_exist, e.in.type, o.base_path);
         if (!params.ok()) return params.status();
-        auto query = ConditionQuery(e.in.type, *params, 2, "ifNoneExist");
+        auto query = ConditionQuery(e.in.type, *params, 2, "ifNoneExist", e.guard.compartment());
         if (!query.ok()) return query.status();
+        if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
         e.condition = std::move(query).value();
       }
       break;
@@ -307,8 +336,10 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
     case InteractionKind::kUpdate:
       break;
     case InteractionKind::kConditionalUpdate: {
-      auto query = ConditionQuery(e.in.type, e.in.params, 2, "A conditional update");
+      auto query =
+          ConditionQuery(e.in.type, e.in.params, 2, "A conditional update", e.guard.compartment());
       if (!query.ok()) return query.status();
+      if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
       e.condition = std::move(query).value();
       break;
     }
@@ -316,8 +347,9 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
       break;
     case InteractionKind::kConditionalDelete: {
       auto query = ConditionQuery(e.in.type, e.in.params, o.conditional_delete_max + 1,
-                                  "A conditional delete");
+                                  "A conditional delete", e.guard.compartment());
       if (!query.ok()) return query.status();
+      if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
       e.condition = std::move(query).value();
       break;
     }
@@ -355,8 +387,10 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
       if (!parsed.ok()) return parsed.status();
       e.patch = std::move(parsed).value();
       if (e.kind == InteractionKind::kConditionalPatch) {
-        auto query = ConditionQuery(e.in.type, e.in.params, 2, "A conditional patch");
+        auto query =
+            ConditionQuery(e.in.type, e.in.params, 2, "A conditional patch", e.guard.compartment());
         if (!query.ok()) return query.status();
+        if (Status a = CheckSearchCriteria(ctx.access, *query); !a.ok()) return a;
         e.condition = std::move(query).value();
       }
       break;
@@ -380,22 +414,27 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
       // What the search ranges over and where its links point, as for GET (service.cc).
       std::vector<std::string> types;
       if (e.kind == InteractionKind::kSearchType) {
-        types.push_back(e.in.type);
+        if (Status s = PrepareSearch(ctx.access, e.in, types, options, params); !s.ok()) return s;
         e.link_path = e.in.type;
       } else if (e.kind == InteractionKind::kSearchCompartment) {
         const fhir::CompartmentDef* compartment = fhir::FindCompartment(e.in.type);
         if (compartment == nullptr) return Status::NotFound(e.in.type + " is not a compartment");
-        if (e.in.search_type == "*") {
-          for (const fhir::CompartmentMember& m : compartment->members())
-            types.emplace_back(m.resource_type());
-        } else {
-          types.push_back(e.in.search_type);
-        }
-        options.compartment = search::CompartmentRef{e.in.type, e.in.id};
+        if (Status s = PrepareSearch(ctx.access, e.in, types, options, params); !s.ok()) return s;
         e.link_path = e.in.type + "/" + e.in.id + "/" + e.in.search_type;
       }
       auto query = search::ParseQuery(types, params, options);
       if (!query.ok()) return query.status();
+      if (e.kind == InteractionKind::kSearchSystem) {
+        bool narrow = false;
+        std::vector<std::string> permitted;
+        if (Status s = NarrowSystemSearch(ctx.access, *query, narrow, permitted, options); !s.ok())
+          return s;
+        if (narrow) {
+          query = search::ParseQuery(permitted, params, options);
+          if (!query.ok()) return query.status();
+        }
+      }
+      if (Status s = CheckSearchCriteria(ctx.access, *query); !s.ok()) return s;
       e.search = std::move(query).value();
       break;
     }
@@ -422,6 +461,14 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
       for (const auto& [k, q] : e.conditional_refs)
         if (k == key) return std::nullopt;
       auto query = QueryForUrl(key, o, "The conditional reference", 2);
+      if (query.ok() && ctx.access.enabled()) {
+        // Resolving it searches the referenced type: the caller must be allowed to.
+        Status a = query->types.size() == 1 && ctx.access.Allows(query->types[0], kPermSearch)
+                       ? CheckSearchCriteria(ctx.access, *query)
+                       : Forbidden(query->types.empty() ? "*" : query->types[0], kPermSearch,
+                                   "the conditional reference " + key);
+        if (!a.ok()) query = a;
+      }
       if (!query.ok()) {
         deferral = false;
         e.status = query.status();
@@ -440,6 +487,11 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
 }
 
 // Inside the write: finds the target of a POST's ifNoneExist.
+// Searches inside the entry's write transaction (for access checks that look at data).
+SearchFn TxnSearch(StoreTxn& txn) {
+  return [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+}
+
 Status ResolveIfNoneExist(StoreTxn& txn, Entry& e, Context& ctx) {
   if (!e.condition) return Status::Ok();
   auto found = txn.Search(kDefaultTenant, *e.condition);
@@ -504,6 +556,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         return touched.Add(e.in.type, state.stored.info.id);
       }
       if (Status s = touched.Add(e.in.type, e.id); !s.ok()) return s;
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (Status s = AppendCreate(txn, state, e.in.type, e.id); !s.ok()) return s;
       e.http_status = 201;
       e.has_version = true;
@@ -511,6 +564,15 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kUpdate: {
       if (Status s = touched.Add(e.in.type, e.in.id); !s.ok()) return s;
+      if (Status s = e.guard.Before(txn, e.in.id); !s.ok()) return s;
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
+      if (!e.may_create) {
+        auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
+        if (!latest.ok()) return latest.status();
+        if (!*latest || (*latest)->info.deleted)
+          return Forbidden(e.in.type, kPermCreate,
+                           "an update that creates " + e.in.type + "/" + e.in.id);
+      }
       if (Status s =
               AppendUpdate(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id}, e.if_match);
           !s.ok())
@@ -538,8 +600,11 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
                         type + ".id");
       } else if (e.if_match) {
         return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
+      } else if (!e.may_create) {
+        return Forbidden(type, kPermCreate, "a conditional update that creates a " + type);
       } else if (!body_id) {
         target.id = core::NewResourceId();
+        if (Status s = e.guard.After(state.index); !s.ok()) return s;
         if (Status s = touched.Add(type, target.id); !s.ok()) return s;
         if (Status s = AppendCreate(txn, state, type, target.id); !s.ok()) return s;
         e.http_status = 201;
@@ -552,7 +617,9 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         if (*latest && !(*latest)->info.deleted)
           return Status::Conflict(type + "/" + target.id +
                                   " exists but does not match the criteria");
+        if (Status s = e.guard.Before(txn, target.id); !s.ok()) return s;
       }
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (Status s = touched.Add(type, target.id); !s.ok()) return s;
       if (Status s = AppendUpdate(txn, state, target, e.if_match); !s.ok()) return s;
       e.http_status = state.created ? 201 : 200;
@@ -561,6 +628,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kDelete: {
       if (Status s = touched.Add(e.in.type, e.in.id); !s.ok()) return s;
+      if (Status s = e.guard.Before(txn, e.in.id); !s.ok()) return s;
       if (Status s = AppendDelete(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id});
           !s.ok())
         return s;
@@ -603,8 +671,11 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         target.id = found->matches.front().info.id;
       }
       if (Status s = touched.Add(target.type, target.id); !s.ok()) return s;
+      if (Status s = e.guard.Before(txn, target.id); !s.ok()) return s;
       if (Status s = AppendPatch(txn, state, target, *e.patch, e.if_match, o.validation); !s.ok())
         return s;
+      // The patched version must still be in the compartment (failing rolls it back).
+      if (Status s = e.guard.After(state.index); !s.ok()) return s;
       e.http_status = 200;
       e.has_version = true;
       return Status::Ok();
@@ -612,6 +683,8 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kRead:
     case InteractionKind::kVRead: {
       ResourceKey key{kDefaultTenant, e.in.type, e.in.id};
+      // Patient context: only resources in the patient's compartment.
+      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), key.type, key.id); !s.ok()) return s;
       auto latest = txn.ReadLatest(key);
       if (!latest.ok()) return latest.status();
       std::optional<StoredResource> res;
@@ -652,6 +725,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kSearchCompartment: {
       auto page = txn.Search(kDefaultTenant, *e.search);
       if (!page.ok()) return page.status();
+      if (Status s = FilterPage(ctx.access, TxnSearch(txn), *page); !s.ok()) return s;
       e.resource_json = SearchBundleJson(o.base_url, e.link_path, *e.search, *page);
       e.http_status = 200;
       return Status::Ok();
@@ -659,6 +733,8 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kHistoryInstance: {
       // The page is read after the commit (ReadHistory); an unknown resource fails here, where
       // it can still fail a transaction.
+      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), e.in.type, e.in.id); !s.ok())
+        return s;
       auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
       if (!latest.ok()) return latest.status();
       if (!*latest) return Status::NotFound(e.in.type + "/" + e.in.id + " is not known");
@@ -834,7 +910,8 @@ void PrepareEntries(std::vector<Entry>& entries, const Context& ctx, core::Threa
 
 // Everything before the write: the Bundle's shape, every entry parsed and prepared, vreads.
 // A failed Status is the answer to the whole request.
-Status PrepareJob(Job& job, const RestOptions& options, Store& store, core::ThreadPool& workers) {
+Status PrepareJob(Job& job, const Access& access, const RestOptions& options, Store& store,
+                  core::ThreadPool& workers) {
   auto bundle = MembersOf(job.body);
   if (!bundle) return Status(ErrorCode::kInvalid, "structure", "The body is not a JSON object");
   if (StringOf(Member(*bundle, "resourceType")) != "Bundle")
@@ -861,7 +938,7 @@ Status PrepareJob(Job& job, const RestOptions& options, Store& store, core::Thre
                       std::to_string(options.max_bundle_entries) + " (--max-bundle-entries)",
                   "Bundle.entry");
 
-  job.ctx = std::make_unique<Context>(Context{options, transaction, {}, {}});
+  job.ctx = std::make_unique<Context>(Context{options, transaction, access, {}, {}});
   Context& ctx = *job.ctx;
   std::vector<Entry>& entries = job.entries;
   entries.resize(raw_entries.size());
@@ -973,13 +1050,13 @@ std::string ResponseJson(const Job& job, const RestOptions& options) {
 }  // namespace
 
 void ProcessBundle(std::string body, ReturnPreference prefer, std::string request_id,
-                   const RestOptions& options, Store& store, core::ThreadPool& workers,
-                   BundleDone done) {
+                   const Access& access, const RestOptions& options, Store& store,
+                   core::ThreadPool& workers, BundleDone done) {
   auto job = std::make_shared<Job>();
   job->body = std::move(body);
   job->prefer = prefer;
   job->request_id = std::move(request_id);
-  if (Status s = PrepareJob(*job, options, store, workers); !s.ok()) return done(s);
+  if (Status s = PrepareJob(*job, access, options, store, workers); !s.ok()) return done(s);
   job->done = std::move(done);
   // Runs on the writer thread: the response is built on a worker.
   auto finish = [job, &options, &store, &workers](Status s) {

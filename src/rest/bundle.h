@@ -18,6 +18,7 @@
 #include "core/thread_pool.h"
 #include "kiln/status.h"
 #include "kiln/store.h"
+#include "rest/access.h"
 #include "rest/negotiation.h"
 #include "rest/service.h"
 
@@ -35,9 +36,10 @@ using BundleDone = std::function<void(Result<std::string>)>;
 // Parses, validates and indexes on the calling thread (a worker), then queues the writes and
 // returns; `done` runs on a `workers` thread once they are committed (or on the calling thread
 // for a whole-request error found before the write). `options`, `store` and `workers` must
-// outlive the call's completion.
+// outlive the call's completion. Every entry is checked against `access` (rest/access.h): a
+// transaction with a forbidden entry fails whole (403), a batch entry fails alone.
 void ProcessBundle(std::string body, ReturnPreference prefer, std::string request_id,
-                   const RestOptions& options, Store& store, core::ThreadPool& workers,
-                   BundleDone done);
+                   const Access& access, const RestOptions& options, Store& store,
+                   core::ThreadPool& workers, BundleDone done);
 
 }  // namespace kiln::rest

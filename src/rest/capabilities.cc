@@ -12,6 +12,39 @@
 namespace kiln::rest {
 namespace {
 
+// rest.security for SMART on FHIR (App Launch 1.0 section "Declaring support for OAuth2
+// endpoints"; 2.0 prefers .well-known/smart-configuration, which Kiln serves as well).
+void AppendSecurity(std::string& out, const SecurityInfo& s) {
+  out +=
+      "\"security\":{\"extension\":[{\"url\":"
+      "\"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris\","
+      "\"extension\":[";
+  bool first = true;
+  for (const auto& [name, url] :
+       {std::pair<const char*, const std::string*>{"authorize", &s.authorize_url},
+        {"token", &s.token_url},
+        {"introspect", &s.introspect_url},
+        {"revoke", &s.revoke_url},
+        {"register", &s.register_url},
+        {"manage", &s.manage_url}}) {
+    if (url->empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    out += "{\"url\":\"";
+    out += name;
+    out += "\",\"valueUri\":" + core::JsonQuote(*url) + "}";
+  }
+  out +=
+      "]}],\"service\":[{\"coding\":[{\"system\":"
+      "\"http://terminology.hl7.org/CodeSystem/restful-security-service\",\"code\":"
+      "\"SMART-on-FHIR\",\"display\":\"SMART-on-FHIR\"}],\"text\":\"OAuth2 bearer tokens "
+      "(JWT) using the SMART App Launch profile\"}],\"description\":\"Every request except "
+      "GET /metadata and GET /.well-known/smart-configuration needs an OAuth2 bearer token "
+      "(RFC 6750) issued by the authorization server named in "
+      ".well-known/smart-configuration; SMART v1 and v2 scopes are enforced per resource "
+      "type.\"},";
+}
+
 bool Supported(InteractionKind kind) {
   for (const RouteDef& r : Routes())
     if (r.kind == kind) return r.supported;
@@ -118,7 +151,7 @@ void AppendSystemSearchParams(std::string& out) {
 }  // namespace
 
 std::string BuildCapabilityStatement(std::string_view base_url, std::string_view software_version,
-                                     int conditional_delete_max) {
+                                     int conditional_delete_max, const SecurityInfo& security) {
   // Instance- and type-level interactions are the same for every resource type.
   std::string type_interactions;
   AppendInteractions(type_interactions, false);
@@ -154,6 +187,7 @@ std::string BuildCapabilityStatement(std::string_view base_url, std::string_view
   out += fhir::FhirVersion();
   out += "\",\"format\":[\"application/fhir+json\",\"json\"],";
   out += "\"rest\":[{\"mode\":\"server\",";
+  if (security.smart) AppendSecurity(out, security);
   const bool searches = Supported(InteractionKind::kSearchType);
   if (searches) {
     out +=

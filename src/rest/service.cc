@@ -11,9 +11,11 @@
 #include "fhir/resource_json.h"
 #include "fhir/subset.h"
 #include "patch/patch.h"
+#include "rest/access.h"
 #include "rest/bundle.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
+#include "rest/json_scan.h"
 #include "rest/negotiation.h"
 #include "rest/outcome.h"
 #include "rest/router.h"
@@ -32,8 +34,15 @@ struct Call {
   OutputFormat format;
   http::Responder respond;
   std::string label;
+  Access access;  // who asks, and the authorizer that decides (no authorizer: auth mode none)
 
-  void Error(const Status& s) const { respond(ErrorResponse(s, request_id, format.pretty, label)); }
+  void Error(const Status& s) const {
+    http::Response r = ErrorResponse(s, request_id, format.pretty, label);
+    // RFC 6750 section 3.1: a valid token without the scope it needs.
+    if (s.error() == ErrorCode::kForbidden && access.enabled())
+      r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
+    respond(std::move(r));
+  }
 };
 
 namespace {
@@ -140,6 +149,45 @@ Result<patch::Patch> ParsePatchBody(const http::Request& req) {
   return patch::Patch::Parse(format, req.body);
 }
 
+// The type a system-level $validate checks: the body's resourceType, or that of the resource in
+// a Parameters body's 'resource' parameter ("" when it cannot be told; access is then refused).
+std::string BodyResourceType(const Interaction& in, const http::Request& req) {
+  if (in.route->kind != InteractionKind::kValidate || !in.type.empty()) return {};
+  auto members = MembersOf(req.body);
+  if (!members) return {};
+  std::string type = StringOf(Member(*members, "resourceType")).value_or("");
+  if (type != "Parameters") return type;
+  auto params = ElementsOf(Member(*members, "parameter"));
+  if (!params) return {};
+  for (std::string_view p : *params) {
+    auto pm = MembersOf(p);
+    if (!pm || StringOf(Member(*pm, "name")) != "resource") continue;
+    auto rm = MembersOf(Member(*pm, "resource"));
+    return rm ? StringOf(Member(*rm, "resourceType")).value_or("") : std::string();
+  }
+  return {};
+}
+
+// RFC 6750 error_description: printable ASCII without '"' and '\\'.
+std::string QuotableDescription(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (c >= 0x20 && c <= 0x7E && c != '"' && c != '\\') ? c : '\'';
+  return out;
+}
+
+// 401 for a request whose credentials were refused (RFC 6750 section 3): without any
+// credentials, only the challenge; with a bad token, error="invalid_token" and why.
+http::Response UnauthenticatedResponse(const Status& s, const http::Request& req,
+                                       std::string_view label, const std::string& realm) {
+  http::Response r = ErrorResponse(s, req.request_id, false, label);
+  std::string challenge = "Bearer realm=\"" + QuotableDescription(realm) + "\"";
+  if (s.error() == ErrorCode::kUnauthenticated && !req.Header("Authorization").empty())
+    challenge +=
+        ", error=\"invalid_token\", error_description=\"" + QuotableDescription(s.message()) + "\"";
+  r.headers.emplace_back("WWW-Authenticate", std::move(challenge));
+  return r;
+}
+
 }  // namespace
 
 Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
@@ -147,10 +195,70 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
       store_(store),
       workers_(workers),
       capability_statement_(BuildCapabilityStatement(options_.base_url, options_.software_version,
-                                                     options_.conditional_delete_max)) {}
+                                                     options_.conditional_delete_max,
+                                                     options_.security)) {}
 
 void Service::Handle(http::Request&& req, http::Responder respond) {
+  // SMART discovery (App Launch 2.0): public, JSON whatever the Accept header says.
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  if (options_.smart_configuration &&
+      path == options_.base_path + "/.well-known/smart-configuration") {
+    http::Response r;
+    r.interaction = "smart-configuration";
+    if (req.method != "GET" && req.method != "HEAD") {
+      r = ErrorResponse(Status(ErrorCode::kMethodNotAllowed, "not-supported",
+                               "The SMART configuration is read with GET"),
+                        req.request_id, false, "smart-configuration");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      return respond(std::move(r));
+    }
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.headers.emplace_back("Cache-Control", "max-age=300");
+    r.body = options_.smart_configuration();
+    return respond(std::move(r));
+  }
   RouteResult routed = Route(req.method, req.target, options_.base_path);
+  // The CapabilityStatement stays public (clients discover the security section from it).
+  const bool is_public =
+      routed.status.ok() && routed.interaction.route->kind == InteractionKind::kCapabilities;
+  if (is_public) return Serve(req, routed, Principal{}, std::move(respond));
+  if (options_.api_key_check && !options_.api_key_check(req.Header("x-api-key"))) {
+    http::Response r = ErrorResponse(
+        Status(ErrorCode::kUnauthenticated, "login", "A valid x-api-key header is required"),
+        req.request_id, false, routed.status.ok() ? routed.interaction.route->label : "unknown");
+    return respond(std::move(r));
+  }
+  if (options_.authenticator == nullptr) return Serve(req, routed, Principal{}, std::move(respond));
+
+  // Before the route's own errors: a client without valid credentials learns nothing about
+  // which paths exist.
+  const std::string label = routed.status.ok() ? routed.interaction.route->label : "unknown";
+  AuthResult auth = options_.authenticator->Authenticate(req.Header("Authorization"), false);
+  if (auth.kind == AuthResult::Kind::kRetryOffIoThread) {
+    // The token names a key Kiln has not seen: fetching the issuer's keys may take a while, so
+    // it happens on a worker (key_cache.h), which then serves the request too.
+    auto shared_req = std::make_shared<http::Request>(std::move(req));
+    auto shared_routed = std::make_shared<RouteResult>(std::move(routed));
+    workers_.Post([this, shared_req, shared_routed, label, respond = std::move(respond)]() mutable {
+      AuthResult again =
+          options_.authenticator->Authenticate(shared_req->Header("Authorization"), true);
+      if (again.kind != AuthResult::Kind::kOk) {
+        if (again.kind == AuthResult::Kind::kRetryOffIoThread)  // cannot happen; never allow
+          again.status = Status::Unavailable("The token could not be checked");
+        return respond(
+            UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
+      }
+      Serve(*shared_req, *shared_routed, std::move(again.principal), std::move(respond));
+    });
+    return;
+  }
+  if (auth.kind != AuthResult::Kind::kOk)
+    return respond(UnauthenticatedResponse(auth.status, req, label, options_.base_url));
+  Serve(req, routed, std::move(auth.principal), std::move(respond));
+}
+
+void Service::Serve(http::Request& req, RouteResult& routed, Principal principal,
+                    http::Responder respond) {
   if (!routed.status.ok()) {
     http::Response r = ErrorResponse(routed.status, req.request_id, false, "unknown");
     if (!routed.allow.empty()) r.headers.emplace_back("Allow", routed.allow);
@@ -162,6 +270,8 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
   call->in = std::move(routed.interaction);
   call->respond = std::move(respond);
   call->label = call->in.route->label;
+  call->access.authorizer = options_.authorizer;
+  call->access.principal = std::move(principal);
   auto format =
       NegotiateOutput(call->in.Param("_format"), req.Header("Accept"), call->in.Param("_pretty"));
   if (!format.ok()) return call->Error(format.status());
@@ -171,6 +281,8 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
         Status(ErrorCode::kNotImplemented, "not-supported",
                std::string("The ") + call->in.route->label + " interaction is not supported yet"));
   }
+  if (Status s = CheckInteraction(call->access, call->in, BodyResourceType(call->in, req)); !s.ok())
+    return call->Error(s);
   if (req.body.size() > kInlineBodyBytes) {
     auto shared = std::make_shared<http::Request>(std::move(req));
     workers_.Post([this, call, shared] { Dispatch(call, *shared); });
@@ -191,6 +303,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
     }
 
     case InteractionKind::kRead: {
+      // Patient context: only resources in the patient's compartment (one indexed search).
+      if (Status s = CheckReadable(call->access, StoreSearch(), key.type, key.id); !s.ok())
+        return call->Error(s);
       auto found = store_.Read(key);
       if (!found.ok()) return call->Error(found.status());
       if (!found->has_value())
@@ -228,6 +343,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (ec != std::errc() || p != v.data() + v.size() || vid < 1)
         return call->Error(
             Status::NotFound(key.type + "/" + key.id + " has no version '" + v + "'"));
+      if (Status s = CheckReadable(call->access, StoreSearch(), key.type, key.id); !s.ok())
+        return call->Error(s);
       auto found = store_.ReadVersion(key, vid);
       if (!found.ok()) return call->Error(found.status());
       if (!found->has_value())
@@ -249,12 +366,16 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (!prepared.ok()) return call->Error(prepared.status());
       state->resource = std::move(prepared).value();
       // Conditional create (R4 http 3.1.0.8): If-None-Exist holds search criteria.
+      // Patient context: what is created must be in the patient's compartment (access.h).
+      const PatientWriteGuard guard(call->access, key.type, kPermCreate);
       std::optional<search::Query> condition;
       if (std::string_view ine = req.Header("If-None-Exist"); !ine.empty()) {
+        if (Status s = CheckIfNoneExist(call->access, key.type); !s.ok()) return call->Error(s);
         auto params = IfNoneExistParams(ine, key.type, options_.base_path);
         if (!params.ok()) return call->Error(params.status());
-        auto query = ConditionQuery(key.type, *params, 2, "If-None-Exist");
+        auto query = ConditionQuery(key.type, *params, 2, "If-None-Exist", guard.compartment());
         if (!query.ok()) return call->Error(query.status());
+        if (Status a = CheckSearchCriteria(call->access, *query); !a.ok()) return call->Error(a);
         condition = std::move(query).value();
       }
       // The server assigns the id; a client-sent id is ignored (R4 http 3.1.0.8).
@@ -262,6 +383,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto index = IndexFor(state->resource, id);
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
+      if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
           [state, type = key.type, id, condition = std::move(condition)](StoreTxn& txn) -> Status {
@@ -299,8 +421,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto state = std::make_shared<WriteState>();
       auto prepared = ParseResourceBody(req, *call, options_.validation, state->warnings);
       if (!prepared.ok()) return call->Error(prepared.status());
-      auto condition = ConditionQuery(key.type, call->in.params, 2, "A conditional update");
+      const PatientWriteGuard guard(call->access, key.type, kPermUpdate);
+      auto condition =
+          ConditionQuery(key.type, call->in.params, 2, "A conditional update", guard.compartment());
       if (!condition.ok()) return call->Error(condition.status());
+      if (Status a = CheckSearchCriteria(call->access, *condition); !a.ok()) return call->Error(a);
       Status if_match_error;
       std::optional<int64_t> if_match = ParseIfMatch(req.Header("If-Match"), if_match_error);
       if (!if_match_error.ok()) return call->Error(if_match_error);
@@ -312,9 +437,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto index = IndexFor(state->resource, body_id.value_or("pending"));
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
+      if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      const bool may_create = call->access.Reaches(key.type, kPermCreate);
       store_.Write(
-          [state, type = key.type, body_id, if_match,
+          [state, type = key.type, body_id, if_match, may_create, guard,
            condition = std::move(condition).value()](StoreTxn& txn) -> Status {
             auto found = txn.Search(kDefaultTenant, condition);
             if (!found.ok()) return found.status();
@@ -333,6 +460,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             }
             if (if_match)
               return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
+            if (!may_create)
+              return Forbidden(type, kPermCreate, "a conditional update that creates a " + type);
             if (!body_id) {
               std::string id = core::NewResourceId();
               return AppendCreate(txn, *state, type, id);
@@ -345,6 +474,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             if (*latest && !(*latest)->info.deleted)
               return Status::Conflict(type + "/" + *body_id +
                                       " exists but does not match the criteria");
+            if (Status s = guard.Before(txn, *body_id); !s.ok()) return s;
             return AppendUpdate(txn, *state, target, std::nullopt);
           },
           [state, call, prefer, this](Status s) {
@@ -359,8 +489,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       // DELETE [type]?criteria (R4 http 3.1.0.7.1): deletes what matches, at most
       // conditional_delete_max resources (one, by default); more matches are a 412.
       const int limit = options_.conditional_delete_max;
-      auto condition = ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete");
+      const PatientWriteGuard guard(call->access, key.type, kPermDelete);
+      auto condition = ConditionQuery(key.type, call->in.params, limit + 1, "A conditional delete",
+                                      guard.compartment());
       if (!condition.ok()) return call->Error(condition.status());
+      if (Status a = CheckSearchCriteria(call->access, *condition); !a.ok()) return call->Error(a);
       auto state = std::make_shared<WriteState>();
       store_.Write(
           [state, type = key.type, limit,
@@ -412,9 +545,21 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto index = IndexFor(state->resource, key.id);
       if (!index.ok()) return call->Error(index.status());
       state->index = std::move(index).value();
+      const PatientWriteGuard guard(call->access, key.type, kPermUpdate);
+      if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
+      // Update-as-create needs c as well as u: known only inside the write.
+      const bool may_create = call->access.Reaches(key.type, kPermCreate);
       store_.Write(
-          [state, key, if_match](StoreTxn& txn) -> Status {
+          [state, key, if_match, may_create, guard](StoreTxn& txn) -> Status {
+            if (Status s = guard.Before(txn, key.id); !s.ok()) return s;
+            if (!may_create) {
+              auto latest = txn.ReadLatest(key);
+              if (!latest.ok()) return latest.status();
+              if (!*latest || (*latest)->info.deleted)
+                return Forbidden(key.type, kPermCreate,
+                                 "an update that creates " + key.type + "/" + key.id);
+            }
             return AppendUpdate(txn, *state, key, if_match);
           },
           [state, call, prefer, this](Status s) {
@@ -431,10 +576,13 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       // a 404, one is patched, more are a 412.
       auto parsed = ParsePatchBody(req);
       if (!parsed.ok()) return call->Error(parsed.status());
+      const PatientWriteGuard guard(call->access, key.type, kPermUpdate);
       std::optional<search::Query> condition;
       if (call->in.route->kind == InteractionKind::kConditionalPatch) {
-        auto query = ConditionQuery(key.type, call->in.params, 2, "A conditional patch");
+        auto query = ConditionQuery(key.type, call->in.params, 2, "A conditional patch",
+                                    guard.compartment());
         if (!query.ok()) return call->Error(query.status());
+        if (Status a = CheckSearchCriteria(call->access, *query); !a.ok()) return call->Error(a);
         condition = std::move(query).value();
       }
       Status if_match_error;
@@ -443,7 +591,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       auto state = std::make_shared<WriteState>();
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
-          [state, key, if_match, condition = std::move(condition),
+          [state, key, if_match, guard, condition = std::move(condition),
            patch = std::move(parsed).value(),
            policy = options_.validation](StoreTxn& txn) -> Status {
             ResourceKey target = key;
@@ -459,7 +607,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                     " matches the criteria; they must select one resource");
               target.id = found->matches.front().info.id;
             }
-            return AppendPatch(txn, *state, target, patch, if_match, policy);
+            if (Status s = guard.Before(txn, target.id); !s.ok()) return s;
+            if (Status s = AppendPatch(txn, *state, target, patch, if_match, policy); !s.ok())
+              return s;
+            // The patched version must still be the patient's (failing rolls the patch back).
+            return guard.After(state->index);
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
@@ -471,13 +623,18 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
 
     case InteractionKind::kDelete: {
       auto state = std::make_shared<WriteState>();
-      store_.Write([state, key](StoreTxn& txn) -> Status { return AppendDelete(txn, *state, key); },
-                   [state, call](Status s) {
-                     if (!s.ok()) return call->Error(s);
-                     http::Response r = NewResponse(*call, 204);
-                     if (state->changed) AddVersionHeaders(r, state->stored.info);
-                     call->respond(std::move(r));
-                   });
+      const PatientWriteGuard guard(call->access, key.type, kPermDelete);
+      store_.Write(
+          [state, key, guard](StoreTxn& txn) -> Status {
+            if (Status s = guard.Before(txn, key.id); !s.ok()) return s;
+            return AppendDelete(txn, *state, key);
+          },
+          [state, call](Status s) {
+            if (!s.ok()) return call->Error(s);
+            http::Response r = NewResponse(*call, 204);
+            if (state->changed) AddVersionHeaders(r, state->stored.info);
+            call->respond(std::move(r));
+          });
       return;
     }
 
@@ -489,6 +646,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       // History pages can be large: build them off the I/O thread.
       workers_.Post([this, call, query = std::move(query).value()]() mutable {
         if (call->in.route->kind == InteractionKind::kHistoryInstance) {
+          if (Status s = CheckReadable(call->access, StoreSearch(), call->in.type, call->in.id);
+              !s.ok())
+            return call->Error(s);
           auto exists = store_.Read({kDefaultTenant, call->in.type, call->in.id});
           if (!exists.ok()) return call->Error(exists.status());
           if (!exists->has_value())
@@ -516,8 +676,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       auto body = std::make_shared<std::string>(std::move(req.body));
       workers_.Post([this, call, body, prefer] {
-        ProcessBundle(std::move(*body), prefer, call->request_id, options_, store_, workers_,
-                      [call](Result<std::string> answer) {
+        ProcessBundle(std::move(*body), prefer, call->request_id, call->access, options_, store_,
+                      workers_, [call](Result<std::string> answer) {
                         if (!answer.ok()) return call->Error(answer.status());
                         http::Response r = NewResponse(*call, 200);
                         SetBody(r, call->format, std::move(answer).value());
@@ -542,6 +702,10 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       return call->Error(Status(ErrorCode::kNotImplemented, "not-supported",
                                 "This interaction is not supported yet"));
   }
+}
+
+SearchFn Service::StoreSearch() {
+  return [this](const search::Query& q) { return store_.Search(kDefaultTenant, q); };
 }
 
 void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
@@ -586,28 +750,39 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
         return call->Error(Status::NotFound(
             in.type + " is not a compartment (the compartments are " + known + ")"));
       }
-      if (in.search_type == "*") {
-        for (const fhir::CompartmentMember& m : compartment->members()) {
-          types.emplace_back(m.resource_type());
-        }
-      } else {
-        types.push_back(in.search_type);
-      }
-      query_options.compartment = search::CompartmentRef{in.type, in.id};
+      // Every member type for "*" (only those the caller may search, when auth is on).
+      if (Status s = PrepareSearch(call->access, in, types, query_options, search_params); !s.ok())
+        return call->Error(s);
       link_path = in.type + "/" + in.id + "/" + in.search_type;
       break;
     }
     default:
-      types.push_back(in.type);
+      // A patient-context caller searches within its patient's compartment.
+      if (Status s = PrepareSearch(call->access, in, types, query_options, search_params); !s.ok())
+        return call->Error(s);
       link_path = in.type;
       break;
   }
   auto query = search::ParseQuery(types, search_params, query_options);
   if (!query.ok()) return call->Error(query.status());
+  if (in.route->kind == InteractionKind::kSearchSystem) {
+    // Only the types the caller may search (access.h); _type naming another is a 403.
+    bool narrow = false;
+    std::vector<std::string> permitted;
+    if (Status s = NarrowSystemSearch(call->access, *query, narrow, permitted, query_options);
+        !s.ok())
+      return call->Error(s);
+    if (narrow) {
+      query = search::ParseQuery(permitted, search_params, query_options);
+      if (!query.ok()) return call->Error(query.status());
+    }
+  }
+  if (Status s = CheckSearchCriteria(call->access, *query); !s.ok()) return call->Error(s);
   // Searches can touch many rows: run them off the I/O thread.
   workers_.Post([this, call, link_path, query = std::move(query).value()] {
     auto page = store_.Search(kDefaultTenant, query);
     if (!page.ok()) return call->Error(page.status());
+    if (Status s = FilterPage(call->access, StoreSearch(), *page); !s.ok()) return call->Error(s);
     http::Response r = NewResponse(*call, 200);
     SetBody(r, call->format, SearchBundleJson(options_.base_url, link_path, query, *page));
     call->respond(std::move(r));

@@ -7,12 +7,16 @@
 // which must outlive it. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/thread_pool.h"
 #include "http/server.h"
+#include "kiln/auth.h"
 #include "kiln/store.h"
+#include "rest/capabilities.h"
+#include "rest/router.h"
 #include "rest/validate.h"
 
 namespace kiln::rest {
@@ -27,6 +31,16 @@ struct RestOptions {
   int max_bundle_entries = 10000;   // most entries of a batch or transaction Bundle (413 beyond)
   std::string software_version;     // for the CapabilityStatement
   ValidationPolicy validation;      // every create and update passes through it
+  // Authentication and authorization (docs/security.md). Both null in auth mode "none"; both
+  // set otherwise. Borrowed: they must outlive the Service.
+  Authenticator* authenticator = nullptr;
+  const Authorizer* authorizer = nullptr;
+  // The JSON body of GET [base]/.well-known/smart-configuration (public); unset: 404.
+  std::function<std::string()> smart_configuration;
+  SecurityInfo security;  // the CapabilityStatement's rest.security
+  // When set, every request but the public ones must carry an `x-api-key` this accepts
+  // (auth/api_keys.h); otherwise 401.
+  std::function<bool(std::string_view)> api_key_check;
 };
 
 struct Call;  // one request being served (service.cc)
@@ -39,10 +53,15 @@ class Service : public http::Handler {
   const RestOptions& options() const { return options_; }
 
  private:
+  // After authentication: routing errors, negotiation, then Dispatch.
+  void Serve(http::Request& req, RouteResult& routed, Principal principal, http::Responder respond);
   // Runs the interaction; on the I/O thread, or on a worker for large bodies.
   void Dispatch(const std::shared_ptr<Call>& call, http::Request& req);
   // Type, system and compartment search (GET, or POST .../_search with a form body).
   void Search(const std::shared_ptr<Call>& call, http::Request& req);
+
+  // Searches the store (for access checks that need to look at data: rest/access.h).
+  std::function<Result<SearchPage>(const search::Query&)> StoreSearch();
 
   RestOptions options_;
   Store& store_;

@@ -111,7 +111,8 @@ std::optional<int64_t> ParseIfMatch(std::string_view header, Status& error) {
 // conditional delete deletes what the client did not mean. At most `limit` matches are fetched,
 // so one more than the caller accepts tells "too many" apart.
 Result<search::Query> ConditionQuery(const std::string& type, const QueryParams& params, int limit,
-                                     std::string_view what) {
+                                     std::string_view what,
+                                     const std::optional<search::CompartmentRef>& compartment) {
   search::SearchParams search_params;
   for (const auto& [k, v] : params) {
     if (k == "_format" || k == "_pretty") continue;
@@ -121,6 +122,7 @@ Result<search::Query> ConditionQuery(const std::string& type, const QueryParams&
   options.strict = true;
   options.default_count = limit;
   options.max_count = limit;
+  options.compartment = compartment;
   auto query = search::ParseQuery({type}, search_params, options);
   if (!query.ok()) return query;
   if (query->criteria.empty()) {

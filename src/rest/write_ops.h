@@ -64,9 +64,11 @@ Status AppendPatch(StoreTxn& txn, WriteState& state, const ResourceKey& key,
 std::optional<int64_t> ParseIfMatch(std::string_view header, Status& error);
 
 // The search that picks the target of a conditional create, update or delete; unknown
-// parameters are always an error. At most `limit` matches are fetched.
-Result<search::Query> ConditionQuery(const std::string& type, const QueryParams& params, int limit,
-                                     std::string_view what);
+// parameters are always an error. At most `limit` matches are fetched. With `compartment`, only
+// resources in it are selected (a patient-context caller: rest/access.h).
+Result<search::Query> ConditionQuery(
+    const std::string& type, const QueryParams& params, int limit, std::string_view what,
+    const std::optional<search::CompartmentRef>& compartment = std::nullopt);
 
 // The parameters of an If-None-Exist header: "identifier=x|1", also with a leading "?" or
 // "[type]?".

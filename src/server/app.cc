@@ -6,6 +6,12 @@
 #include <mutex>
 #include <thread>
 
+#include "auth/api_keys.h"
+#include "auth/discovery.h"
+#include "auth/http_fetch.h"
+#include "auth/key_cache.h"
+#include "auth/smart.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/thread_pool.h"
@@ -103,7 +109,12 @@ class RootHandler : public http::Handler {
 
 struct App::Parts {
   std::unique_ptr<Store> store;
-  std::unique_ptr<Reindexer> reindexer;  // stopped before the store closes
+  // Auth mode "smart" (docs/security.md); all null in mode "none".
+  std::unique_ptr<auth::KeyCache> keys;
+  std::unique_ptr<auth::SmartAuthenticator> authenticator;
+  std::unique_ptr<auth::SmartAuthorizer> authorizer;
+  std::unique_ptr<auth::ApiKeys> api_keys;  // --api-keys-file; null: none
+  std::unique_ptr<Reindexer> reindexer;     // stopped before the store closes
   std::unique_ptr<core::ThreadPool> workers;
   std::unique_ptr<rest::Service> fhir;
   core::RequestMetrics metrics;
@@ -150,6 +161,14 @@ Status App::Start() {
   reindex_options.pause = std::chrono::milliseconds(config_.reindex_pause_ms);
   p.reindexer = std::make_unique<Reindexer>(*p.store, reindex_options);
 
+  if (!config_.api_keys_file.empty()) {
+    auto keys = auth::ApiKeys::Load(config_.api_keys_file);
+    if (!keys.ok()) {
+      p.store->Close();
+      return keys.take_status();
+    }
+    p.api_keys = std::make_unique<auth::ApiKeys>(std::move(keys).value());
+  }
   p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
   validation::WarmUp();
 
@@ -202,6 +221,11 @@ Status App::Start() {
     return bind;
   }
   rest_options.base_url = EffectiveBaseUrl(config_, p.http->port());
+  if (p.api_keys) {
+    const auth::ApiKeys* keys = p.api_keys.get();
+    rest_options.api_key_check = [keys](std::string_view k) { return keys->Accepts(k); };
+  }
+  if (config_.auth == "smart") SetUpSmartAuth(rest_options);
   p.fhir = std::make_unique<rest::Service>(rest_options, *p.store, *p.workers);
   p.root->SetFhir(p.fhir.get());
   p.base_url = rest_options.base_url;
@@ -210,6 +234,66 @@ Status App::Start() {
                                  {"store", "sqlite"}});
   if (reindex_plan->needed) p.reindexer->Start(*reindex_plan);
   return Status::Ok();
+}
+
+void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
+  Parts& p = *parts_;
+  auth::FetchOptions fetch;
+  fetch.total_timeout = std::chrono::milliseconds(config_.auth_fetch_timeout_ms);
+  fetch.connect_timeout = std::min(fetch.total_timeout, std::chrono::milliseconds(2000));
+  auth::KeyCacheOptions key_options;
+  key_options.issuer = config_.auth_issuer;
+  key_options.jwks_uri = config_.auth_jwks_uri;
+  key_options.min_refetch_interval = std::chrono::seconds(config_.auth_jwks_refetch_interval);
+  p.keys = std::make_unique<auth::KeyCache>(key_options, std::make_unique<auth::CurlFetcher>(fetch),
+                                            [] { return core::NowMicros(); });
+  // Start-up prefetch, before any request is served; bounded by the fetch timeouts. If the issuer
+  // is unreachable Kiln still starts: tokens are refused until a refetch succeeds.
+  if (Status s = p.keys->Refresh(); !s.ok())
+    core::LogWarn(
+        "starting without the issuer's keys; tokens are refused until they can be fetched",
+        {{"issuer", std::string_view(config_.auth_issuer)}});
+  auth::SmartAuthOptions options;
+  options.rules.issuer = config_.auth_issuer;
+  options.rules.audiences = {config_.auth_audience.empty() ? rest_options.base_url
+                                                           : config_.auth_audience};
+  options.rules.clock_skew_seconds = config_.auth_clock_skew;
+  options.names.scope = config_.auth_scope_claim;
+  options.names.patient = config_.auth_patient_claim;
+  options.names.fhir_user = config_.auth_fhiruser_claim;
+  options.names.tenant = config_.auth_tenant_claim;
+  options.names.groups = config_.auth_groups_claim;
+  p.authenticator = std::make_unique<auth::SmartAuthenticator>(
+      options, *p.keys, [] { return core::NowMicros() / 1000000; });
+  p.authorizer = std::make_unique<auth::SmartAuthorizer>();
+  rest_options.authenticator = p.authenticator.get();
+  rest_options.authorizer = p.authorizer.get();
+
+  auth::KeyCache* keys = p.keys.get();
+  auth::SmartConfigurationInputs inputs{config_.auth_issuer,
+                                        config_.auth_jwks_uri,
+                                        config_.smart_authorize_url,
+                                        config_.smart_token_url,
+                                        {}};
+  // Built per request from the latest issuer metadata (it may arrive after start-up).
+  rest_options.smart_configuration = [keys, inputs]() mutable {
+    inputs.metadata = keys->metadata();
+    return auth::SmartConfigurationJson(inputs);
+  };
+  auth::IssuerMetadata meta = keys->metadata();
+  rest::SecurityInfo& sec = rest_options.security;
+  sec.smart = true;
+  sec.authorize_url = config_.smart_authorize_url.empty() ? meta.authorization_endpoint
+                                                          : config_.smart_authorize_url;
+  sec.token_url = config_.smart_token_url.empty() ? meta.token_endpoint : config_.smart_token_url;
+  sec.introspect_url = meta.introspection_endpoint;
+  sec.revoke_url = meta.revocation_endpoint;
+  sec.register_url = meta.registration_endpoint;
+  sec.manage_url = meta.management_endpoint;
+  core::LogInfo("authentication: smart",
+                {{"issuer", std::string_view(config_.auth_issuer)},
+                 {"audience", std::string_view(options.rules.audiences[0])},
+                 {"keys", static_cast<long long>(keys->Keys()->keys.size())}});
 }
 
 void App::Wait() {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kiln/status.h"
+#include "rest/service.h"
 #include "server/config.h"
 
 namespace kiln::server {
@@ -32,6 +33,9 @@ class App {
 
  private:
   struct Parts;
+  // Auth mode "smart": the key cache (with its start-up fetch), authenticator and authorizer,
+  // and what discovery and the CapabilityStatement say about them.
+  void SetUpSmartAuth(rest::RestOptions& rest_options);
   Config config_;
   std::unique_ptr<Parts> parts_;
 };

@@ -69,6 +69,16 @@ Setter Text(std::string Config::*field) {
   };
 }
 
+// An absolute http(s) URL, kept as given.
+Setter Url(std::string Config::*field) {
+  return [=](Config& c, const std::string& v, const std::string& from) -> Status {
+    if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+      return Bad(from, "'" + v + "' must be an absolute http:// or https:// URL");
+    c.*field = v;
+    return Status::Ok();
+  };
+}
+
 Setter Bool(bool Config::*field) {
   return [=](Config& c, const std::string& v, const std::string& from) -> Status {
     std::string l = core::ToLowerAscii(v);
@@ -86,8 +96,8 @@ Setter Bool(bool Config::*field) {
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> kSettings = {
       {"host", "ADDR",
-       "IP address to listen on (default 127.0.0.1). Kiln has no authentication yet, so any "
-       "non-loopback address also needs --allow-unauthenticated-remote.",
+       "IP address to listen on (default 127.0.0.1). A non-loopback address needs --auth smart "
+       "(or --allow-unauthenticated-remote).",
        [](Config& c, const std::string& v, const std::string& from) -> Status {
          std::string h = v == "localhost" ? "127.0.0.1" : v;
          unsigned char buf[16];
@@ -194,9 +204,60 @@ const std::vector<Setting>& Settings() {
        "(default 0).",
        Int(&Config::reindex_pause_ms, 0, 60000)},
       {"allow-unauthenticated-remote", "",
-       "Acknowledge that Kiln has no authentication yet and allow listening on a non-loopback "
-       "address.",
+       "Allow listening on a non-loopback address with --auth none (anyone who can reach it can "
+       "read and change all data).",
        Bool(&Config::allow_unauthenticated_remote)},
+      {"auth", "MODE",
+       "none (default: no authentication; loopback only) or smart (SMART on FHIR: every FHIR "
+       "request needs a bearer JWT from --auth-issuer; see docs/security.md).",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         if (v != "none" && v != "smart") return Bad(from, "'" + v + "' is not none or smart");
+         c.auth = v;
+         return Status::Ok();
+       }},
+      {"auth-issuer", "URL",
+       "The authorization server's issuer (tokens' iss must equal it); its discovery document "
+       "is read from URL/.well-known/openid-configuration (or smart-configuration).",
+       Url(&Config::auth_issuer)},
+      {"auth-jwks-uri", "URL",
+       "Where the issuer's signing keys (JWKS) are (default: jwks_uri of its discovery "
+       "document).",
+       Url(&Config::auth_jwks_uri)},
+      {"auth-audience", "URL", "The audience tokens must name in aud (default: the FHIR base URL).",
+       Text(&Config::auth_audience)},
+      {"auth-clock-skew", "SECONDS",
+       "Tolerance for the tokens' exp, nbf and iat against this server's clock (default 60).",
+       Int(&Config::auth_clock_skew, 0, 3600)},
+      {"auth-jwks-refetch-interval", "SECONDS",
+       "A token signed with an unknown key id makes Kiln refetch the JWKS at most once per this "
+       "many seconds (default 30).",
+       Int(&Config::auth_jwks_refetch_interval, 1, 86400)},
+      {"auth-fetch-timeout-ms", "MS",
+       "Time limit of each request to the issuer (discovery, JWKS) (default 5000).",
+       Int(&Config::auth_fetch_timeout_ms, 100, 60000)},
+      {"auth-scope-claim", "NAME", "Token claim with the granted scopes (default scope).",
+       Text(&Config::auth_scope_claim)},
+      {"auth-patient-claim", "NAME", "Token claim with the patient in context (default patient).",
+       Text(&Config::auth_patient_claim)},
+      {"auth-fhiruser-claim", "NAME",
+       "Token claim with the user's FHIR resource (default fhirUser).",
+       Text(&Config::auth_fhiruser_claim)},
+      {"auth-tenant-claim", "NAME", "Token claim with the tenant (default: none).",
+       Text(&Config::auth_tenant_claim)},
+      {"auth-groups-claim", "NAME", "Token claim with the user's groups (default: none).",
+       Text(&Config::auth_groups_claim)},
+      {"smart-authorize-url", "URL",
+       "authorization_endpoint advertised in .well-known/smart-configuration (default: the "
+       "issuer's).",
+       Url(&Config::smart_authorize_url)},
+      {"smart-token-url", "URL",
+       "token_endpoint advertised in .well-known/smart-configuration (default: the issuer's).",
+       Url(&Config::smart_token_url)},
+      {"api-keys-file", "FILE",
+       "A file of API keys, one per line: every FHIR request (but metadata and "
+       ".well-known/smart-configuration) must then carry one in an x-api-key header, besides "
+       "its bearer token (default: none).",
+       Text(&Config::api_keys_file)},
       {"config", "FILE",
        "Config file of 'name = value' lines using the flag names (e.g. port = 8080); '#' starts "
        "a comment.",
@@ -307,12 +368,17 @@ Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help) {
     if (Status st = s->set(c, v, std::string("--") + s->name); !st.ok()) return st;
   }
 
-  if (!IsLoopback(c.host) && !c.allow_unauthenticated_remote)
+  if (c.auth == "smart" && c.auth_issuer.empty())
+    return Status::Invalid(
+        "Invalid configuration: --auth smart needs --auth-issuer (the authorization server's "
+        "issuer URL)");
+  if (c.auth == "none" && !IsLoopback(c.host) && !c.allow_unauthenticated_remote)
     return Status::Invalid(
         "Invalid configuration: --host " + c.host +
-        ": Kiln has no authentication yet, so it only listens on loopback addresses. Pass "
-        "--allow-unauthenticated-remote (KILN_ALLOW_UNAUTHENTICATED_REMOTE=true) to acknowledge "
-        "that anyone who can reach this address can read and change all data.");
+        ": with no authentication (--auth none) Kiln only listens on loopback addresses. Use "
+        "--auth smart, or pass --allow-unauthenticated-remote "
+        "(KILN_ALLOW_UNAUTHENTICATED_REMOTE=true) to acknowledge that anyone who can reach this "
+        "address can read and change all data.");
   if (c.default_count > c.max_count)
     return Status::Invalid("Invalid configuration: --default-count " +
                            std::to_string(c.default_count) + " is larger than --max-count " +

@@ -39,9 +39,25 @@ struct Config {
   int max_includes = 1000;
   int max_bundle_entries = 10000;
   bool allow_unauthenticated_remote = false;
-  bool reindex = false;      // rebuild every search index row in the background at start-up
-  int reindex_batch = 500;   // resources per rebuild batch (one write each)
-  int reindex_pause_ms = 0;  // pause between rebuild batches
+  // Authentication (docs/security.md).
+  std::string auth = "none";            // none or smart
+  std::string auth_issuer;              // smart: the authorization server's issuer URL
+  std::string auth_jwks_uri;            // empty: from the issuer's discovery document
+  std::string auth_audience;            // empty: the FHIR base URL
+  int auth_clock_skew = 60;             // seconds of tolerance for exp, nbf, iat
+  int auth_jwks_refetch_interval = 30;  // seconds between JWKS refetches on unknown kids
+  int auth_fetch_timeout_ms = 5000;     // discovery and JWKS requests
+  std::string auth_scope_claim = "scope";
+  std::string auth_patient_claim = "patient";
+  std::string auth_fhiruser_claim = "fhirUser";
+  std::string auth_tenant_claim;
+  std::string auth_groups_claim;
+  std::string smart_authorize_url;  // empty: the issuer's authorization_endpoint
+  std::string smart_token_url;      // empty: the issuer's token_endpoint
+  std::string api_keys_file;        // x-api-key values every request must carry; empty: none
+  bool reindex = false;             // rebuild every search index row in the background at start-up
+  int reindex_batch = 500;          // resources per rebuild batch (one write each)
+  int reindex_pause_ms = 0;         // pause between rebuild batches
   std::string config_file;
 };
 
