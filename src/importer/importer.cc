@@ -322,10 +322,11 @@ void Importer::ImportExecutedBundle(const std::string& path,
     std::lock_guard lock(mu_);
     file_index = files_.size() - 1;
   }
-  // return=minimal: the response carries statuses and locations, not the resources again.
+  // return=minimal: the response carries statuses and locations, not the resources again. No
+  // access control (rest::Access{}): import is an operator's tool on a stopped server's data.
   rest::ProcessBundle(
-      std::string(*text), rest::ReturnPreference::kMinimal, "import", options_.rest, store_,
-      *workers_,
+      std::string(*text), rest::ReturnPreference::kMinimal, "import", rest::Access{},
+      options_.rest, store_, *workers_,
       [this, path, text, weight, file_index](Result<std::string> response) {
         std::vector<std::pair<std::string, int>> written;  // type, status
         std::vector<Failure> failures;
