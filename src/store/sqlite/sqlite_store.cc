@@ -520,7 +520,11 @@ class SqliteStoreImpl final : public SqliteStore {
     Result<SearchPage> Search(const std::string& tenant, const search::Query& query) override {
       // Writes the group's pending full-text rows first, so _text/_content criteria see them.
       if (Status s = store_.FlushText(); !s.ok()) return s;
-      return RunSearch(*store_.writer_, tenant, query);
+      Result<SearchPage> page = RunSearch(*store_.writer_, tenant, query);
+      if (!page.ok()) return page;
+      // _include/_revinclude as Store::Search does (a search entry of a Bundle asks for them).
+      if (Status s = RunIncludes(*store_.writer_, tenant, query, *page); !s.ok()) return s;
+      return page;
     }
     int64_t NextTimestamp() override {
       int64_t now = core::NowMicros();
