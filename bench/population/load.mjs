@@ -18,6 +18,7 @@
 //   (via the sqlite3 command-line tool, read-only), the bytes of the search index tables (idx_*),
 //   of the resource tables, and both per resource.
 // - --result FILE: the figures above as JSON (bench/search.sh reads them).
+// `node load.mjs --sizes DIR` prints only the data directory's sizes (the "disk" figures) as JSON.
 // Exits 1 when a resource could not be loaded or the counts differ, 0 otherwise.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -234,6 +235,12 @@ function diskUsage(dir) {
 const mb = (b) => (b / 1048576).toFixed(1);
 
 async function main() {
+  // --sizes DIR: only the data directory's sizes (as under "disk" in --result), as JSON on stdout.
+  if (process.argv[2] === '--sizes') {
+    if (!process.argv[3]) throw new Error('--sizes needs a data directory');
+    console.log(JSON.stringify(diskUsage(process.argv[3])));
+    return;
+  }
   const opts = parseArgs(process.argv.slice(2));
   const manifest = opts.manifest ? JSON.parse(fs.readFileSync(opts.manifest, 'utf8')) : null;
   const { result, client } = await load(opts);
