@@ -41,29 +41,8 @@ WARNINGS=()
 for tool in wrk curl awk node; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
 [[ -d $SYNTHEA ]] || die "the Synthea bundles are missing ($SYNTHEA)"
 
-TMP=$(mktemp -d -t kiln-bundle-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
-  echo "== Not building (BENCH_SKIP_BUILD=1): using $KILN"
-  [[ -x $KILN ]] || die "$KILN is missing"
-else
-  echo "== Building kiln in $BUILD_DIR"
-  if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$TMP/configure.log" 2>&1 ||
-      { tail -20 "$TMP/configure.log"; die "cmake configure failed"; }
-  fi
-  cmake --build "$BUILD_DIR" --target kiln >"$TMP/build.log" 2>&1 ||
-    { tail -30 "$TMP/build.log"; die "build failed"; }
-fi
+bench_setup bundle-bench
+build_binaries "$KILN"
 
 BODIES=$TMP/bodies
 info=$(node "$ROOT/bench/population/bundles.mjs" "$BODIES" "$SYNTHEA") || die "could not make the bodies"

@@ -42,29 +42,8 @@ WARNINGS=()
 for tool in curl awk node; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
 [[ $CLONES =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLONES must be a positive integer"
 
-TMP=$(mktemp -d -t kiln-import-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
-  echo "== Not building (BENCH_SKIP_BUILD=1): using $KILN"
-  [[ -x $KILN ]] || die "$KILN is missing"
-else
-  echo "== Building kiln in $BUILD_DIR"
-  if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$TMP/configure.log" 2>&1 ||
-      { tail -20 "$TMP/configure.log"; die "cmake configure failed"; }
-  fi
-  cmake --build "$BUILD_DIR" --target kiln >"$TMP/build.log" 2>&1 ||
-    { tail -30 "$TMP/build.log"; die "build failed"; }
-fi
+bench_setup import-bench
+build_binaries "$KILN"
 
 # ---------------------------------------------------------------- the population
 NDJSON=$TMP/population.ndjson

@@ -1,5 +1,6 @@
-# Shell helpers shared by bench/run.sh and bench/search.sh (sourced, not run). They expect the
-# sourcing script to define die and warn, and to keep the PIDs it started in the array PIDS.
+# Shell helpers shared by the bench/*.sh scripts (sourced, not run). They expect the sourcing
+# script to define die and warn (and ROOT and BUILD_DIR for build_binaries), and to keep the PIDs
+# it started in the array PIDS (bench_setup makes it).
 # Settings a script may set before calling: READY_TRIES (wait_ready: tries 20 ms apart, default
 # 500 = 10 s) and STOP_TRIES (stop_pid: tries 50 ms apart before SIGKILL, default 200 = 10 s).
 
@@ -87,3 +88,47 @@ AWK_COMMAS='function commas(x,   i, out) {
   return i out
 }'
 fmt_int() { awk -v x="$1" "$AWK_COMMAS"' BEGIN {print commas(x)}'; }
+
+# bench_setup NAME: a temporary directory in TMP (kiln-NAME.XXXXXX), an empty PIDS, and traps
+# that, however the script ends, stop every PID in PIDS and its children (wrk runs inside a
+# subshell that times it), wait for them, and remove TMP.
+bench_setup() {
+  TMP=$(mktemp -d -t "kiln-$1.XXXXXX")
+  PIDS=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+
+# build_binaries PATH...: builds the CMake targets named by the binaries' file names in BUILD_DIR
+# (configured as a Release Ninja build first if it is not configured yet; logs in TMP), or with
+# BENCH_SKIP_BUILD=1 only checks that they exist. Sets BUILD_TYPE (CMAKE_BUILD_TYPE) and notes one
+# other than Release.
+build_binaries() {
+  local bin targets=()
+  for bin in "$@"; do targets+=("$(basename "$bin")"); done
+  if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
+    echo "== Not building (BENCH_SKIP_BUILD=1): using ${targets[*]} in $BUILD_DIR"
+    for bin in "$@"; do [[ -x $bin ]] || die "$bin is missing"; done
+  else
+    echo "== Building ${targets[*]} in $BUILD_DIR"
+    if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+      cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$TMP/configure.log" 2>&1 ||
+        { tail -20 "$TMP/configure.log"; die "cmake configure failed"; }
+    fi
+    cmake --build "$BUILD_DIR" --target "${targets[@]}" >"$TMP/build.log" 2>&1 ||
+      { tail -30 "$TMP/build.log"; die "build failed"; }
+  fi
+  BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt")
+  [[ $BUILD_TYPE == Release ]] || echo "  note: $BUILD_DIR is a '$BUILD_TYPE' build, not Release"
+}

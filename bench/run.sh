@@ -54,37 +54,10 @@ for tool in wrk curl awk pkill; do
 done
 
 # ---------------------------------------------------------------- clean-up of what we start
-TMP=$(mktemp -d -t kiln-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    # wrk runs inside a subshell that times it: stop wrk and let the subshell reap it and end.
-    pkill -TERM -P "$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_setup bench
 
 # ---------------------------------------------------------------- build
-if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
-  echo "== Not building (BENCH_SKIP_BUILD=1): using the binaries in $BUILD_DIR"
-  for bin in "$KILN" "$BARE" "$PROBE"; do [[ -x $bin ]] || die "$bin is missing"; done
-else
-  echo "== Building kiln, bare_responder, startup_probe in $BUILD_DIR"
-  if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$TMP/configure.log" 2>&1 ||
-      { tail -20 "$TMP/configure.log"; die "cmake configure failed"; }
-  fi
-  cmake --build "$BUILD_DIR" --target kiln bare_responder startup_probe >"$TMP/build.log" 2>&1 ||
-    { tail -30 "$TMP/build.log"; die "build failed"; }
-fi
-build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt")
-[[ $build_type == Release ]] || echo "  note: $BUILD_DIR is a '$build_type' build, not Release"
+build_binaries "$KILN" "$BARE" "$PROBE"
 
 # ---------------------------------------------------------------- helpers (more in bench/lib.sh)
 # start_kiln DATA_DIR ACCESS_LOG(true|false) NAME [EXTRA FLAGS...]: sets KPID and KPORT.
@@ -166,7 +139,7 @@ echo "== Machine"
 echo "  $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)),"\
   "$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sr)"
 echo "  kiln $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
-  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'), $build_type build"
+  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'), $BUILD_TYPE build"
 echo "  load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  kiln and wrk share the machine: kiln --threads $KILN_THREADS, wrk -t$WRK_THREADS -c$CONNECTIONS"
 wait_quiet 60

@@ -72,37 +72,10 @@ done
 [[ $CLONES =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLONES must be a positive integer"
 
 # ---------------------------------------------------------------- clean-up of what we start
-TMP=$(mktemp -d -t kiln-search-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    pkill -TERM -P "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_setup search-bench
 
 # ---------------------------------------------------------------- build
-if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
-  echo "== Not building (BENCH_SKIP_BUILD=1): using $KILN"
-  [[ -x $KILN ]] || die "$KILN is missing"
-else
-  echo "== Building kiln in $BUILD_DIR"
-  if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$TMP/configure.log" 2>&1 ||
-      { tail -20 "$TMP/configure.log"; die "cmake configure failed"; }
-  fi
-  cmake --build "$BUILD_DIR" --target kiln >"$TMP/build.log" 2>&1 ||
-    { tail -30 "$TMP/build.log"; die "build failed"; }
-fi
-build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt")
-[[ $build_type == Release ]] || echo "  note: $BUILD_DIR is a '$build_type' build, not Release"
+build_binaries "$KILN"
 
 # ---------------------------------------------------------------- helpers (more in bench/lib.sh)
 # start_kiln DATA_DIR NAME: sets KPID, KPORT and BASE.
@@ -181,7 +154,7 @@ echo "== Machine"
 echo "  $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)),"\
   "$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sr)"
 echo "  kiln $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
-  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'), $build_type build,"\
+  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'), $BUILD_TYPE build,"\
   "--threads $KILN_THREADS --access-log false"
 echo "  load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
 
