@@ -169,41 +169,39 @@ void AddStringItem(const Item& item, const Sink& sink) {
 
 // --- token ---
 
-void AddToken(const Sink& sink, std::string_view system, std::string_view code,
-              std::string_view display) {
-  sink.Add(TokenValue{std::string(system),
-                      std::string(code),
-                      display.empty() ? std::string() : NormalizeString(display),
-                      {},
-                      {}});
+// `text`: the normalised display text for :text, "" if none.
+void AddToken(const Sink& sink, std::string_view system, std::string_view code, std::string text) {
+  sink.Add(TokenValue{std::string(system), std::string(code), std::move(text), {}, {}});
 }
 
-void AddCoding(const Sink& sink, const json::value& coding) {
+// `shown`, if given, receives the normalised display the entry holds ("" if none).
+void AddCoding(const Sink& sink, const json::value& coding, std::string* shown = nullptr) {
   if (!coding.is_object()) return;
   const json::object& c = coding.as_object();
   std::string_view system = StringMember(c, "system");
   std::string_view code = StringMember(c, "code");
   std::string_view display = StringMember(c, "display");
   if (system.empty() && code.empty() && display.empty()) return;
-  AddToken(sink, system, code, display);
+  std::string text = display.empty() ? std::string() : NormalizeString(display);
+  if (shown != nullptr) *shown = text;
+  AddToken(sink, system, code, std::move(text));
 }
 
 void AddCodeableConcept(const Sink& sink, const json::object& cc) {
-  ForEach(cc, "coding", [&](const json::value& c) { AddCoding(sink, c); });
   std::string_view text = StringMember(cc, "text");
-  if (text.empty()) return;
+  const std::string normalized = text.empty() ? std::string() : NormalizeString(text);
   // The text gets an entry of its own (system and code empty) for :text, unless a coding's
   // display already says the same once normalised, as it mostly does ("Body Height" and
   // "Body height"): :text matches the same resources either way, and the row would be written
   // for nothing on every create.
-  std::string normalized = NormalizeString(text);
   bool repeated = false;
+  std::string shown;
   ForEach(cc, "coding", [&](const json::value& c) {
-    if (!c.is_object() || repeated) return;
-    std::string_view display = StringMember(c.as_object(), "display");
-    repeated = !display.empty() && NormalizeString(display) == normalized;
+    shown.clear();
+    AddCoding(sink, c, normalized.empty() ? nullptr : &shown);
+    repeated = repeated || (!shown.empty() && shown == normalized);
   });
-  if (!repeated) sink.Add(TokenValue{{}, {}, std::move(normalized), {}, {}});
+  if (!normalized.empty() && !repeated) AddToken(sink, "", "", normalized);
 }
 
 void AddIdentifier(const Sink& sink, const json::object& id) {
