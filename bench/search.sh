@@ -339,17 +339,17 @@ create_run() {  # create_run DATA_DIR NAME [CONNECTIONS]
     "$WRK_THREADS" "${3:-$CONNECTIONS}" ""
   stop_pid "$KPID"
 }
-BENCH_NDJSON=$CREATE_NDJSON create_run "$TMP/create-data" create-loaded
+create_run "$TMP/create-data" create-loaded
 CREATE_RPS=$R_RPS CREATE_P99=$R_P99
 echo "  into the loaded store: $(fmt_int "$R_RPS") creates/s  p50 $R_P50 ms  p99 $R_P99 ms  max $R_MAX ms"
 echo "    CPU: $R_CPU"
 # More clients in flight make bigger group commits, which share the index pages they dirty.
-BENCH_NDJSON=$CREATE_NDJSON create_run "$TMP/create-data" create-loaded-256 256
+create_run "$TMP/create-data" create-loaded-256 256
 CREATE_256_RPS=$R_RPS CREATE_256_P99=$R_P99
 echo "  the same, 256 connections: $(fmt_int "$R_RPS") creates/s  p50 $R_P50 ms  p99 $R_P99 ms"
 echo "    CPU: $R_CPU"
 rm -rf "$TMP/create-data"
-BENCH_NDJSON=$CREATE_NDJSON create_run "$TMP/create-empty" create-empty
+create_run "$TMP/create-empty" create-empty
 CREATE_EMPTY_RPS=$R_RPS
 echo "  into an empty store:   $(fmt_int "$R_RPS") creates/s  p50 $R_P50 ms  p99 $R_P99 ms  max $R_MAX ms"
 echo "    CPU: $R_CPU"
