@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/verify.h"
 #include "core/log.h"
 #include "fhirpath/fhirpath.h"
 #include "importer/importer.h"
@@ -45,6 +46,9 @@ const char* kUsage =
     "  fhirpath EXPRESSION FILE.json\n"
     "            Evaluate a FHIRPath expression against a resource (FILE '-' reads stdin)\n"
     "            and print the result as typed JSON\n"
+    "  audit verify FILE...\n"
+    "            Check the hash chain of an audit log (rotated files oldest first, then the\n"
+    "            active one; docs/audit.md)\n"
     "  version   Print the version\n"
     "  help      Print this text\n";
 
@@ -69,16 +73,19 @@ int Serve(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // With the audit log on standard output, stdout carries audit lines only.
+  FILE* banner = config->audit_log == "-" ? stderr : stdout;
   kiln::server::App app(std::move(config).value());
   if (kiln::Status s = app.Start(); !s.ok()) {
     std::fprintf(stderr, "kiln: %s\n", s.message().c_str());
     return 1;
   }
-  std::printf(
-      "Kiln %s, a FHIR R4 server\n  FHIR base: %s\n  Listening: %s\n"
-      "  Data:      %s (SQLite)\n  Press Ctrl-C to stop.\n",
-      KILN_VERSION, app.base_url().c_str(), app.listen_url().c_str(), app.data_path().c_str());
-  std::fflush(stdout);
+  std::fprintf(banner,
+               "Kiln %s, a FHIR R4 server\n  FHIR base: %s\n  Listening: %s\n"
+               "  Data:      %s (SQLite)\n  Press Ctrl-C to stop.\n",
+               KILN_VERSION, app.base_url().c_str(), app.listen_url().c_str(),
+               app.data_path().c_str());
+  std::fflush(banner);
 
   std::thread watcher([&app, signals] {
     int sig = 0;
@@ -530,6 +537,51 @@ int FhirPath(const std::vector<std::string>& args) {
 
 }  // namespace
 
+namespace {
+
+const char* kAuditUsage =
+    "Usage: kiln audit verify FILE...\n\n"
+    "Checks that the audit log lines in FILE... (one chain: rotated files oldest first, then\n"
+    "the active file, e.g. `kiln audit verify audit.log.* audit.log`) are unchanged: each line's\n"
+    "prev is the SHA-256 of the line before it, and seq counts up by one. Prints the number of\n"
+    "lines and the head hash. Exit status 0: intact; 1: broken (the first bad line is named);\n"
+    "2: usage error or unreadable file.\n";
+
+// kiln audit verify FILE...: the tamper check of the audit log's hash chain.
+int Audit(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kAuditUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] != "verify" || args.size() < 2) {
+    std::fprintf(stderr, "kiln audit: expected 'verify FILE...'\n\n%s", kAuditUsage);
+    return 2;
+  }
+  std::vector<std::string> files(args.begin() + 1, args.end());
+  for (const std::string& f : files) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      std::fprintf(stderr, "kiln audit verify: %s is not a readable file\n", f.c_str());
+      return 2;
+    }
+  }
+  kiln::audit::VerifyReport report = kiln::audit::VerifyChain(files);
+  if (!report.ok) {
+    std::printf("FAILED: %s\n", report.error.c_str());
+    return 1;
+  }
+  std::printf("OK: %llu lines, seq %llu..%llu%s\nhead %s\n",
+              static_cast<unsigned long long>(report.lines),
+              static_cast<unsigned long long>(report.first_seq),
+              static_cast<unsigned long long>(report.last_seq),
+              report.first_seq == 1 ? " (from the start of the chain)"
+                                    : " (the chain's earlier lines were not given)",
+              report.head.c_str());
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
@@ -544,6 +596,7 @@ int main(int argc, char** argv) {
   if (args[0] == "fhirpath") return FhirPath({args.begin() + 1, args.end()});
   if (args[0] == "reindex") return Reindex({args.begin() + 1, args.end()});
   if (args[0] == "import") return Import({args.begin() + 1, args.end()});
+  if (args[0] == "audit") return Audit({args.begin() + 1, args.end()});
   std::fprintf(stderr, "kiln: unknown command '%s'\n\n%s", args[0].c_str(), kUsage);
   return 2;
 }

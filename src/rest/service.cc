@@ -12,6 +12,7 @@
 #include "fhir/subset.h"
 #include "patch/patch.h"
 #include "rest/access.h"
+#include "rest/audit_trail.h"
 #include "rest/bundle.h"
 #include "rest/capabilities.h"
 #include "rest/history.h"
@@ -218,6 +219,11 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
     return respond(std::move(r));
   }
   RouteResult routed = Route(req.method, req.target, options_.base_path);
+  std::shared_ptr<AuditEvent> audit;
+  if (options_.audit) {
+    audit = BeginAudit(req, routed);
+    respond = AuditedResponder(*options_.audit, audit, req.received, std::move(respond));
+  }
   // The CapabilityStatement stays public (clients discover the security section from it).
   const bool is_public =
       routed.status.ok() && routed.interaction.route->kind == InteractionKind::kCapabilities;
@@ -239,21 +245,24 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
     // it happens on a worker (key_cache.h), which then serves the request too.
     auto shared_req = std::make_shared<http::Request>(std::move(req));
     auto shared_routed = std::make_shared<RouteResult>(std::move(routed));
-    workers_.Post([this, shared_req, shared_routed, label, respond = std::move(respond)]() mutable {
-      AuthResult again =
-          options_.authenticator->Authenticate(shared_req->Header("Authorization"), true);
-      if (again.kind != AuthResult::Kind::kOk) {
-        if (again.kind == AuthResult::Kind::kRetryOffIoThread)  // cannot happen; never allow
-          again.status = Status::Unavailable("The token could not be checked");
-        return respond(
-            UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
-      }
-      Serve(*shared_req, *shared_routed, std::move(again.principal), std::move(respond));
-    });
+    workers_.Post(
+        [this, shared_req, shared_routed, label, audit, respond = std::move(respond)]() mutable {
+          AuthResult again =
+              options_.authenticator->Authenticate(shared_req->Header("Authorization"), true);
+          if (again.kind != AuthResult::Kind::kOk) {
+            if (again.kind == AuthResult::Kind::kRetryOffIoThread)  // cannot happen; never allow
+              again.status = Status::Unavailable("The token could not be checked");
+            return respond(
+                UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
+          }
+          if (audit) NoteWho(*audit, again.principal);
+          Serve(*shared_req, *shared_routed, std::move(again.principal), std::move(respond));
+        });
     return;
   }
   if (auth.kind != AuthResult::Kind::kOk)
     return respond(UnauthenticatedResponse(auth.status, req, label, options_.base_url));
+  if (audit) NoteWho(*audit, auth.principal);
   Serve(req, routed, std::move(auth.principal), std::move(respond));
 }
 

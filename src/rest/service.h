@@ -13,6 +13,7 @@
 
 #include "core/thread_pool.h"
 #include "http/server.h"
+#include "kiln/audit.h"
 #include "kiln/auth.h"
 #include "kiln/store.h"
 #include "rest/capabilities.h"
@@ -41,6 +42,9 @@ struct RestOptions {
   // When set, every request but the public ones must carry an `x-api-key` this accepts
   // (auth/api_keys.h); otherwise 401.
   std::function<bool(std::string_view)> api_key_check;
+  // When set, every request under the FHIR base is recorded there once answered (docs/audit.md).
+  // Borrowed: it must outlive the Service.
+  AuditSink* audit = nullptr;
 };
 
 struct Call;  // one request being served (service.cc)

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "audit/audit_log.h"
 #include "auth/api_keys.h"
 #include "auth/discovery.h"
 #include "auth/http_fetch.h"
@@ -109,6 +110,7 @@ class RootHandler : public http::Handler {
 
 struct App::Parts {
   std::unique_ptr<Store> store;
+  std::unique_ptr<audit::AuditLog> audit;  // --audit-log; null: off. Closed last.
   // Auth mode "smart" (docs/security.md); all null in mode "none".
   std::unique_ptr<auth::KeyCache> keys;
   std::unique_ptr<auth::SmartAuthenticator> authenticator;
@@ -169,6 +171,20 @@ Status App::Start() {
     }
     p.api_keys = std::make_unique<auth::ApiKeys>(std::move(keys).value());
   }
+  if (!config_.audit_log.empty()) {
+    audit::AuditLogOptions audit_options;
+    audit_options.path = config_.audit_log;
+    audit_options.max_bytes = config_.audit_log_max_bytes;
+    audit_options.keep = config_.audit_log_keep;
+    auto audit_log = audit::AuditLog::Open(audit_options);
+    if (!audit_log.ok()) {
+      p.store->Close();
+      return audit_log.take_status();
+    }
+    p.audit = std::move(audit_log).value();
+    core::LogInfo("audit log", {{"path", std::string_view(config_.audit_log)},
+                                {"seq", static_cast<long long>(p.audit->head_seq())}});
+  }
   p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
   validation::WarmUp();
 
@@ -225,6 +241,7 @@ Status App::Start() {
     const auth::ApiKeys* keys = p.api_keys.get();
     rest_options.api_key_check = [keys](std::string_view k) { return keys->Accepts(k); };
   }
+  rest_options.audit = p.audit.get();
   if (config_.auth == "smart") SetUpSmartAuth(rest_options);
   p.fhir = std::make_unique<rest::Service>(rest_options, *p.store, *p.workers);
   p.root->SetFhir(p.fhir.get());
@@ -312,6 +329,7 @@ void App::Stop() {
   if (p.http) p.http->Stop();  // finishes in-flight requests
   if (p.workers) p.workers->Shutdown();
   if (p.store) p.store->Close();  // commits queued writes, checkpoints, closes
+  if (p.audit) p.audit->Close();  // last: the writes just committed were answered and recorded
 }
 
 int App::port() const { return parts_->http ? parts_->http->port() : config_.port; }

@@ -154,6 +154,21 @@ const std::vector<Setting>& Settings() {
          return Status::Ok();
        }},
       {"access-log", "BOOL", "One log line per request (default true).", Bool(&Config::access_log)},
+      {"audit-log", "PATH",
+       "Audit log: one hash-chained JSON line per FHIR request (who, what, when, from where, "
+       "outcome; docs/audit.md) appended to PATH, or to standard output with '-'. Default: off.",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         if (v.empty()) return Bad(from, "the audit log path must not be empty");
+         c.audit_log = v;
+         return Status::Ok();
+       }},
+      {"audit-log-max-size", "SIZE",
+       "Rotate the audit log once it reaches this size (default 100M; 0: never). The full file "
+       "is renamed PATH.<UTC time> and the chain goes on in a new PATH.",
+       Size(&Config::audit_log_max_bytes, 0, 1LL << 40)},
+      {"audit-log-keep", "N",
+       "Rotated audit log files to keep; older ones are deleted (default 0: keep them all).",
+       Int(&Config::audit_log_keep, 0, 100000)},
       {"sync", "MODE",
        "SQLite durability: full (default; an acknowledged write survives power loss) or normal "
        "(survives a crash of Kiln, not of the machine).",

@@ -30,6 +30,9 @@ struct Config {
   int max_connections = 10000;
   std::string log_level = "info";
   bool access_log = true;
+  std::string audit_log;                            // path, "-" (stdout) or empty (off)
+  int64_t audit_log_max_bytes = 100 * 1024 * 1024;  // rotate at this size; 0: never
+  int audit_log_keep = 0;                           // rotated files kept; 0: all
   std::string sync = "full";           // SQLite synchronous mode: full (durable) or normal
   std::string validation = "enforce";  // enforce, warn-only or off
   bool validate_narrative = true;

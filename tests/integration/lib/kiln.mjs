@@ -23,14 +23,15 @@ export async function startKiln({ dataDir = freshDataDir(), args = [], env = {} 
   });
   let stdout = '';
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
   const [base, listening] = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`kiln did not start:\n${stderr}`)), 15000);
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      const m = stdout.match(/FHIR base: (\S+)\n\s*Listening: (\S+)/);
+    // The banner is on stdout, or on stderr when stdout carries the audit log (--audit-log -).
+    const banner = (text) => {
+      const m = text.match(/FHIR base: (\S+)\n\s*Listening: (\S+)/);
       if (m) { clearTimeout(timer); resolve([m[1], m[2]]); }
-    });
+    };
+    child.stdout.on('data', (d) => { stdout += d; banner(stdout); });
+    child.stderr.on('data', (d) => { stderr += d; banner(stderr); });
     child.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`kiln exited with ${code} before starting:\n${stderr}`));
