@@ -1,6 +1,7 @@
 #include "fhir/definitions.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "fhir/definitions_tables.h"
 
@@ -26,15 +27,6 @@ const T* FindSorted(const T* first, size_t count, std::string_view wanted, Key k
   const T* it = std::lower_bound(
       first, last, wanted, [&](const T& entry, std::string_view w) { return key(entry) < w; });
   return it != last && key(*it) == wanted ? &*it : nullptr;
-}
-
-std::span<const TypeDef> OtherTypes() {
-  return std::span<const TypeDef>(internal::kTypes + internal::kResourceTypeCount,
-                                  internal::kTypeCount - internal::kResourceTypeCount);
-}
-
-const TypeDef* FindIn(std::span<const TypeDef> types, std::string_view name) {
-  return FindSorted(types.data(), types.size(), name, [](const TypeDef& t) { return t.name(); });
 }
 
 }  // namespace
@@ -242,12 +234,32 @@ std::span<const TypeDef> ResourceTypes() {
   return std::span<const TypeDef>(internal::kTypes, internal::kResourceTypeCount);
 }
 
-const TypeDef* FindType(std::string_view name) {
-  const TypeDef* type = FindIn(ResourceTypes(), name);
-  return type != nullptr ? type : FindIn(OtherTypes(), name);
+namespace {
+
+// FHIRPath navigation and type tests look types up by name many times per resource: a hash
+// lookup instead of a binary search of string comparisons. Built once, then read-only.
+const std::unordered_map<std::string_view, const TypeDef*>& TypesByName() {
+  static const auto* const kMap = [] {
+    auto* map = new std::unordered_map<std::string_view, const TypeDef*>();
+    map->reserve(internal::kTypeCount * 2);
+    for (const TypeDef& t : AllTypes()) map->emplace(t.name(), &t);
+    return map;
+  }();
+  return *kMap;
 }
 
-bool IsResourceType(std::string_view name) { return FindIn(ResourceTypes(), name) != nullptr; }
+}  // namespace
+
+const TypeDef* FindType(std::string_view name) {
+  const auto& map = TypesByName();
+  auto it = map.find(name);
+  return it != map.end() ? it->second : nullptr;
+}
+
+bool IsResourceType(std::string_view name) {
+  const TypeDef* type = FindType(name);
+  return type != nullptr && type < internal::kTypes + internal::kResourceTypeCount;
+}
 
 const ElementDef* FindElement(std::string_view path) {
   const TypeDef* type = FindType(path.substr(0, path.find('.')));

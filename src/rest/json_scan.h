@@ -30,6 +30,13 @@ std::optional<Members> MembersOf(std::string_view object);
 // The elements of a raw JSON array, raw; nullopt when `array` is not one well-formed array.
 std::optional<std::vector<std::string_view>> ElementsOf(std::string_view array);
 
+// The same for text a strict scan above already checked (a value handed out by MembersOf or
+// ElementsOf): the members' or elements' own values are only skipped (brackets matched, strings
+// jumped), not checked again, so that a Bundle's resources are not scanned strictly once per
+// level. The object's or array's own structure is still checked.
+std::optional<Members> MembersOfChecked(std::string_view object);
+std::optional<std::vector<std::string_view>> ElementsOfChecked(std::string_view array);
+
 // The raw value of the first member called `name`, or "" if there is none.
 std::string_view Member(const Members& members, std::string_view name);
 

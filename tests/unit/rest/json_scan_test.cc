@@ -38,6 +38,29 @@ TEST(JsonScan, MalformedIsRefused) {
   EXPECT_EQ((*e)[2], "[]");
 }
 
+TEST(JsonScan, CheckedScansFindTheSameValues) {
+  const std::string text =
+      R"( {"a": 1.50, "b" : {"x":[1, {"y":"]}\\"}], "z":"\"{"}, "c":"t\"q]", "d":null,)"
+      "\n  \"e\": [ [], {}, \"s\\\\\" ] } ";
+  auto strict = MembersOf(text);
+  auto checked = MembersOfChecked(text);
+  ASSERT_TRUE(strict.has_value());
+  ASSERT_TRUE(checked.has_value());
+  EXPECT_EQ(*strict, *checked);
+  auto strict_e = ElementsOf(Member(*strict, "e"));
+  auto checked_e = ElementsOfChecked(Member(*strict, "e"));
+  ASSERT_TRUE(strict_e.has_value());
+  ASSERT_TRUE(checked_e.has_value());
+  EXPECT_EQ(*strict_e, *checked_e);
+  EXPECT_EQ(checked_e->size(), 3u);
+  // Their own structure is still checked, and brackets must still match.
+  EXPECT_FALSE(MembersOfChecked(R"({"a":1,})").has_value());
+  EXPECT_FALSE(MembersOfChecked(R"({"a":[1,2})").has_value());
+  EXPECT_FALSE(MembersOfChecked(R"({"a":{"b":1})").has_value());
+  EXPECT_FALSE(ElementsOfChecked(R"([{"a":"]"])").has_value());
+  EXPECT_FALSE(ElementsOfChecked("[1] x").has_value());
+}
+
 TEST(JsonScan, DeepNestingIsRefusedNotACrash) {
   std::string deep(100000, '[');
   deep += std::string(100000, ']');
