@@ -1,5 +1,6 @@
 #include "rest/bundle.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <charconv>
@@ -150,8 +151,9 @@ struct Entry {
 
   Interaction in;
   InteractionKind kind = InteractionKind::kRead;
-  std::string text;       // the resource after reference rewriting
-  bool deferred = false;  // rendered inside the write (conditional references, ifNoneExist)
+  std::string text;         // the resource after reference rewriting
+  bool deferred = false;    // rendered inside the write (conditional references, ifNoneExist)
+  int streamed_phase = -1;  // a streamed transaction's entry: its phase (RunStreamedTransaction)
   std::vector<std::pair<std::string, search::Query>> conditional_refs;
   std::string id;  // create: the id it gets
   std::optional<search::Query> condition;
@@ -360,7 +362,7 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
                       "A PATCH entry needs a Binary (JSON Patch) or Parameters (FHIRPath Patch) "
                       "resource",
                       "resource");
-      auto members = MembersOf(e.resource_raw);
+      auto members = MembersOfChecked(e.resource_raw);
       if (!members) return Status::Invalid("The entry's resource is not a JSON object", "resource");
       auto type = StringOf(Member(*members, "resourceType"));
       Result<patch::Patch> parsed = Status::Invalid("");
@@ -871,47 +873,134 @@ struct Job {
 // Runs PrepareEntry on every entry not failed yet. Validating and indexing are most of a large
 // Bundle's work before its write, and entries are independent there (PrepareEntry only reads
 // `ctx`), so chunks of entries are prepared on the worker pool as well as on the calling thread.
-// The caller claims chunks too and waits only for chunks another thread has started, so this
-// cannot deadlock when it runs on a worker of the same pool.
-void PrepareEntries(std::vector<Entry>& entries, const Context& ctx, core::ThreadPool& workers) {
-  constexpr size_t kChunk = 32;
-  const size_t chunks = (entries.size() + kChunk - 1) / kChunk;
-  auto run = [&entries, &ctx](size_t chunk) {
-    size_t end = std::min(entries.size(), (chunk + 1) * kChunk);
-    for (size_t i = chunk * kChunk; i < end; ++i) {
-      Entry& e = entries[i];
-      if (e.status.ok()) e.status = PrepareEntry(e, ctx);
-    }
-  };
-  if (chunks <= 1) {
-    if (chunks == 1) run(0);
-    return;
+// Whoever created it claims chunks too (Claim) until none is left, so every chunk is prepared
+// even when the pool is busy, and waiting for a chunk (WaitFor) cannot deadlock as long as the
+// creator's thread is not the one waiting.
+class ChunkedPrep : public std::enable_shared_from_this<ChunkedPrep> {
+ public:
+  static constexpr size_t kChunk = 32;
+
+  // `keep_alive` owns `entries` and `ctx` (helpers may run after the creator returned).
+  ChunkedPrep(std::vector<Entry>& entries, const Context& ctx, std::shared_ptr<void> keep_alive)
+      : entries_(entries),
+        ctx_(ctx),
+        keep_alive_(std::move(keep_alive)),
+        chunks_((entries.size() + kChunk - 1) / kChunk),
+        done_(chunks_, false) {}
+
+  // One helper per chunk beyond the creator's first, as far as the pool has threads to give.
+  void StartHelpers(core::ThreadPool& workers) {
+    for (size_t i = 1; i < std::min<size_t>(chunks_, 4); ++i)
+      workers.Post([self = shared_from_this()] { self->Claim(); });
   }
-  struct Shared {
-    std::atomic<size_t> next{0};
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t finished = 0;  // guarded by mu
-  };
-  auto shared = std::make_shared<Shared>();
-  auto claim_and_run = [shared, chunks, run] {
-    for (size_t chunk = shared->next++; chunk < chunks; chunk = shared->next++) {
-      run(chunk);
-      std::lock_guard lock(shared->mu);
-      if (++shared->finished == chunks) shared->cv.notify_all();
+
+  // Prepares chunks until every chunk is claimed.
+  void Claim() {
+    for (size_t chunk = next_++; chunk < chunks_; chunk = next_++) {
+      size_t end = std::min(entries_.size(), (chunk + 1) * kChunk);
+      for (size_t i = chunk * kChunk; i < end; ++i) {
+        Entry& e = entries_[i];
+        if (e.status.ok()) e.status = PrepareEntry(e, ctx_);
+      }
+      std::lock_guard lock(mu_);
+      done_[chunk] = true;
+      ++finished_;
+      cv_.notify_all();
     }
+  }
+
+  // Until the chunk holding entry `index` is prepared.
+  void WaitForEntry(size_t index) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_[index / kChunk]; });
+  }
+
+  void WaitAll() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return finished_ == chunks_; });
+  }
+
+ private:
+  std::vector<Entry>& entries_;
+  const Context& ctx_;
+  std::shared_ptr<void> keep_alive_;
+  const size_t chunks_;
+  std::atomic<size_t> next_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<bool> done_;  // guarded by mu_
+  size_t finished_ = 0;     // guarded by mu_
+};
+
+void PrepareEntries(std::vector<Entry>& entries, const Context& ctx, core::ThreadPool& workers) {
+  auto prep = std::make_shared<ChunkedPrep>(entries, ctx, nullptr);
+  prep->StartHelpers(workers);
+  prep->Claim();
+  prep->WaitAll();
+}
+
+// The phase (Phase) a streamed transaction's entry will have once routed, from its request
+// alone; -1 when the entry is not one a streamed transaction takes.
+int StreamedPhase(const Entry& e) {
+  if (!e.if_none_exist.empty() || e.url.find('?') != std::string::npos) return -1;
+  // No conditional reference can hide in a resource without a '?' (they are Type?query).
+  if (e.resource_raw.empty() || e.resource_raw.find('?') != std::string_view::npos) return -1;
+  size_t slashes = static_cast<size_t>(std::count(e.url.begin(), e.url.end(), '/'));
+  if (e.method == "POST" && slashes == 0) return 1;  // create
+  if (e.method == "PUT" && slashes == 1) return 2;   // update
+  return -1;
+}
+
+// A transaction of creates and updates only, without ifNoneExist or conditional references, as
+// the likes of Synthea send: its entries need nothing from each other's preparation nor from a
+// pass over all of them before the first write, so the write can start while later entries are
+// still being prepared (RunStreamedTransaction).
+bool Streamable(std::vector<Entry>& entries) {
+  if (entries.size() <= ChunkedPrep::kChunk) return false;
+  for (const Entry& e : entries)
+    if (!e.status.ok() || StreamedPhase(e) < 0) return false;
+  // Decided now, from the requests alone: the writer reads it while entries are being prepared.
+  for (Entry& e : entries) e.streamed_phase = StreamedPhase(e);
+  return true;
+}
+
+// RunTransaction for a Streamable transaction, overlapping its write with the preparation of the
+// entries still being prepared: each entry is written as soon as its chunk is ready, in the same
+// order as RunTransaction (creates, then updates). Any failure fails the whole transaction, and
+// then, as in the unstreamed path, a failed preparation is reported before a failed write: the
+// first entry (in Bundle order) whose preparation failed, once all are prepared.
+Status RunStreamedTransaction(StoreTxn& txn, std::vector<Entry>& entries, Context& ctx,
+                              ChunkedPrep& prep) {
+  auto preparation_failure = [&]() -> std::optional<Status> {
+    prep.WaitAll();
+    for (const Entry& e : entries)
+      if (!e.status.ok()) return EntryError(e, e.status);
+    return std::nullopt;
   };
-  // One helper per chunk beyond the caller's first, as far as the pool has threads to give.
-  for (size_t i = 1; i < std::min<size_t>(chunks, 4); ++i) workers.Post(claim_and_run);
-  claim_and_run();
-  std::unique_lock lock(shared->mu);
-  shared->cv.wait(lock, [&] { return shared->finished == chunks; });
+  Touched touched;
+  for (int phase = 1; phase <= 2; ++phase) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      Entry& e = entries[i];
+      if (e.streamed_phase != phase) continue;
+      prep.WaitForEntry(i);
+      if (!e.status.ok()) return *preparation_failure();
+      Status s = Phase(e.kind) == phase
+                     ? RenderDeferred(txn, e, ctx)
+                     : Status::Internal("a streamed transaction entry changed its phase");
+      if (s.ok()) s = ExecuteEntry(txn, e, ctx, touched);
+      if (!s.ok()) {
+        if (std::optional<Status> failed = preparation_failure()) return *failed;
+        return EntryError(e, s);
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 // Everything before the write: the Bundle's shape, every entry parsed and prepared, vreads.
 // A failed Status is the answer to the whole request.
 Status PrepareJob(Job& job, const Access& access, const RestOptions& options, Store& store,
-                  core::ThreadPool& workers) {
+                  core::ThreadPool& workers, bool* streamed) {
   auto bundle = MembersOf(job.body);
   if (!bundle) return Status(ErrorCode::kInvalid, "structure", "The body is not a JSON object");
   if (StringOf(Member(*bundle, "resourceType")) != "Bundle")
@@ -927,7 +1016,7 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
   job.transaction = transaction;
   std::vector<std::string_view> raw_entries;
   if (std::string_view raw = Member(*bundle, "entry"); !raw.empty()) {
-    auto elements = ElementsOf(raw);
+    auto elements = ElementsOfChecked(raw);  // checked by MembersOf(job.body)
     if (!elements) return Status::Invalid("Bundle.entry must be an array", "Bundle.entry");
     raw_entries = std::move(*elements);
   }
@@ -945,14 +1034,14 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
   for (size_t i = 0; i < raw_entries.size(); ++i) {
     Entry& e = entries[i];
     e.index = i;
-    auto members = MembersOf(raw_entries[i]);
+    auto members = MembersOfChecked(raw_entries[i]);
     if (!members) {
       e.status = Status::Invalid("The entry is not a JSON object");
       continue;
     }
     e.full_url = StringOf(Member(*members, "fullUrl")).value_or("");
     e.resource_raw = Member(*members, "resource");
-    auto request = MembersOf(Member(*members, "request"));
+    auto request = MembersOfChecked(Member(*members, "request"));
     if (!request) {
       e.status = Status(ErrorCode::kInvalid, "required", "The entry has no request", "request");
       continue;
@@ -986,6 +1075,9 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
       }
     }
   }
+  // A Streamable transaction's entries are prepared while it is written (ProcessBundle).
+  *streamed = transaction && Streamable(entries);
+  if (*streamed) return Status::Ok();
   PrepareEntries(entries, ctx, workers);
   if (transaction) {
     for (Entry& e : entries) {
@@ -1056,7 +1148,9 @@ void ProcessBundle(std::string body, ReturnPreference prefer, std::string reques
   job->body = std::move(body);
   job->prefer = prefer;
   job->request_id = std::move(request_id);
-  if (Status s = PrepareJob(*job, access, options, store, workers); !s.ok()) return done(s);
+  bool streamed = false;
+  if (Status s = PrepareJob(*job, access, options, store, workers, &streamed); !s.ok())
+    return done(s);
   job->done = std::move(done);
   // Runs on the writer thread: the response is built on a worker.
   auto finish = [job, &options, &store, &workers](Status s) {
@@ -1066,6 +1160,19 @@ void ProcessBundle(std::string body, ReturnPreference prefer, std::string reques
       job->done(ResponseJson(*job, options));
     });
   };
+  if (streamed) {
+    // The writer starts on the entries as their chunks are prepared; this thread prepares
+    // chunks too, so the writer never waits for a chunk nobody works on.
+    auto prep = std::make_shared<ChunkedPrep>(job->entries, *job->ctx, job);
+    prep->StartHelpers(workers);
+    store.Write(
+        [job, prep](StoreTxn& txn) -> Status {
+          return RunStreamedTransaction(txn, job->entries, *job->ctx, *prep);
+        },
+        finish);
+    prep->Claim();
+    return;
+  }
   if (job->transaction) {
     store.Write(
         [job](StoreTxn& txn) -> Status { return RunTransaction(txn, job->entries, *job->ctx); },
