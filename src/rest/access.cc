@@ -45,6 +45,17 @@ Status NeedAll(const Access& access, std::string_view type, Permission p, std::s
                     "compartment, or by a granular scope)");
 }
 
+// Rules that name FHIR interactions (auth mode "groups") tell apart what one permission covers:
+// vread from read, patch from update, the histories and system search from search-type.
+Status NeedInteraction(const Access& access, std::string_view interaction, std::string_view type) {
+  if (access.authorizer->PermitsInteraction(access.principal, interaction, type))
+    return Status::Ok();
+  return Status(ErrorCode::kForbidden, "forbidden",
+                "insufficient_scope: the " + std::string(interaction) + " interaction" +
+                    (type.empty() || type == "*" ? std::string() : " on " + std::string(type)) +
+                    " is not granted to the caller");
+}
+
 void CollectCriterionTypes(const search::Criterion& c, std::vector<std::string>& out) {
   if (c.kind == search::Criterion::Kind::kChain) {
     out.insert(out.end(), c.targets.begin(), c.targets.end());
@@ -193,20 +204,31 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     case InteractionKind::kRead:
       return Need(access, t, kPermRead, "read");
     case InteractionKind::kVRead:
-      return Need(access, t, kPermRead, "vread");
+      if (Status s = Need(access, t, kPermRead, "vread"); !s.ok()) return s;
+      return NeedInteraction(access, "vread", t);
     case InteractionKind::kHistoryInstance:
-      return Need(access, t, kPermRead, "history");
+      if (Status s = Need(access, t, kPermRead, "history"); !s.ok()) return s;
+      return NeedInteraction(access, "history-instance", t);
     case InteractionKind::kHistoryType:
-      return NeedAll(access, t, kPermSearch, "type history");
+      // A restricted reach gets the history filtered (RestrictedHistory).
+      if (Status s = Need(access, t, kPermSearch, "type history"); !s.ok()) return s;
+      return NeedInteraction(access, "history-type", t);
     case InteractionKind::kHistorySystem:
-      return NeedAll(access, "*", kPermSearch, "system history");
+      // Every type, or a patient context on every type (patient/*.rs): filtered.
+      if (access.authorizer->Decide(access.principal, "*", kPermSearch) !=
+              Decision::kAllowInPatientCompartment ||
+          access.principal.patient.empty()) {
+        if (Status s = NeedAll(access, "*", kPermSearch, "system history"); !s.ok()) return s;
+      }
+      return NeedInteraction(access, "history-system", "*");
     case InteractionKind::kCreate:
       return Need(access, t, kPermCreate, "create");
     case InteractionKind::kUpdate:
       // Creating through PUT also needs c: checked where it is known (the write).
       return Need(access, t, kPermUpdate, "update");
     case InteractionKind::kPatch:
-      return Need(access, t, kPermUpdate, "patch");
+      if (Status s = Need(access, t, kPermUpdate, "patch"); !s.ok()) return s;
+      return NeedInteraction(access, "patch", t);
     case InteractionKind::kDelete:
       return Need(access, t, kPermDelete, "delete");
     // A conditional write's criteria are a search (its answer tells whether anything matches):
@@ -216,6 +238,7 @@ Status CheckInteraction(const Access& access, const Interaction& in,
       return Need(access, t, kPermSearch, "a conditional update's criteria");
     case InteractionKind::kConditionalPatch:
       if (Status s = Need(access, t, kPermUpdate, "patch"); !s.ok()) return s;
+      if (Status s = NeedInteraction(access, "patch", t); !s.ok()) return s;
       return Need(access, t, kPermSearch, "a conditional patch's criteria");
     case InteractionKind::kConditionalDelete:
       if (Status s = Need(access, t, kPermDelete, "delete"); !s.ok()) return s;
@@ -223,7 +246,8 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     case InteractionKind::kSearchType:
       return Need(access, t, kPermSearch, "search");
     case InteractionKind::kSearchSystem:
-      return Status::Ok();  // narrowed once bound (NarrowSystemSearch)
+      // Narrowed once bound (NarrowSystemSearch) to the types with s.
+      return NeedInteraction(access, "search-system", "");
     case InteractionKind::kSearchCompartment:
       if (in.search_type == "*") return Status::Ok();  // narrowed (PrepareSearch)
       return Need(access, in.search_type, kPermSearch, "compartment search");
@@ -238,6 +262,89 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     }
   }
   return Status(ErrorCode::kForbidden, "forbidden", "insufficient_scope: unknown interaction");
+}
+
+bool HistoryIsRestricted(const Access& access, const Interaction& in) {
+  if (!access.enabled()) return false;
+  switch (in.route->kind) {
+    case InteractionKind::kHistoryType:
+      return !access.Allows(in.type, kPermSearch);
+    case InteractionKind::kHistorySystem:
+      return !access.Allows("*", kPermSearch);
+    default:
+      return false;
+  }
+}
+
+Result<HistoryPage> RestrictedHistory(const Access& access, const SearchFn& search,
+                                      const HistoryFn& history, const HistoryQuery& query,
+                                      std::optional<int64_t>& next_before) {
+  next_before.reset();
+  HistoryPage out;
+  const size_t want = static_cast<size_t>(std::max(query.count, 1));
+  HistoryQuery batch = query;
+  batch.want_total = false;
+  batch.count = std::max(query.count, 100);
+  int examined = 0;
+  while (true) {
+    auto page = history(batch);
+    if (!page.ok()) return page.take_status();
+    if (page->entries.empty()) break;
+    // The batch's resources the caller reaches now, type by type (one search each).
+    std::map<std::string, std::vector<std::string>> to_check;
+    for (const StoredResource& r : page->entries) {
+      Reach reach = access.ReachOf(r.info.type, kPermSearch);
+      if (reach == Reach::kPatientCompartment || reach == Reach::kFiltered)
+        to_check[r.info.type].push_back(r.info.id);
+    }
+    std::map<std::string, std::set<std::string>> members;
+    for (auto& [type, ids] : to_check) {
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      auto in = Members(RestrictionOf(access, type, kPermSearch), search, type, ids);
+      if (!in.ok()) return in.take_status();
+      members[type] = std::move(in).value();
+    }
+    for (StoredResource& r : page->entries) {
+      ++examined;
+      Reach reach = access.ReachOf(r.info.type, kPermSearch);
+      bool keep = reach == Reach::kAll;
+      if (reach == Reach::kPatientCompartment || reach == Reach::kFiltered) {
+        auto it = members.find(r.info.type);
+        keep = it != members.end() && it->second.count(r.info.id) != 0;
+      }
+      if (!keep) {
+        batch.before_seq = r.info.seq;
+        continue;
+      }
+      if (out.entries.size() == want) {  // one more exists: the page is full
+        out.has_more = true;
+        break;
+      }
+      batch.before_seq = r.info.seq;
+      out.entries.push_back(std::move(r));
+    }
+    if (out.has_more || !page->has_more) break;
+    if (examined >= kMaxHistoryExamined) {
+      // Looked far enough for one request: the client continues from here.
+      out.has_more = true;
+      next_before = batch.before_seq;
+      break;
+    }
+  }
+  if (out.has_more && !next_before && !out.entries.empty())
+    next_before = out.entries.back().info.seq;
+  if (query.count == 0) {  // only whether there is anything
+    out.has_more = out.has_more || !out.entries.empty();
+    out.entries.clear();
+    next_before.reset();
+  }
+  return out;
+}
+
+Status CheckBundleInteraction(const Access& access, bool transaction) {
+  if (!access.enabled()) return Status::Ok();
+  return NeedInteraction(access, transaction ? "transaction" : "batch", "");
 }
 
 Status CheckIfNoneExist(const Access& access, const std::string& type) {

@@ -35,7 +35,8 @@
 // compartment (Medication, Practitioner, Organization, ...) are shared data: readable and
 // searchable, never writable, with a patient/ scope. Writes (PatientWriteGuard): the resource
 // must be in the compartment before (if it exists) and after the write; Patient records
-// themselves are not writable with a patient/ scope. Type and system history are refused (403).
+// themselves are not writable with a patient/ scope. Type and system history keep only the
+// versions of resources currently in the compartment (RestrictedHistory).
 //
 // An Access with no authorizer (auth mode "none") allows everything. Thread-safe as the borrowed
 // authorizer is.
@@ -143,6 +144,30 @@ class PatientWriteGuard {
   std::string type_;
   std::string patient_;
 };
+
+// Type and system history (`in`) for a caller whose reach is restricted (a patient context, or a
+// granular scope): whether the history must be filtered with RestrictedHistory.
+bool HistoryIsRestricted(const Access& access, const Interaction& in);
+
+using HistoryFn = std::function<Result<HistoryPage>(const HistoryQuery&)>;
+
+// One page of a type or system history keeping only the versions of the resources the caller
+// reaches now: as for instance history, membership of a patient's compartment (or a granular
+// scope's selection) is decided on each resource's current version, so a resource that left the
+// compartment (or was deleted) takes its whole history with it, and one that entered it brings
+// its earlier versions. Reads the store's history in batches, checking each batch's resources
+// with one search per type, and stops once the page is full or after examining
+// kMaxHistoryExamined versions; `next_before` is then the cursor to continue from (the page may
+// be short, even empty, and still have a next link). No total.
+inline constexpr int kMaxHistoryExamined = 5000;
+Result<HistoryPage> RestrictedHistory(const Access& access, const SearchFn& search,
+                                      const HistoryFn& history, const HistoryQuery& query,
+                                      std::optional<int64_t>& next_before);
+
+// A batch or transaction Bundle (`transaction` says which): whether the caller may post one at
+// all (rules that name FHIR interactions, auth mode "groups"); its entries are checked on their
+// own.
+Status CheckBundleInteraction(const Access& access, bool transaction);
 
 // Drops the matches and _include/_revinclude entries the caller may not see (included resources
 // under a patient context: those outside its compartment, found with `search`).

@@ -925,6 +925,7 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
                   "Bundle.type");
   const bool transaction = *type == "transaction";
   job.transaction = transaction;
+  if (Status s = CheckBundleInteraction(access, transaction); !s.ok()) return s;
   std::vector<std::string_view> raw_entries;
   if (std::string_view raw = Member(*bundle, "entry"); !raw.empty()) {
     auto elements = ElementsOf(raw);
@@ -1024,12 +1025,21 @@ void ReadHistory(Job& job, const RestOptions& options, Store& store) {
         continue;
       }
     }
-    auto page = store.History(*e.history);
+    std::optional<int64_t> next_before;
+    const Access& access = job.ctx->access;
+    auto page =
+        HistoryIsRestricted(access, e.in)
+            ? RestrictedHistory(
+                  access,
+                  [&store](const search::Query& q) { return store.Search(kDefaultTenant, q); },
+                  [&store](const HistoryQuery& q) { return store.History(q); }, *e.history,
+                  next_before)
+            : store.History(*e.history);
     if (!page.ok()) {
       e.status = page.status();
       continue;
     }
-    e.resource_json = HistoryBundleJson(options.base_url, e.in, *e.history, *page);
+    e.resource_json = HistoryBundleJson(options.base_url, e.in, *e.history, *page, next_before);
     e.http_status = 200;
   }
 }

@@ -655,10 +655,18 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             return call->Error(
                 Status::NotFound(call->in.type + "/" + call->in.id + " is not known"));
         }
-        auto page = store_.History(query);
+        // A patient context (or a granular scope): only the versions of resources it reaches.
+        std::optional<int64_t> next_before;
+        auto page = HistoryIsRestricted(call->access, call->in)
+                        ? RestrictedHistory(
+                              call->access, StoreSearch(),
+                              [this](const HistoryQuery& q) { return store_.History(q); }, query,
+                              next_before)
+                        : store_.History(query);
         if (!page.ok()) return call->Error(page.status());
         http::Response r = NewResponse(*call, 200);
-        SetBody(r, call->format, HistoryBundleJson(options_.base_url, call->in, query, *page));
+        SetBody(r, call->format,
+                HistoryBundleJson(options_.base_url, call->in, query, *page, next_before));
         call->respond(std::move(r));
       });
       return;

@@ -8,9 +8,11 @@
 
 #include "auth/api_keys.h"
 #include "auth/discovery.h"
+#include "auth/groups.h"
 #include "auth/http_fetch.h"
 #include "auth/key_cache.h"
 #include "auth/smart.h"
+#include "auth/user_rules.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -109,10 +111,11 @@ class RootHandler : public http::Handler {
 
 struct App::Parts {
   std::unique_ptr<Store> store;
-  // Auth mode "smart" (docs/security.md); all null in mode "none".
+  // Auth modes "smart" and "groups" (docs/security.md); all null in mode "none". The authorizer
+  // is a SmartAuthorizer (smart) or a GroupsAuthorizer (groups).
   std::unique_ptr<auth::KeyCache> keys;
   std::unique_ptr<auth::SmartAuthenticator> authenticator;
-  std::unique_ptr<auth::SmartAuthorizer> authorizer;
+  std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<auth::ApiKeys> api_keys;  // --api-keys-file; null: none
   std::unique_ptr<Reindexer> reindexer;     // stopped before the store closes
   std::unique_ptr<core::ThreadPool> workers;
@@ -168,6 +171,28 @@ Status App::Start() {
       return keys.take_status();
     }
     p.api_keys = std::make_unique<auth::ApiKeys>(std::move(keys).value());
+  }
+  // The authorization rules: a bad rules file stops Kiln here, before it serves anything.
+  if (config_.auth == "groups") {
+    auto rules = config_.auth_rules_file.empty()
+                     ? auth::ParseGroupRules(auth::DefaultGroupRulesJson())
+                     : auth::LoadGroupRules(config_.auth_rules_file);
+    if (!rules.ok()) {
+      p.store->Close();
+      return rules.take_status();
+    }
+    p.authorizer = std::make_unique<auth::GroupsAuthorizer>(std::move(rules).value());
+  } else if (config_.auth == "smart") {
+    auth::UserRules user_rules = auth::DefaultUserRules();
+    if (!config_.auth_user_rules_file.empty()) {
+      auto loaded = auth::LoadUserRules(config_.auth_user_rules_file);
+      if (!loaded.ok()) {
+        p.store->Close();
+        return loaded.take_status();
+      }
+      user_rules = std::move(loaded).value();
+    }
+    p.authorizer = std::make_unique<auth::SmartAuthorizer>(std::move(user_rules));
   }
   p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
   validation::WarmUp();
@@ -225,7 +250,7 @@ Status App::Start() {
     const auth::ApiKeys* keys = p.api_keys.get();
     rest_options.api_key_check = [keys](std::string_view k) { return keys->Accepts(k); };
   }
-  if (config_.auth == "smart") SetUpSmartAuth(rest_options);
+  if (config_.auth == "smart" || config_.auth == "groups") SetUpSmartAuth(rest_options);
   p.fhir = std::make_unique<rest::Service>(rest_options, *p.store, *p.workers);
   p.root->SetFhir(p.fhir.get());
   p.base_url = rest_options.base_url;
@@ -265,7 +290,6 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   options.names.groups = config_.auth_groups_claim;
   p.authenticator = std::make_unique<auth::SmartAuthenticator>(
       options, *p.keys, [] { return core::NowMicros() / 1000000; });
-  p.authorizer = std::make_unique<auth::SmartAuthorizer>();
   rest_options.authenticator = p.authenticator.get();
   rest_options.authorizer = p.authorizer.get();
 
@@ -290,7 +314,7 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   sec.revoke_url = meta.revocation_endpoint;
   sec.register_url = meta.registration_endpoint;
   sec.manage_url = meta.management_endpoint;
-  core::LogInfo("authentication: smart",
+  core::LogInfo(config_.auth == "groups" ? "authentication: groups" : "authentication: smart",
                 {{"issuer", std::string_view(config_.auth_issuer)},
                  {"audience", std::string_view(options.rules.audiences[0])},
                  {"keys", static_cast<long long>(keys->Keys()->keys.size())}});
