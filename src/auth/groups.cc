@@ -88,6 +88,16 @@ uint16_t BaseOf(Permission p) {
   return 0;
 }
 
+// 'name', for messages (built by appending: g++ 12 warns wrongly about "'" + std::string).
+std::string Quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '\'';
+  out += s;
+  out += '\'';
+  return out;
+}
+
 Status Bad(const std::string& where, const std::string& what) {
   return Status::Invalid((where.empty() ? "" : where + ": ") + what);
 }
@@ -125,8 +135,8 @@ Result<GroupRule> ParseRule(const json::value& v, const std::string& where) {
         }
         uint16_t bit = GroupInteractionBit(name);
         if (bit == 0)
-          return Bad(item, "'" + std::string(name) +
-                               "' is not an interaction (create, read, vread, update, patch, "
+          return Bad(item, Quoted(name) +
+                               " is not an interaction (create, read, vread, update, patch, "
                                "delete, history-instance, history-type, history-system, "
                                "search-type, search-system, transaction, batch, or *)");
         rule.interactions |= bit;
@@ -151,7 +161,7 @@ Result<GroupRule> ParseRule(const json::value& v, const std::string& where) {
         std::string_view type = list[i].as_string();
         if (type == "*") return Bad(item, "for every type write \"types\": \"*\"");
         if (!fhir::IsResourceType(type))
-          return Bad(item, "'" + std::string(type) + "' is not an R4 resource type");
+          return Bad(item, Quoted(type) + " is not an R4 resource type");
         rule.types.emplace(type);
       }
     } else {
@@ -163,8 +173,8 @@ Result<GroupRule> ParseRule(const json::value& v, const std::string& where) {
     return Bad(where, "a rule needs 'types' (a list, or \"*\")");
   for (const InteractionName& n : kInteractions) {
     if ((rule.interactions & n.bit) && n.needs && !(rule.interactions & n.needs))
-      return Bad(where, "'" + std::string(n.name) + "' needs '" + std::string(NameOf(n.needs)) +
-                            "' in the same rule (it refines it)");
+      return Bad(where, Quoted(n.name) + " needs " + Quoted(NameOf(n.needs)) +
+                            " in the same rule (it refines it)");
   }
   return rule;
 }

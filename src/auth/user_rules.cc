@@ -11,6 +11,16 @@ namespace {
 
 namespace json = boost::json;
 
+// 'name', for messages (built by appending: g++ 12 warns wrongly about "'" + std::string).
+std::string Quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '\'';
+  out += s;
+  out += '\'';
+  return out;
+}
+
 Status Bad(const std::string& where, const std::string& what) {
   return Status::Invalid((where.empty() ? "" : where + ": ") + what);
 }
@@ -81,7 +91,7 @@ Result<UserRules> ParseUserRules(std::string_view text) {
     for (const auto& [type, rule] : value.as_object()) {
       const std::string where = "fhirUser." + std::string(type);
       if (type != "*" && !fhir::IsResourceType(type))
-        return Bad(where, "'" + std::string(type) + "' is not an R4 resource type (or *)");
+        return Bad(where, Quoted(type) + " is not an R4 resource type (or *)");
       std::string_view name = rule.is_string() ? std::string_view(rule.as_string()) : "";
       UserAccess access;
       if (name == "scopes") {

@@ -24,7 +24,9 @@
 // Granular scopes (SMART v2 `?query`, auth/smart.h): reads of resources that do not match the
 // query are 404s, searches of the type get the query's parameters added, included resources
 // that do not match are dropped; such a type is left out of system searches (and of "*"
-// compartment searches), chains may not pass through it, and it is never written.
+// compartment searches), chains may not pass through it. Writes: what is written must match the
+// query, and so must the current version of what is updated or deleted (PatientWriteGuard);
+// conditional writes are refused.
 //
 // Patient context (a patient/ scope and the token's `patient` claim): a type in the R4 Patient
 // compartment is reached only within Patient/{patient}'s compartment: reads of other resources
@@ -122,27 +124,45 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query);
 // A write under a patient context (a patient/ c, u or d grant on a Patient-compartment type):
 // the resource must be in the patient's compartment before the write (if it exists) and as
 // written, so a patient-context token can neither touch another patient's data nor move data
-// out of (or into another patient's part of) the store. Inactive, every check OK, when the
-// caller's reach is not restricted. A copyable value, captured by write closures.
+// out of (or into another patient's part of) the store. Under a granular scope (a SMART v2
+// `?query` c, u or d grant): the resource must match the scope's search before the write (if it
+// exists) and as written (Written, inside the write transaction, after the version is appended:
+// the transaction's own search sees it, so failing rolls the write back). Inactive, every check
+// OK, when the caller's reach is not restricted. A copyable value, captured by write closures.
 class PatientWriteGuard {
  public:
   PatientWriteGuard() = default;  // inactive
   PatientWriteGuard(const Access& access, const std::string& type, Permission permission);
-  bool active() const { return active_; }
+  bool active() const { return compartment_ || filtered_; }
   // For conditional writes: the criteria only select resources in the compartment.
   std::optional<search::CompartmentRef> compartment() const;
   // Inside the write: the current version of type/id, if there is one, must be in the
-  // compartment, and must not be a deletion (whose earlier versions may be another patient's);
-  // 403 otherwise.
+  // compartment (match the granular scope's search), and must not be a deletion (whose earlier
+  // versions may be another patient's, or not match); 403 otherwise.
   Status Before(StoreTxn& txn, const std::string& id) const;
   // The version being written (its search index entries) must refer to the patient through one
   // of the compartment's parameters for its type (403 otherwise).
   Status After(const std::vector<search::IndexEntry>& index) const;
+  // Inside the write, once the version is appended: under a granular scope it must match the
+  // scope's search (for a version that `created` the resource: the c scope's, for an update
+  // the u scope's); 403 otherwise.
+  Status Written(StoreTxn& txn, const std::string& id, bool created) const;
 
  private:
-  bool active_ = false;
+  struct Filter {
+    bool active = false;
+    bool compartment = false;  // the patient's compartment applies as well
+    search::SearchParams params;
+  };
+  Status Matches(StoreTxn& txn, const Filter& filter, const std::string& id,
+                 std::string_view when) const;
+
+  bool compartment_ = false;
+  bool filtered_ = false;
   std::string type_;
   std::string patient_;
+  Filter filter_;         // the grant's own (c, u or d)
+  Filter create_filter_;  // for an update that creates: the c grant's, when it is granular
 };
 
 // Type and system history (`in`) for a caller whose reach is restricted (a patient context, or a

@@ -558,6 +558,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (Status s = touched.Add(e.in.type, e.id); !s.ok()) return s;
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (Status s = AppendCreate(txn, state, e.in.type, e.id); !s.ok()) return s;
+      if (Status s = e.guard.Written(txn, e.id, true); !s.ok()) return s;
       e.http_status = 201;
       e.has_version = true;
       return Status::Ok();
@@ -577,6 +578,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
               AppendUpdate(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id}, e.if_match);
           !s.ok())
         return s;
+      if (Status s = e.guard.Written(txn, e.in.id, state.created); !s.ok()) return s;
       e.http_status = state.created ? 201 : 200;
       e.has_version = true;
       return Status::Ok();
@@ -607,6 +609,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         if (Status s = e.guard.After(state.index); !s.ok()) return s;
         if (Status s = touched.Add(type, target.id); !s.ok()) return s;
         if (Status s = AppendCreate(txn, state, type, target.id); !s.ok()) return s;
+        if (Status s = e.guard.Written(txn, target.id, true); !s.ok()) return s;
         e.http_status = 201;
         e.has_version = true;
         return Status::Ok();
@@ -622,6 +625,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (Status s = touched.Add(type, target.id); !s.ok()) return s;
       if (Status s = AppendUpdate(txn, state, target, e.if_match); !s.ok()) return s;
+      if (Status s = e.guard.Written(txn, target.id, state.created); !s.ok()) return s;
       e.http_status = state.created ? 201 : 200;
       e.has_version = true;
       return Status::Ok();
@@ -674,8 +678,10 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (Status s = e.guard.Before(txn, target.id); !s.ok()) return s;
       if (Status s = AppendPatch(txn, state, target, *e.patch, e.if_match, o.validation); !s.ok())
         return s;
-      // The patched version must still be in the compartment (failing rolls it back).
+      // The patched version must still be in the compartment, and match a granular scope
+      // (failing rolls it back).
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
+      if (Status s = e.guard.Written(txn, target.id, false); !s.ok()) return s;
       e.http_status = 200;
       e.has_version = true;
       return Status::Ok();
