@@ -11,7 +11,8 @@
 //                                           caller may not search is a 403; without _type the
 //                                           search is narrowed to the permitted types
 //   compartment search                      s on the type searched (for "*": narrowed)
-//   system history                          s on every type (system/*.s, user/*.rs, ...)
+//   system history                          s on every type (system/*.s, user/*.rs, ...), or a
+//                                           patient grant on every type (filtered)
 //   create                                  c;  update (PUT) u, and c as well when it creates
 //   patch                                   u;  delete d
 //   conditional update/patch/delete         as above, and s (the criteria are a search)
@@ -20,6 +21,10 @@
 //   _include/_revinclude results            entries the caller may not read are dropped
 //   batch/transaction                       every entry checked on its own (a transaction fails
 //                                           whole; a batch entry fails alone)
+//
+// Authorizers whose rules name FHIR interactions (auth mode "groups") are also asked, through
+// Authorizer::PermitsInteraction, for vread, history-instance, patch, history-type,
+// history-system, search-system, and for posting a batch or transaction.
 //
 // Granular scopes (SMART v2 `?query`, auth/smart.h): reads of resources that do not match the
 // query are 404s, searches of the type get the query's parameters added, included resources
