@@ -81,6 +81,16 @@ class Authorizer {
                                                 Permission permission) const {
     return std::nullopt;
   }
+  // Finer than the five permissions, for rules that name FHIR interactions (auth mode "groups",
+  // auth/groups.h): whether `interaction` is allowed on `type`. Asked, besides Decide, for the
+  // interactions a permission does not tell apart: "vread" and "history-instance" (besides r),
+  // "patch" (besides u), "history-type" (besides s on the type), "history-system" (type "*",
+  // besides s on every type), "search-system" (type "", before the search is narrowed to the
+  // types with s), "transaction" and "batch" (type "", before the entries are checked).
+  virtual bool PermitsInteraction(const Principal& principal, std::string_view interaction,
+                                  std::string_view type) const {
+    return true;
+  }
 };
 
 }  // namespace kiln

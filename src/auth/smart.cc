@@ -219,6 +219,11 @@ std::string EscapeCommas(const std::string& v) {
 
 }  // namespace
 
+UserAccess SmartAuthorizer::UserAccessOf(const Principal& principal) const {
+  if (principal.fhir_user.empty()) return UserAccess::kDeny;
+  return user_rules_.For(FhirUserType(principal.fhir_user));
+}
+
 Decision SmartAuthorizer::Decide(const Principal& principal, std::string_view type,
                                  Permission permission) const {
   bool in_compartment = false;
@@ -229,12 +234,18 @@ Decision SmartAuthorizer::Decide(const Principal& principal, std::string_view ty
       case ScopeContext::kSystem:
         return Decision::kAllow;
       case ScopeContext::kUser:
-        // A patient user (fhirUser is a Patient) is limited to its own compartment, as in FHIR
-        // Works' default rules; other users get what the scope names.
-        if (!principal.user_patient.empty()) {
-          if (principal.user_patient == principal.patient) in_compartment = true;
-        } else if (!principal.fhir_user.empty()) {
-          return Decision::kAllow;
+        // By the user-context rules: by default a patient user (fhirUser is a Patient) is
+        // limited to its own compartment, as in FHIR Works' default rules; other users get what
+        // the scope names.
+        switch (UserAccessOf(principal)) {
+          case UserAccess::kScopes:
+            return Decision::kAllow;
+          case UserAccess::kOwnCompartment:
+            if (!principal.user_patient.empty() && principal.user_patient == principal.patient)
+              in_compartment = true;
+            break;
+          case UserAccess::kDeny:
+            break;
         }
         break;
       case ScopeContext::kPatient:
@@ -257,10 +268,16 @@ std::optional<GranularGrant> SmartAuthorizer::Granular(const Principal& principa
       case ScopeContext::kSystem:
         break;
       case ScopeContext::kUser:
-        if (principal.fhir_user.empty()) continue;
-        if (!principal.user_patient.empty()) {
-          if (principal.user_patient != principal.patient) continue;
-          patient = true;
+        switch (UserAccessOf(principal)) {
+          case UserAccess::kScopes:
+            break;
+          case UserAccess::kOwnCompartment:
+            if (principal.user_patient.empty() || principal.user_patient != principal.patient)
+              continue;
+            patient = true;
+            break;
+          case UserAccess::kDeny:
+            continue;
         }
         break;
       case ScopeContext::kPatient:

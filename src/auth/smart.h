@@ -20,7 +20,8 @@
 // Authorization (type level) is the union of the token's scope grants (docs/security.md):
 //   - system/ scopes grant what they name, on every resource of the type.
 //   - user/ scopes grant the same, but only when the token has a fhirUser claim (a user token
-//     without one is not trusted as a user). A patient user (fhirUser is a Patient) gets them
+//     without one is not trusted as a user), and as the user-context rules say for the kind of
+//     user (auth/user_rules.h; by default: a patient user (fhirUser is a Patient) gets them
 //     only within its own compartment, like a patient/ scope; the patient in context is then
 //     that Patient (a `patient` claim naming another one makes the user/ scopes grant nothing).
 //   - patient/ scopes grant only within the compartment of the token's `patient`, and nothing
@@ -42,6 +43,7 @@
 
 #include "auth/jwt.h"
 #include "auth/key_cache.h"
+#include "auth/user_rules.h"
 #include "kiln/auth.h"
 
 namespace kiln::auth {
@@ -83,10 +85,19 @@ class SmartAuthenticator : public Authenticator {
 
 class SmartAuthorizer : public Authorizer {
  public:
+  // `user_rules`: what user/ scopes grant by the kind of fhirUser (auth/user_rules.h).
+  explicit SmartAuthorizer(UserRules user_rules = DefaultUserRules())
+      : user_rules_(std::move(user_rules)) {}
   Decision Decide(const Principal& principal, std::string_view type,
                   Permission permission) const override;
   std::optional<GranularGrant> Granular(const Principal& principal, std::string_view type,
                                         Permission permission) const override;
+
+ private:
+  // What the principal's user/ scopes grant (kDeny without a fhirUser claim).
+  UserAccess UserAccessOf(const Principal& principal) const;
+
+  const UserRules user_rules_;
 };
 
 // Extracts the token from an Authorization header value: "Bearer <token68>". Returns "" (and

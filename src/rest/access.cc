@@ -45,6 +45,28 @@ Status NeedAll(const Access& access, std::string_view type, Permission p, std::s
                     "compartment, or by a granular scope)");
 }
 
+// Rules that name FHIR interactions (auth mode "groups") tell apart what one permission covers:
+// vread from read, patch from update, the histories and system search from search-type.
+Status NeedInteraction(const Access& access, std::string_view interaction, std::string_view type) {
+  if (access.authorizer->PermitsInteraction(access.principal, interaction, type))
+    return Status::Ok();
+  return Status(ErrorCode::kForbidden, "forbidden",
+                "insufficient_scope: the " + std::string(interaction) + " interaction" +
+                    (type.empty() || type == "*" ? std::string() : " on " + std::string(type)) +
+                    " is not granted to the caller");
+}
+
+// Conditional writes select their target by a search of their own: not combined with a granular
+// scope's (the answer would tell about resources outside it), so refused.
+Status NotFiltered(const Access& access, std::string_view type, Permission p,
+                   std::string_view what) {
+  if (access.ReachOf(type, p) != Reach::kFiltered) return Status::Ok();
+  return Status(ErrorCode::kForbidden, "forbidden",
+                "insufficient_scope: " + std::string(what) + " of " + std::string(type) +
+                    " is not available to a token whose access to it is limited by a granular "
+                    "scope (write the resource by id)");
+}
+
 void CollectCriterionTypes(const search::Criterion& c, std::vector<std::string>& out) {
   if (c.kind == search::Criterion::Kind::kChain) {
     out.insert(out.end(), c.targets.begin(), c.targets.end());
@@ -158,10 +180,9 @@ Reach Access::ReachOf(std::string_view type, Permission permission) const {
     case Decision::kAllow:
       return Reach::kAll;
     case Decision::kDeny:
-      // Granular grants: reads and searches of the matching resources; never writes (checking a
-      // written version against a search is not done yet: fail closed).
-      if (!write && type != "*" && authorizer->Granular(principal, type, permission))
-        return Reach::kFiltered;
+      // Granular grants: the matching resources (writes: checked inside the write,
+      // PatientWriteGuard).
+      if (type != "*" && authorizer->Granular(principal, type, permission)) return Reach::kFiltered;
       return Reach::kNone;
     case Decision::kAllowInPatientCompartment:
       break;
@@ -193,37 +214,53 @@ Status CheckInteraction(const Access& access, const Interaction& in,
     case InteractionKind::kRead:
       return Need(access, t, kPermRead, "read");
     case InteractionKind::kVRead:
-      return Need(access, t, kPermRead, "vread");
+      if (Status s = Need(access, t, kPermRead, "vread"); !s.ok()) return s;
+      return NeedInteraction(access, "vread", t);
     case InteractionKind::kHistoryInstance:
-      return Need(access, t, kPermRead, "history");
+      if (Status s = Need(access, t, kPermRead, "history"); !s.ok()) return s;
+      return NeedInteraction(access, "history-instance", t);
     case InteractionKind::kHistoryType:
-      return NeedAll(access, t, kPermSearch, "type history");
+      // A restricted reach gets the history filtered (RestrictedHistory).
+      if (Status s = Need(access, t, kPermSearch, "type history"); !s.ok()) return s;
+      return NeedInteraction(access, "history-type", t);
     case InteractionKind::kHistorySystem:
-      return NeedAll(access, "*", kPermSearch, "system history");
+      // Every type, or a patient context on every type (patient/*.rs): filtered.
+      if (access.authorizer->Decide(access.principal, "*", kPermSearch) !=
+              Decision::kAllowInPatientCompartment ||
+          access.principal.patient.empty()) {
+        if (Status s = NeedAll(access, "*", kPermSearch, "system history"); !s.ok()) return s;
+      }
+      return NeedInteraction(access, "history-system", "*");
     case InteractionKind::kCreate:
       return Need(access, t, kPermCreate, "create");
     case InteractionKind::kUpdate:
       // Creating through PUT also needs c: checked where it is known (the write).
       return Need(access, t, kPermUpdate, "update");
     case InteractionKind::kPatch:
-      return Need(access, t, kPermUpdate, "patch");
+      if (Status s = Need(access, t, kPermUpdate, "patch"); !s.ok()) return s;
+      return NeedInteraction(access, "patch", t);
     case InteractionKind::kDelete:
       return Need(access, t, kPermDelete, "delete");
     // A conditional write's criteria are a search (its answer tells whether anything matches):
     // it needs s as well.
     case InteractionKind::kConditionalUpdate:
       if (Status s = Need(access, t, kPermUpdate, "update"); !s.ok()) return s;
+      if (Status s = NotFiltered(access, t, kPermUpdate, "a conditional update"); !s.ok()) return s;
       return Need(access, t, kPermSearch, "a conditional update's criteria");
     case InteractionKind::kConditionalPatch:
       if (Status s = Need(access, t, kPermUpdate, "patch"); !s.ok()) return s;
+      if (Status s = NeedInteraction(access, "patch", t); !s.ok()) return s;
+      if (Status s = NotFiltered(access, t, kPermUpdate, "a conditional patch"); !s.ok()) return s;
       return Need(access, t, kPermSearch, "a conditional patch's criteria");
     case InteractionKind::kConditionalDelete:
       if (Status s = Need(access, t, kPermDelete, "delete"); !s.ok()) return s;
+      if (Status s = NotFiltered(access, t, kPermDelete, "a conditional delete"); !s.ok()) return s;
       return Need(access, t, kPermSearch, "a conditional delete's criteria");
     case InteractionKind::kSearchType:
       return Need(access, t, kPermSearch, "search");
     case InteractionKind::kSearchSystem:
-      return Status::Ok();  // narrowed once bound (NarrowSystemSearch)
+      // Narrowed once bound (NarrowSystemSearch) to the types with s.
+      return NeedInteraction(access, "search-system", "");
     case InteractionKind::kSearchCompartment:
       if (in.search_type == "*") return Status::Ok();  // narrowed (PrepareSearch)
       return Need(access, in.search_type, kPermSearch, "compartment search");
@@ -240,7 +277,93 @@ Status CheckInteraction(const Access& access, const Interaction& in,
   return Status(ErrorCode::kForbidden, "forbidden", "insufficient_scope: unknown interaction");
 }
 
+bool HistoryIsRestricted(const Access& access, const Interaction& in) {
+  if (!access.enabled()) return false;
+  switch (in.route->kind) {
+    case InteractionKind::kHistoryType:
+      return !access.Allows(in.type, kPermSearch);
+    case InteractionKind::kHistorySystem:
+      return !access.Allows("*", kPermSearch);
+    default:
+      return false;
+  }
+}
+
+Result<HistoryPage> RestrictedHistory(const Access& access, const SearchFn& search,
+                                      const HistoryFn& history, const HistoryQuery& query,
+                                      std::optional<int64_t>& next_before) {
+  next_before.reset();
+  HistoryPage out;
+  const size_t want = static_cast<size_t>(std::max(query.count, 1));
+  HistoryQuery batch = query;
+  batch.want_total = false;
+  batch.count = std::max(query.count, 100);
+  int examined = 0;
+  while (true) {
+    auto page = history(batch);
+    if (!page.ok()) return page.take_status();
+    if (page->entries.empty()) break;
+    // The batch's resources the caller reaches now, type by type (one search each).
+    std::map<std::string, std::vector<std::string>> to_check;
+    for (const StoredResource& r : page->entries) {
+      Reach reach = access.ReachOf(r.info.type, kPermSearch);
+      if (reach == Reach::kPatientCompartment || reach == Reach::kFiltered)
+        to_check[r.info.type].push_back(r.info.id);
+    }
+    std::map<std::string, std::set<std::string>> members;
+    for (auto& [type, ids] : to_check) {
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      auto in = Members(RestrictionOf(access, type, kPermSearch), search, type, ids);
+      if (!in.ok()) return in.take_status();
+      members[type] = std::move(in).value();
+    }
+    for (StoredResource& r : page->entries) {
+      ++examined;
+      Reach reach = access.ReachOf(r.info.type, kPermSearch);
+      bool keep = reach == Reach::kAll;
+      if (reach == Reach::kPatientCompartment || reach == Reach::kFiltered) {
+        auto it = members.find(r.info.type);
+        keep = it != members.end() && it->second.count(r.info.id) != 0;
+      }
+      if (!keep) {
+        batch.before_seq = r.info.seq;
+        continue;
+      }
+      if (out.entries.size() == want) {  // one more exists: the page is full
+        out.has_more = true;
+        break;
+      }
+      batch.before_seq = r.info.seq;
+      out.entries.push_back(std::move(r));
+    }
+    if (out.has_more || !page->has_more) break;
+    if (examined >= kMaxHistoryExamined) {
+      // Looked far enough for one request: the client continues from here.
+      out.has_more = true;
+      next_before = batch.before_seq;
+      break;
+    }
+  }
+  if (out.has_more && !next_before && !out.entries.empty())
+    next_before = out.entries.back().info.seq;
+  if (query.count == 0) {  // only whether there is anything
+    out.has_more = out.has_more || !out.entries.empty();
+    out.entries.clear();
+    next_before.reset();
+  }
+  return out;
+}
+
+Status CheckBundleInteraction(const Access& access, bool transaction) {
+  if (!access.enabled()) return Status::Ok();
+  return NeedInteraction(access, transaction ? "transaction" : "batch", "");
+}
+
 Status CheckIfNoneExist(const Access& access, const std::string& type) {
+  if (Status s = NotFiltered(access, type, kPermCreate, "a conditional create (If-None-Exist)");
+      !s.ok())
+    return s;
   if (Status s = Need(access, type, kPermSearch, "If-None-Exist (a search)"); !s.ok()) return s;
   return Need(access, type, kPermRead, "If-None-Exist (it returns the match)");
 }
@@ -371,17 +494,57 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query) {
 
 PatientWriteGuard::PatientWriteGuard(const Access& access, const std::string& type,
                                      Permission permission)
-    : active_(access.ReachOf(type, permission) == Reach::kPatientCompartment),
-      type_(type),
-      patient_(access.principal.patient) {}
+    : type_(type), patient_(access.principal.patient) {
+  auto filter_of = [&](Permission p) {
+    Filter f;
+    if (access.ReachOf(type, p) != Reach::kFiltered) return f;
+    if (auto grant = access.FilterOf(type, p)) {
+      f.active = true;
+      f.compartment = grant->patient_compartment;
+      f.params = std::move(grant->params);
+    }
+    return f;
+  };
+  Reach reach = access.ReachOf(type, permission);
+  compartment_ = reach == Reach::kPatientCompartment;
+  if (reach == Reach::kFiltered) {
+    filter_ = filter_of(permission);
+    // A filtered reach without a usable grant never happens (ReachOf asked Granular); if it
+    // did, fail closed: an empty filter that is active would match everything.
+    filtered_ = true;
+    compartment_ = filter_.compartment;
+  }
+  if (permission == kPermUpdate) {
+    create_filter_ = filter_of(kPermCreate);
+    filtered_ |= create_filter_.active;
+  }
+}
 
 std::optional<search::CompartmentRef> PatientWriteGuard::compartment() const {
-  if (!active_) return std::nullopt;
+  if (!compartment_) return std::nullopt;
   return search::CompartmentRef{"Patient", patient_};
 }
 
+Status PatientWriteGuard::Matches(StoreTxn& txn, const Filter& filter, const std::string& id,
+                                  std::string_view when) const {
+  if (!filter.active)
+    return Status(ErrorCode::kForbidden, "forbidden",
+                  "insufficient_scope: the token's granular scope for " + type_ +
+                      " cannot be applied to this write");
+  SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+  auto members =
+      Members(Restriction{filter.compartment ? patient_ : "", filter.params}, search, type_, {id});
+  if (!members.ok()) return members.take_status();
+  if (members->count(id) != 0) return Status::Ok();
+  return Status(ErrorCode::kForbidden, "forbidden",
+                "insufficient_scope: " + type_ + "/" + id + " " + std::string(when) +
+                    " does not match the token's granular scope for " + type_ +
+                    (filter.compartment ? " (in the compartment of Patient/" + patient_ + ")"
+                                        : std::string()));
+}
+
 Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
-  if (!active_) return Status::Ok();
+  if (!active()) return Status::Ok();
   auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, type_, id});
   if (!latest.ok()) return latest.status();
   if (!*latest) return Status::Ok();  // a new resource
@@ -390,8 +553,11 @@ Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
   if ((*latest)->info.deleted)
     return Status(ErrorCode::kForbidden, "forbidden",
                   "insufficient_scope: " + type_ + "/" + id +
-                      " was deleted; a token limited to a patient's compartment cannot create it "
-                      "again");
+                      " was deleted; a token limited to a patient's compartment (or by a "
+                      "granular scope) cannot create it again");
+  if (filter_.active || (filtered_ && !create_filter_.active))
+    return Matches(txn, filter_, id, "as it is");
+  if (!compartment_) return Status::Ok();  // only the create filter: checked in Written
   SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
   auto members = Members(Restriction{patient_, {}}, search, type_, {id});
   if (!members.ok()) return members.take_status();
@@ -402,8 +568,15 @@ Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
                     ", to which the token is limited");
 }
 
+Status PatientWriteGuard::Written(StoreTxn& txn, const std::string& id, bool created) const {
+  if (!filtered_) return Status::Ok();
+  if (created && create_filter_.active) return Matches(txn, create_filter_, id, "as written");
+  if (!filter_.active && create_filter_.active) return Status::Ok();  // u is not filtered
+  return Matches(txn, filter_, id, "as written");
+}
+
 Status PatientWriteGuard::After(const std::vector<search::IndexEntry>& index) const {
-  if (!active_) return Status::Ok();
+  if (!compartment_) return Status::Ok();
   fhir::NameList params = fhir::CompartmentParams("Patient", type_);
   for (const search::IndexEntry& e : index) {
     if (e.kind() != search::IndexKind::kReference) continue;

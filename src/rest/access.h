@@ -11,7 +11,8 @@
 //                                           caller may not search is a 403; without _type the
 //                                           search is narrowed to the permitted types
 //   compartment search                      s on the type searched (for "*": narrowed)
-//   system history                          s on every type (system/*.s, user/*.rs, ...)
+//   system history                          s on every type (system/*.s, user/*.rs, ...), or a
+//                                           patient grant on every type (filtered)
 //   create                                  c;  update (PUT) u, and c as well when it creates
 //   patch                                   u;  delete d
 //   conditional update/patch/delete         as above, and s (the criteria are a search)
@@ -21,10 +22,16 @@
 //   batch/transaction                       every entry checked on its own (a transaction fails
 //                                           whole; a batch entry fails alone)
 //
+// Authorizers whose rules name FHIR interactions (auth mode "groups") are also asked, through
+// Authorizer::PermitsInteraction, for vread, history-instance, patch, history-type,
+// history-system, search-system, and for posting a batch or transaction.
+//
 // Granular scopes (SMART v2 `?query`, auth/smart.h): reads of resources that do not match the
 // query are 404s, searches of the type get the query's parameters added, included resources
 // that do not match are dropped; such a type is left out of system searches (and of "*"
-// compartment searches), chains may not pass through it, and it is never written.
+// compartment searches), chains may not pass through it. Writes: what is written must match the
+// query, and so must the current version of what is updated or deleted (PatientWriteGuard);
+// conditional writes are refused.
 //
 // Patient context (a patient/ scope and the token's `patient` claim): a type in the R4 Patient
 // compartment is reached only within Patient/{patient}'s compartment: reads of other resources
@@ -35,7 +42,8 @@
 // compartment (Medication, Practitioner, Organization, ...) are shared data: readable and
 // searchable, never writable, with a patient/ scope. Writes (PatientWriteGuard): the resource
 // must be in the compartment before (if it exists) and after the write; Patient records
-// themselves are not writable with a patient/ scope. Type and system history are refused (403).
+// themselves are not writable with a patient/ scope. Type and system history keep only the
+// versions of resources currently in the compartment (RestrictedHistory).
 //
 // An Access with no authorizer (auth mode "none") allows everything. Thread-safe as the borrowed
 // authorizer is.
@@ -121,28 +129,70 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query);
 // A write under a patient context (a patient/ c, u or d grant on a Patient-compartment type):
 // the resource must be in the patient's compartment before the write (if it exists) and as
 // written, so a patient-context token can neither touch another patient's data nor move data
-// out of (or into another patient's part of) the store. Inactive, every check OK, when the
-// caller's reach is not restricted. A copyable value, captured by write closures.
+// out of (or into another patient's part of) the store. Under a granular scope (a SMART v2
+// `?query` c, u or d grant): the resource must match the scope's search before the write (if it
+// exists) and as written (Written, inside the write transaction, after the version is appended:
+// the transaction's own search sees it, so failing rolls the write back). Inactive, every check
+// OK, when the caller's reach is not restricted. A copyable value, captured by write closures.
 class PatientWriteGuard {
  public:
   PatientWriteGuard() = default;  // inactive
   PatientWriteGuard(const Access& access, const std::string& type, Permission permission);
-  bool active() const { return active_; }
+  bool active() const { return compartment_ || filtered_; }
   // For conditional writes: the criteria only select resources in the compartment.
   std::optional<search::CompartmentRef> compartment() const;
   // Inside the write: the current version of type/id, if there is one, must be in the
-  // compartment, and must not be a deletion (whose earlier versions may be another patient's);
-  // 403 otherwise.
+  // compartment (match the granular scope's search), and must not be a deletion (whose earlier
+  // versions may be another patient's, or not match); 403 otherwise.
   Status Before(StoreTxn& txn, const std::string& id) const;
   // The version being written (its search index entries) must refer to the patient through one
   // of the compartment's parameters for its type (403 otherwise).
   Status After(const std::vector<search::IndexEntry>& index) const;
+  // Inside the write, once the version is appended: under a granular scope it must match the
+  // scope's search (for a version that `created` the resource: the c scope's, for an update
+  // the u scope's); 403 otherwise.
+  Status Written(StoreTxn& txn, const std::string& id, bool created) const;
 
  private:
-  bool active_ = false;
+  struct Filter {
+    bool active = false;
+    bool compartment = false;  // the patient's compartment applies as well
+    search::SearchParams params;
+  };
+  Status Matches(StoreTxn& txn, const Filter& filter, const std::string& id,
+                 std::string_view when) const;
+
+  bool compartment_ = false;
+  bool filtered_ = false;
   std::string type_;
   std::string patient_;
+  Filter filter_;         // the grant's own (c, u or d)
+  Filter create_filter_;  // for an update that creates: the c grant's, when it is granular
 };
+
+// Type and system history (`in`) for a caller whose reach is restricted (a patient context, or a
+// granular scope): whether the history must be filtered with RestrictedHistory.
+bool HistoryIsRestricted(const Access& access, const Interaction& in);
+
+using HistoryFn = std::function<Result<HistoryPage>(const HistoryQuery&)>;
+
+// One page of a type or system history keeping only the versions of the resources the caller
+// reaches now: as for instance history, membership of a patient's compartment (or a granular
+// scope's selection) is decided on each resource's current version, so a resource that left the
+// compartment (or was deleted) takes its whole history with it, and one that entered it brings
+// its earlier versions. Reads the store's history in batches, checking each batch's resources
+// with one search per type, and stops once the page is full or after examining
+// kMaxHistoryExamined versions; `next_before` is then the cursor to continue from (the page may
+// be short, even empty, and still have a next link). No total.
+inline constexpr int kMaxHistoryExamined = 5000;
+Result<HistoryPage> RestrictedHistory(const Access& access, const SearchFn& search,
+                                      const HistoryFn& history, const HistoryQuery& query,
+                                      std::optional<int64_t>& next_before);
+
+// A batch or transaction Bundle (`transaction` says which): whether the caller may post one at
+// all (rules that name FHIR interactions, auth mode "groups"); its entries are checked on their
+// own.
+Status CheckBundleInteraction(const Access& access, bool transaction);
 
 // Drops the matches and _include/_revinclude entries the caller may not see (included resources
 // under a patient context: those outside its compartment, found with `search`).

@@ -560,6 +560,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (Status s = touched.Add(e.in.type, e.id); !s.ok()) return s;
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (Status s = AppendCreate(txn, state, e.in.type, e.id); !s.ok()) return s;
+      if (Status s = e.guard.Written(txn, e.id, true); !s.ok()) return s;
       e.http_status = 201;
       e.has_version = true;
       return Status::Ok();
@@ -579,6 +580,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
               AppendUpdate(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id}, e.if_match);
           !s.ok())
         return s;
+      if (Status s = e.guard.Written(txn, e.in.id, state.created); !s.ok()) return s;
       e.http_status = state.created ? 201 : 200;
       e.has_version = true;
       return Status::Ok();
@@ -609,6 +611,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         if (Status s = e.guard.After(state.index); !s.ok()) return s;
         if (Status s = touched.Add(type, target.id); !s.ok()) return s;
         if (Status s = AppendCreate(txn, state, type, target.id); !s.ok()) return s;
+        if (Status s = e.guard.Written(txn, target.id, true); !s.ok()) return s;
         e.http_status = 201;
         e.has_version = true;
         return Status::Ok();
@@ -624,6 +627,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (Status s = touched.Add(type, target.id); !s.ok()) return s;
       if (Status s = AppendUpdate(txn, state, target, e.if_match); !s.ok()) return s;
+      if (Status s = e.guard.Written(txn, target.id, state.created); !s.ok()) return s;
       e.http_status = state.created ? 201 : 200;
       e.has_version = true;
       return Status::Ok();
@@ -676,8 +680,10 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (Status s = e.guard.Before(txn, target.id); !s.ok()) return s;
       if (Status s = AppendPatch(txn, state, target, *e.patch, e.if_match, o.validation); !s.ok())
         return s;
-      // The patched version must still be in the compartment (failing rolls it back).
+      // The patched version must still be in the compartment, and match a granular scope
+      // (failing rolls it back).
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
+      if (Status s = e.guard.Written(txn, target.id, false); !s.ok()) return s;
       e.http_status = 200;
       e.has_version = true;
       return Status::Ok();
@@ -1014,6 +1020,7 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
                   "Bundle.type");
   const bool transaction = *type == "transaction";
   job.transaction = transaction;
+  if (Status s = CheckBundleInteraction(access, transaction); !s.ok()) return s;
   std::vector<std::string_view> raw_entries;
   if (std::string_view raw = Member(*bundle, "entry"); !raw.empty()) {
     auto elements = ElementsOfChecked(raw);  // checked by MembersOf(job.body)
@@ -1116,12 +1123,21 @@ void ReadHistory(Job& job, const RestOptions& options, Store& store) {
         continue;
       }
     }
-    auto page = store.History(*e.history);
+    std::optional<int64_t> next_before;
+    const Access& access = job.ctx->access;
+    auto page =
+        HistoryIsRestricted(access, e.in)
+            ? RestrictedHistory(
+                  access,
+                  [&store](const search::Query& q) { return store.Search(kDefaultTenant, q); },
+                  [&store](const HistoryQuery& q) { return store.History(q); }, *e.history,
+                  next_before)
+            : store.History(*e.history);
     if (!page.ok()) {
       e.status = page.status();
       continue;
     }
-    e.resource_json = HistoryBundleJson(options.base_url, e.in, *e.history, *page);
+    e.resource_json = HistoryBundleJson(options.base_url, e.in, *e.history, *page, next_before);
     e.http_status = 200;
   }
 }

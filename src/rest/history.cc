@@ -79,7 +79,8 @@ Result<HistoryQuery> ParseHistoryQuery(const Interaction& in, int default_count,
 }
 
 std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
-                              const HistoryQuery& query, const HistoryPage& page) {
+                              const HistoryQuery& query, const HistoryPage& page,
+                              std::optional<int64_t> next_before) {
   std::string out;
   size_t estimate = 512;
   for (const auto& e : page.entries) estimate += e.json.size() + 300;
@@ -93,10 +94,11 @@ std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
   out += core::JsonQuote(PageLinkUrl(base_url, in.path, in.params,
                                      query.before_seq ? std::to_string(*query.before_seq) : ""));
   out += '}';
-  if (page.has_more && !page.entries.empty()) {
+  if (page.has_more && (next_before || !page.entries.empty())) {
     out += ",{\"relation\":\"next\",\"url\":";
     out += core::JsonQuote(
-        PageLinkUrl(base_url, in.path, in.params, std::to_string(page.entries.back().info.seq)));
+        PageLinkUrl(base_url, in.path, in.params,
+                    std::to_string(next_before ? *next_before : page.entries.back().info.seq)));
     out += '}';
   }
   out += ']';

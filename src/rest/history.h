@@ -1,6 +1,8 @@
 // The history interactions' parameters and Bundle (R4 http 3.1.0.9). Pure; thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,7 +18,11 @@ Result<HistoryQuery> ParseHistoryQuery(const Interaction& in, int default_count,
 // A Bundle of type "history": entries newest first with request/response, deletions without a
 // resource, a self link and (when there is more) a next link that continues below the page's
 // last entry, so pages neither skip nor repeat versions while writes go on.
+// `next_before`, when set, is the next link's cursor instead of the last entry's seq (a filtered
+// history, rest/access.h RestrictedHistory, may have looked further than its last entry, or
+// found nothing on a page that is not the last).
 std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
-                              const HistoryQuery& query, const HistoryPage& page);
+                              const HistoryQuery& query, const HistoryPage& page,
+                              std::optional<int64_t> next_before = std::nullopt);
 
 }  // namespace kiln::rest

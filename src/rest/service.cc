@@ -395,7 +395,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
-          [state, type = key.type, id, condition = std::move(condition)](StoreTxn& txn) -> Status {
+          [state, type = key.type, id, guard,
+           condition = std::move(condition)](StoreTxn& txn) -> Status {
             if (condition) {
               // Inside the write transaction, so a concurrent twin cannot create it in between.
               auto found = txn.Search(kDefaultTenant, *condition);
@@ -410,7 +411,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                 return Status::Ok();
               }
             }
-            return AppendCreate(txn, *state, type, id);
+            if (Status s = AppendCreate(txn, *state, type, id); !s.ok()) return s;
+            return guard.Written(txn, id, true);  // a granular scope: it must match
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
@@ -465,7 +467,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                               "The body's id '" + *body_id + "' is not the id of the " + type +
                                   " the criteria select ('" + id + "')",
                               type + ".id");
-              return AppendUpdate(txn, *state, ResourceKey{kDefaultTenant, type, id}, if_match);
+              if (Status s =
+                      AppendUpdate(txn, *state, ResourceKey{kDefaultTenant, type, id}, if_match);
+                  !s.ok())
+                return s;
+              return guard.Written(txn, id, false);
             }
             if (if_match)
               return Status::PreconditionFailed("If-Match: no " + type + " matches the criteria");
@@ -473,7 +479,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
               return Forbidden(type, kPermCreate, "a conditional update that creates a " + type);
             if (!body_id) {
               std::string id = core::NewResourceId();
-              return AppendCreate(txn, *state, type, id);
+              if (Status s = AppendCreate(txn, *state, type, id); !s.ok()) return s;
+              return guard.Written(txn, id, true);
             }
             // No match, client id: update-as-create, unless that id is taken by a resource the
             // criteria do not select (updating it would overwrite what the client did not mean).
@@ -484,7 +491,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
               return Status::Conflict(type + "/" + *body_id +
                                       " exists but does not match the criteria");
             if (Status s = guard.Before(txn, *body_id); !s.ok()) return s;
-            return AppendUpdate(txn, *state, target, std::nullopt);
+            if (Status s = AppendUpdate(txn, *state, target, std::nullopt); !s.ok()) return s;
+            return guard.Written(txn, target.id, state->created);
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
@@ -569,7 +577,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                 return Forbidden(key.type, kPermCreate,
                                  "an update that creates " + key.type + "/" + key.id);
             }
-            return AppendUpdate(txn, *state, key, if_match);
+            if (Status s = AppendUpdate(txn, *state, key, if_match); !s.ok()) return s;
+            // A granular scope: the version written must match it (failing rolls it back).
+            return guard.Written(txn, key.id, state->created);
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
@@ -619,8 +629,10 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             if (Status s = guard.Before(txn, target.id); !s.ok()) return s;
             if (Status s = AppendPatch(txn, *state, target, patch, if_match, policy); !s.ok())
               return s;
-            // The patched version must still be the patient's (failing rolls the patch back).
-            return guard.After(state->index);
+            // The patched version must still be the patient's, and match a granular scope
+            // (failing rolls the patch back).
+            if (Status s = guard.After(state->index); !s.ok()) return s;
+            return guard.Written(txn, target.id, false);
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
@@ -664,10 +676,18 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
             return call->Error(
                 Status::NotFound(call->in.type + "/" + call->in.id + " is not known"));
         }
-        auto page = store_.History(query);
+        // A patient context (or a granular scope): only the versions of resources it reaches.
+        std::optional<int64_t> next_before;
+        auto page = HistoryIsRestricted(call->access, call->in)
+                        ? RestrictedHistory(
+                              call->access, StoreSearch(),
+                              [this](const HistoryQuery& q) { return store_.History(q); }, query,
+                              next_before)
+                        : store_.History(query);
         if (!page.ok()) return call->Error(page.status());
         http::Response r = NewResponse(*call, 200);
-        SetBody(r, call->format, HistoryBundleJson(options_.base_url, call->in, query, *page));
+        SetBody(r, call->format,
+                HistoryBundleJson(options_.base_url, call->in, query, *page, next_before));
         call->respond(std::move(r));
       });
       return;

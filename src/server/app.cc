@@ -9,9 +9,11 @@
 #include "audit/audit_log.h"
 #include "auth/api_keys.h"
 #include "auth/discovery.h"
+#include "auth/groups.h"
 #include "auth/http_fetch.h"
 #include "auth/key_cache.h"
 #include "auth/smart.h"
+#include "auth/user_rules.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -111,10 +113,11 @@ class RootHandler : public http::Handler {
 struct App::Parts {
   std::unique_ptr<Store> store;
   std::unique_ptr<audit::AuditLog> audit;  // --audit-log; null: off. Closed last.
-  // Auth mode "smart" (docs/security.md); all null in mode "none".
+  // Auth modes "smart" and "groups" (docs/security.md); all null in mode "none". The authorizer
+  // is a SmartAuthorizer (smart) or a GroupsAuthorizer (groups).
   std::unique_ptr<auth::KeyCache> keys;
   std::unique_ptr<auth::SmartAuthenticator> authenticator;
-  std::unique_ptr<auth::SmartAuthorizer> authorizer;
+  std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<auth::ApiKeys> api_keys;  // --api-keys-file; null: none
   std::unique_ptr<Reindexer> reindexer;     // stopped before the store closes
   std::unique_ptr<core::ThreadPool> workers;
@@ -185,6 +188,28 @@ Status App::Start() {
     core::LogInfo("audit log", {{"path", std::string_view(config_.audit_log)},
                                 {"seq", static_cast<long long>(p.audit->head_seq())}});
   }
+  // The authorization rules: a bad rules file stops Kiln here, before it serves anything.
+  if (config_.auth == "groups") {
+    auto rules = config_.auth_rules_file.empty()
+                     ? auth::ParseGroupRules(auth::DefaultGroupRulesJson())
+                     : auth::LoadGroupRules(config_.auth_rules_file);
+    if (!rules.ok()) {
+      p.store->Close();
+      return rules.take_status();
+    }
+    p.authorizer = std::make_unique<auth::GroupsAuthorizer>(std::move(rules).value());
+  } else if (config_.auth == "smart") {
+    auth::UserRules user_rules = auth::DefaultUserRules();
+    if (!config_.auth_user_rules_file.empty()) {
+      auto loaded = auth::LoadUserRules(config_.auth_user_rules_file);
+      if (!loaded.ok()) {
+        p.store->Close();
+        return loaded.take_status();
+      }
+      user_rules = std::move(loaded).value();
+    }
+    p.authorizer = std::make_unique<auth::SmartAuthorizer>(std::move(user_rules));
+  }
   p.workers = std::make_unique<core::ThreadPool>(OrCores(config_.workers));
   validation::WarmUp();
 
@@ -242,7 +267,7 @@ Status App::Start() {
     rest_options.api_key_check = [keys](std::string_view k) { return keys->Accepts(k); };
   }
   rest_options.audit = p.audit.get();
-  if (config_.auth == "smart") SetUpSmartAuth(rest_options);
+  if (config_.auth == "smart" || config_.auth == "groups") SetUpSmartAuth(rest_options);
   p.fhir = std::make_unique<rest::Service>(rest_options, *p.store, *p.workers);
   p.root->SetFhir(p.fhir.get());
   p.base_url = rest_options.base_url;
@@ -282,7 +307,6 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   options.names.groups = config_.auth_groups_claim;
   p.authenticator = std::make_unique<auth::SmartAuthenticator>(
       options, *p.keys, [] { return core::NowMicros() / 1000000; });
-  p.authorizer = std::make_unique<auth::SmartAuthorizer>();
   rest_options.authenticator = p.authenticator.get();
   rest_options.authorizer = p.authorizer.get();
 
@@ -307,7 +331,7 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   sec.revoke_url = meta.revocation_endpoint;
   sec.register_url = meta.registration_endpoint;
   sec.manage_url = meta.management_endpoint;
-  core::LogInfo("authentication: smart",
+  core::LogInfo(config_.auth == "groups" ? "authentication: groups" : "authentication: smart",
                 {{"issuer", std::string_view(config_.auth_issuer)},
                  {"audience", std::string_view(options.rules.audiences[0])},
                  {"keys", static_cast<long long>(keys->Keys()->keys.size())}});

@@ -223,10 +223,13 @@ const std::vector<Setting>& Settings() {
        "read and change all data).",
        Bool(&Config::allow_unauthenticated_remote)},
       {"auth", "MODE",
-       "none (default: no authentication; loopback only) or smart (SMART on FHIR: every FHIR "
-       "request needs a bearer JWT from --auth-issuer; see docs/security.md).",
+       "none (default: no authentication; loopback only), smart (SMART on FHIR: every FHIR "
+       "request needs a bearer JWT from --auth-issuer, its scopes say what it may do) or groups "
+       "(the same tokens, but what they may do comes from their groups and --auth-rules; see "
+       "docs/security.md).",
        [](Config& c, const std::string& v, const std::string& from) -> Status {
-         if (v != "none" && v != "smart") return Bad(from, "'" + v + "' is not none or smart");
+         if (v != "none" && v != "smart" && v != "groups")
+           return Bad(from, "'" + v + "' is not none, smart or groups");
          c.auth = v;
          return Status::Ok();
        }},
@@ -259,8 +262,17 @@ const std::vector<Setting>& Settings() {
        Text(&Config::auth_fhiruser_claim)},
       {"auth-tenant-claim", "NAME", "Token claim with the tenant (default: none).",
        Text(&Config::auth_tenant_claim)},
-      {"auth-groups-claim", "NAME", "Token claim with the user's groups (default: none).",
+      {"auth-groups-claim", "NAME",
+       "Token claim with the user's groups (default: none; with --auth groups, cognito:groups).",
        Text(&Config::auth_groups_claim)},
+      {"auth-rules", "FILE",
+       "--auth groups: the rules file (JSON) saying what each group may do (default: FHIR Works' "
+       "rules, docs/auth-groups-rules.json).",
+       Text(&Config::auth_rules_file)},
+      {"auth-user-rules", "FILE",
+       "--auth smart: the user-context rules file (JSON) saying what user/ scopes grant by the "
+       "kind of fhirUser (default: docs/auth-user-rules.json).",
+       Text(&Config::auth_user_rules_file)},
       {"smart-authorize-url", "URL",
        "authorization_endpoint advertised in .well-known/smart-configuration (default: the "
        "issuer's).",
@@ -383,10 +395,16 @@ Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help) {
     if (Status st = s->set(c, v, std::string("--") + s->name); !st.ok()) return st;
   }
 
-  if (c.auth == "smart" && c.auth_issuer.empty())
+  if ((c.auth == "smart" || c.auth == "groups") && c.auth_issuer.empty())
+    return Status::Invalid("Invalid configuration: --auth " + c.auth +
+                           " needs --auth-issuer (the authorization server's issuer URL)");
+  if (c.auth == "groups" && c.auth_groups_claim.empty()) c.auth_groups_claim = "cognito:groups";
+  if (!c.auth_rules_file.empty() && c.auth != "groups")
     return Status::Invalid(
-        "Invalid configuration: --auth smart needs --auth-issuer (the authorization server's "
-        "issuer URL)");
+        "Invalid configuration: --auth-rules applies to --auth groups only (with --auth smart, "
+        "SMART scopes say what a token may do)");
+  if (!c.auth_user_rules_file.empty() && c.auth != "smart")
+    return Status::Invalid("Invalid configuration: --auth-user-rules applies to --auth smart only");
   if (c.auth == "none" && !IsLoopback(c.host) && !c.allow_unauthenticated_remote)
     return Status::Invalid(
         "Invalid configuration: --host " + c.host +

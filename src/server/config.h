@@ -43,7 +43,7 @@ struct Config {
   int max_bundle_entries = 10000;
   bool allow_unauthenticated_remote = false;
   // Authentication (docs/security.md).
-  std::string auth = "none";            // none or smart
+  std::string auth = "none";            // none, smart or groups
   std::string auth_issuer;              // smart: the authorization server's issuer URL
   std::string auth_jwks_uri;            // empty: from the issuer's discovery document
   std::string auth_audience;            // empty: the FHIR base URL
@@ -55,6 +55,11 @@ struct Config {
   std::string auth_fhiruser_claim = "fhirUser";
   std::string auth_tenant_claim;
   std::string auth_groups_claim;
+  // Rules files (docs/security.md), empty for the built-in rules: what groups may do
+  // (--auth groups; "cognito:groups" is then the default groups claim), and what user/ scopes
+  // grant by the kind of fhirUser (--auth smart).
+  std::string auth_rules_file;
+  std::string auth_user_rules_file;
   std::string smart_authorize_url;  // empty: the issuer's authorization_endpoint
   std::string smart_token_url;      // empty: the issuer's token_endpoint
   std::string api_keys_file;        // x-api-key values every request must carry; empty: none

@@ -340,8 +340,29 @@ test('a patient-context token reaches its own patient\'s compartment only', asyn
     assert.deepEqual(ids(r.json), mine);
     assert.match((await get('/Patient/p2/Observation')).text, /limited to the compartment of Patient\/p1/);
     await expect('/Patient/p2/Observation', 403);
-    await expect('/Observation/_history', 403);
-    await expect('/_history', 403);
+    // Type and system history: only the versions of resources in the compartment now.
+    const historyIds = (bundle) => [...new Set((bundle.entry ?? [])
+      .map((e) => e.fullUrl.split('/').slice(-2).join('/')))].sort();
+    r = await expect('/Observation/_history?_count=1000', 200);
+    assert.deepEqual(historyIds(r.json), mine);
+    assert.equal(r.json.total, undefined, 'no total that could count other patients');
+    r = await expect('/Patient/_history', 200);
+    assert.deepEqual(historyIds(r.json), ['Patient/p1']);
+    r = await expect('/Observation/_history?_count=1', 200);
+    assert.equal(r.json.entry.length, 1);
+    assert.ok(mine.includes(historyIds(r.json)[0]));
+    if (client === 'patient-v1') {
+      await expect('/_history', 403);  // not every type
+    } else {
+      r = await expect('/_history?_count=1000', 200);
+      const seen = historyIds(r.json);
+      for (const id of mine) assert.ok(seen.includes(id), `${client} system history has ${id}`);
+      for (const e of r.json.entry) {
+        const text = JSON.stringify(e.resource ?? {});
+        assert.ok(!text.includes('Patient/p2') && !e.fullUrl.endsWith('/Patient/p2'), `${client}: ${e.fullUrl}`);
+      }
+      assert.ok(!seen.includes('Observation/o2'));
+    }
   }
   // patient/*.rs: shared data outside the compartment is readable; system search is the
   // compartment; includes outside it are dropped.
@@ -479,6 +500,10 @@ test('granular v2 scopes reach the resources their query selects', async () => {
   assert.equal((await get('granular', '/Observation/lab1/_history/1')).status, 200);
   assert.equal((await get('granular', '/Observation/vs1')).status, 404);
   assert.equal((await get('granular', '/Observation/vs1/_history')).status, 404);
+  r = await get('granular', '/Observation/_history?_count=1000');
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual([...new Set(r.json.entry.map((e) => e.fullUrl.split('/').slice(-2).join('/')))].sort(),
+    ['Observation/lab1', 'Observation/lab2']);
   assertForbidden(await get('granular', '/?_type=Observation'), 'system search of a filtered type');
   assertForbidden(await get('granular', '/'), 'system search with nothing unfiltered');
   assertForbidden(await get('granular', '/Patient/p1/*'), 'compartment * with nothing unfiltered');
@@ -558,7 +583,7 @@ test('--auth smart needs an issuer; a non-loopback address is allowed with auth'
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--auth smart needs --auth-issuer/);
   const bad = await runKiln(['serve', '--auth', 'oauth', '--port', '0', '--data', freshDataDir()]);
-  assert.match(bad.stderr, /--auth: 'oauth' is not none or smart/);
+  assert.match(bad.stderr, /--auth: 'oauth' is not none, smart or groups/);
   const url = await runKiln(['serve', '--auth', 'smart', '--auth-issuer', 'ftp://x', '--port', '0']);
   assert.match(url.stderr, /--auth-issuer/);
   // With auth, any address may be used; an issuer that cannot be reached does not stop start-up,

@@ -8,10 +8,11 @@ import { startKiln } from './kiln.mjs';
 // Kiln's public base URL in these tests: the tokens' audience.
 export const BASE = 'http://kiln.test/fhir';
 
-export async function startAuthPair({ clients, kilnArgs = [] }) {
+// `mode`: Kiln's --auth mode (smart, or groups).
+export async function startAuthPair({ clients, kilnArgs = [], mode = 'smart' }) {
   const as = await startAuthServer({ audience: BASE, clients });
   const kiln = await startKiln({
-    args: ['--auth', 'smart', '--auth-issuer', as.issuer, '--base-url', BASE, ...kilnArgs],
+    args: ['--auth', mode, '--auth-issuer', as.issuer, '--base-url', BASE, ...kilnArgs],
   });
   return {
     as,

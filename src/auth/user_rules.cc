@@ -1,0 +1,133 @@
+#include "auth/user_rules.h"
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "fhir/definitions.h"
+
+namespace kiln::auth {
+namespace {
+
+namespace json = boost::json;
+
+// 'name', for messages (built by appending: g++ 12 warns wrongly about "'" + std::string).
+std::string Quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '\'';
+  out += s;
+  out += '\'';
+  return out;
+}
+
+Status Bad(const std::string& where, const std::string& what) {
+  return Status::Invalid((where.empty() ? "" : where + ": ") + what);
+}
+
+}  // namespace
+
+UserAccess UserRules::For(std::string_view type) const {
+  if (auto it = by_type.find(type); it != by_type.end()) return it->second;
+  return other;
+}
+
+std::string_view FhirUserType(std::string_view fhir_user) {
+  size_t slash = fhir_user.rfind('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == fhir_user.size()) return {};
+  std::string_view rest = fhir_user.substr(0, slash);
+  size_t before = rest.rfind('/');
+  std::string_view type = before == std::string_view::npos ? rest : rest.substr(before + 1);
+  if (!fhir::IsResourceType(type)) return {};
+  return type;
+}
+
+UserRules DefaultUserRules() {
+  UserRules r;
+  r.by_type.emplace("Patient", UserAccess::kOwnCompartment);
+  r.by_type.emplace("Practitioner", UserAccess::kScopes);
+  r.by_type.emplace("PractitionerRole", UserAccess::kScopes);
+  r.by_type.emplace("RelatedPerson", UserAccess::kScopes);
+  r.other = UserAccess::kScopes;
+  return r;
+}
+
+std::string_view DefaultUserRulesJson() {
+  return R"json({
+  "version": 1,
+  "description": "What user/ scopes grant, by the resource type of the token's fhirUser. Kiln's built-in default.",
+  "fhirUser": {
+    "Patient": "own-compartment",
+    "Practitioner": "scopes",
+    "PractitionerRole": "scopes",
+    "RelatedPerson": "scopes",
+    "*": "scopes"
+  }
+}
+)json";
+}
+
+Result<UserRules> ParseUserRules(std::string_view text) {
+  boost::system::error_code ec;
+  json::value doc = json::parse(text, ec);
+  if (ec) return Bad("", "not valid JSON (" + ec.message() + ")");
+  if (!doc.is_object()) return Bad("", "the rules must be a JSON object");
+  const json::object& top = doc.as_object();
+  const json::value* version = top.if_contains("version");
+  if (version == nullptr) return Bad("", "'version' is missing (this format is version 1)");
+  if (!((version->is_int64() && version->as_int64() == 1) ||
+        (version->is_double() && version->as_double() == 1.0)))
+    return Bad("version", "only version 1 of this format is known");
+  UserRules rules;
+  bool has_rules = false;
+  for (const auto& [key, value] : top) {
+    if (key == "version" || key == "description") continue;
+    if (key != "fhirUser")
+      return Bad(std::string(key),
+                 "unknown member (the rules have version, fhirUser, description)");
+    has_rules = true;
+    if (!value.is_object() || value.as_object().empty())
+      return Bad("fhirUser", "must be a non-empty object: resource type (or *) -> rule");
+    for (const auto& [type, rule] : value.as_object()) {
+      const std::string where = "fhirUser." + std::string(type);
+      if (type != "*" && !fhir::IsResourceType(type))
+        return Bad(where, Quoted(type) + " is not an R4 resource type (or *)");
+      std::string_view name = rule.is_string() ? std::string_view(rule.as_string()) : "";
+      UserAccess access;
+      if (name == "scopes") {
+        access = UserAccess::kScopes;
+      } else if (name == "own-compartment") {
+        // Kiln applies the Patient compartment only (the user is its focal resource).
+        if (type != "Patient")
+          return Bad(where, "own-compartment is only available for Patient users");
+        access = UserAccess::kOwnCompartment;
+      } else if (name == "deny") {
+        access = UserAccess::kDeny;
+      } else {
+        return Bad(where, "must be \"scopes\", \"own-compartment\" or \"deny\"");
+      }
+      if (type == "*")
+        rules.other = access;
+      else
+        rules.by_type.emplace(std::string(type), access);
+    }
+  }
+  if (!has_rules) return Bad("", "'fhirUser' is missing");
+  return rules;
+}
+
+Result<UserRules> LoadUserRules(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::Invalid("Invalid configuration: --auth-user-rules " + path +
+                           ": cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto rules = ParseUserRules(text.str());
+  if (!rules.ok())
+    return Status::Invalid("Invalid configuration: --auth-user-rules " + path + ": " +
+                           rules.status().message());
+  return rules;
+}
+
+}  // namespace kiln::auth
