@@ -17,7 +17,9 @@ std::string SmartConfigurationJson(const SmartConfigurationInputs& in) {
   // nothing is configured, so clients see what is missing rather than a malformed document.
   o["authorization_endpoint"] = pick(in.authorize_url, m.authorization_endpoint);
   o["token_endpoint"] = pick(in.token_url, m.token_endpoint);
-  if (!m.introspection_endpoint.empty()) o["introspection_endpoint"] = m.introspection_endpoint;
+  if (std::string introspection = pick(in.introspection_url, m.introspection_endpoint);
+      !introspection.empty())
+    o["introspection_endpoint"] = introspection;
   if (!m.revocation_endpoint.empty()) o["revocation_endpoint"] = m.revocation_endpoint;
   if (!m.registration_endpoint.empty()) o["registration_endpoint"] = m.registration_endpoint;
   if (!m.management_endpoint.empty()) o["management_endpoint"] = m.management_endpoint;

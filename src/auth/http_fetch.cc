@@ -52,7 +52,15 @@ bool IsFetchableUrl(const std::string& url) {
 
 CurlFetcher::CurlFetcher(FetchOptions options) : options_(options) { GlobalInit(); }
 
-Result<std::string> CurlFetcher::Get(const std::string& url) {
+Result<std::string> CurlFetcher::Get(const std::string& url) { return Perform(url, nullptr, {}); }
+
+Result<std::string> CurlFetcher::PostForm(const std::string& url, const std::string& body,
+                                          const std::vector<std::string>& headers) {
+  return Perform(url, &body, headers);
+}
+
+Result<std::string> CurlFetcher::Perform(const std::string& url, const std::string* post_body,
+                                         const std::vector<std::string>& extra_headers) {
   if (!IsFetchableUrl(url))
     return Status::Unavailable("Refusing to fetch " + url +
                                ": only https URLs (or http on a loopback address) are fetched");
@@ -62,6 +70,15 @@ Result<std::string> CurlFetcher::Get(const std::string& url) {
   sink.max_bytes = options_.max_bytes;
   std::unique_ptr<curl_slist, SlistFree> headers(
       curl_slist_append(nullptr, "Accept: application/json"));
+  if (post_body != nullptr) {
+    headers.reset(
+        curl_slist_append(headers.release(), "Content-Type: application/x-www-form-urlencoded"));
+    // No "Expect: 100-continue" round trip for bodies over 1 KiB (a long token).
+    if (headers) headers.reset(curl_slist_append(headers.release(), "Expect:"));
+  }
+  for (const std::string& h : extra_headers)
+    headers.reset(curl_slist_append(headers.release(), h.c_str()));
+  if (!headers) return Status::Unavailable("Cannot fetch " + url + ": out of memory");
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -77,6 +94,11 @@ Result<std::string> CurlFetcher::Get(const std::string& url) {
   curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnData);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  if (post_body != nullptr) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body->data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(post_body->size()));
+  }
   CURLcode rc = curl_easy_perform(c);
   if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED)
     return Status::Unavailable("Fetching " + url + ": the response is larger than " +

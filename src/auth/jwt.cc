@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "auth/base64url.h"
+#include "auth/json_strict.h"
 #include "auth/scopes.h"
 
 namespace kiln::auth {
@@ -17,6 +18,8 @@ Result<boost::json::object> JsonObjectPart(std::string_view part, const char* wh
   boost::json::value v = boost::json::parse(*bytes, ec);
   if (ec || !v.is_object())
     return Unauthenticated(std::string("The token's ") + what + " is not a JSON object");
+  if (HasDuplicateMembers(*bytes))
+    return Unauthenticated(std::string("The token's ") + what + " repeats a member name");
   return std::move(v.as_object());
 }
 

@@ -11,6 +11,7 @@
 #include "auth/discovery.h"
 #include "auth/groups.h"
 #include "auth/http_fetch.h"
+#include "auth/introspection.h"
 #include "auth/key_cache.h"
 #include "auth/smart.h"
 #include "auth/user_rules.h"
@@ -116,7 +117,9 @@ struct App::Parts {
   // Auth modes "smart" and "groups" (docs/security.md); all null in mode "none". The authorizer
   // is a SmartAuthorizer (smart) or a GroupsAuthorizer (groups).
   std::unique_ptr<auth::KeyCache> keys;
-  std::unique_ptr<auth::SmartAuthenticator> authenticator;
+  std::unique_ptr<auth::SmartAuthenticator> authenticator;  // JWTs; null without an issuer
+  // Opaque tokens (--auth-introspection-url); wraps `authenticator`, so declared after it.
+  std::unique_ptr<auth::IntrospectingAuthenticator> introspector;
   std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<auth::ApiKeys> api_keys;  // --api-keys-file; null: none
   std::unique_ptr<Reindexer> reindexer;     // stopped before the store closes
@@ -283,18 +286,6 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   auth::FetchOptions fetch;
   fetch.total_timeout = std::chrono::milliseconds(config_.auth_fetch_timeout_ms);
   fetch.connect_timeout = std::min(fetch.total_timeout, std::chrono::milliseconds(2000));
-  auth::KeyCacheOptions key_options;
-  key_options.issuer = config_.auth_issuer;
-  key_options.jwks_uri = config_.auth_jwks_uri;
-  key_options.min_refetch_interval = std::chrono::seconds(config_.auth_jwks_refetch_interval);
-  p.keys = std::make_unique<auth::KeyCache>(key_options, std::make_unique<auth::CurlFetcher>(fetch),
-                                            [] { return core::NowMicros(); });
-  // Start-up prefetch, before any request is served; bounded by the fetch timeouts. If the issuer
-  // is unreachable Kiln still starts: tokens are refused until a refetch succeeds.
-  if (Status s = p.keys->Refresh(); !s.ok())
-    core::LogWarn(
-        "starting without the issuer's keys; tokens are refused until they can be fetched",
-        {{"issuer", std::string_view(config_.auth_issuer)}});
   auth::SmartAuthOptions options;
   options.rules.issuer = config_.auth_issuer;
   options.rules.audiences = {config_.auth_audience.empty() ? rest_options.base_url
@@ -305,36 +296,70 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   options.names.fhir_user = config_.auth_fhiruser_claim;
   options.names.tenant = config_.auth_tenant_claim;
   options.names.groups = config_.auth_groups_claim;
-  p.authenticator = std::make_unique<auth::SmartAuthenticator>(
-      options, *p.keys, [] { return core::NowMicros() / 1000000; });
-  rest_options.authenticator = p.authenticator.get();
+  // JWTs, verified with the issuer's keys: only with an issuer (introspection alone needs none).
+  if (!config_.auth_issuer.empty()) {
+    auth::KeyCacheOptions key_options;
+    key_options.issuer = config_.auth_issuer;
+    key_options.jwks_uri = config_.auth_jwks_uri;
+    key_options.min_refetch_interval = std::chrono::seconds(config_.auth_jwks_refetch_interval);
+    p.keys = std::make_unique<auth::KeyCache>(
+        key_options, std::make_unique<auth::CurlFetcher>(fetch), [] { return core::NowMicros(); });
+    // Start-up prefetch, before any request is served; bounded by the fetch timeouts. If the
+    // issuer is unreachable Kiln still starts: tokens are refused until a refetch succeeds.
+    if (Status s = p.keys->Refresh(); !s.ok())
+      core::LogWarn(
+          "starting without the issuer's keys; tokens are refused until they can be fetched",
+          {{"issuer", std::string_view(config_.auth_issuer)}});
+    p.authenticator = std::make_unique<auth::SmartAuthenticator>(
+        options, *p.keys, [] { return core::NowMicros() / 1000000; });
+    rest_options.authenticator = p.authenticator.get();
+  }
+  // Opaque tokens, by RFC 7662 introspection (docs/security.md); JWTs still go to the JWT
+  // authenticator unless --auth-introspect-jwts.
+  if (!config_.auth_introspection_url.empty()) {
+    auth::IntrospectionOptions io;
+    io.url = config_.auth_introspection_url;
+    io.client_id = config_.auth_introspection_client_id;
+    io.client_secret = config_.auth_introspection_client_secret;
+    io.cache_ttl = std::chrono::seconds(config_.auth_introspection_cache_seconds);
+    io.introspect_all = config_.auth_introspect_jwts;
+    io.rules = options.rules;
+    io.names = options.names;
+    p.introspector = std::make_unique<auth::IntrospectingAuthenticator>(
+        std::move(io), std::make_unique<auth::CurlFetcher>(fetch), p.authenticator.get(),
+        [] { return core::NowMicros(); });
+    rest_options.authenticator = p.introspector.get();
+  }
   rest_options.authorizer = p.authorizer.get();
 
   auth::KeyCache* keys = p.keys.get();
-  auth::SmartConfigurationInputs inputs{config_.auth_issuer,
-                                        config_.auth_jwks_uri,
-                                        config_.smart_authorize_url,
-                                        config_.smart_token_url,
-                                        {}};
+  auth::SmartConfigurationInputs inputs;
+  inputs.issuer = config_.auth_issuer;
+  inputs.jwks_uri = config_.auth_jwks_uri;
+  inputs.authorize_url = config_.smart_authorize_url;
+  inputs.token_url = config_.smart_token_url;
+  inputs.introspection_url = config_.auth_introspection_url;
   // Built per request from the latest issuer metadata (it may arrive after start-up).
   rest_options.smart_configuration = [keys, inputs]() mutable {
-    inputs.metadata = keys->metadata();
+    if (keys != nullptr) inputs.metadata = keys->metadata();
     return auth::SmartConfigurationJson(inputs);
   };
-  auth::IssuerMetadata meta = keys->metadata();
+  auth::IssuerMetadata meta = keys != nullptr ? keys->metadata() : auth::IssuerMetadata{};
   rest::SecurityInfo& sec = rest_options.security;
   sec.smart = true;
   sec.authorize_url = config_.smart_authorize_url.empty() ? meta.authorization_endpoint
                                                           : config_.smart_authorize_url;
   sec.token_url = config_.smart_token_url.empty() ? meta.token_endpoint : config_.smart_token_url;
-  sec.introspect_url = meta.introspection_endpoint;
+  sec.introspect_url = config_.auth_introspection_url.empty() ? meta.introspection_endpoint
+                                                              : config_.auth_introspection_url;
   sec.revoke_url = meta.revocation_endpoint;
   sec.register_url = meta.registration_endpoint;
   sec.manage_url = meta.management_endpoint;
   core::LogInfo(config_.auth == "groups" ? "authentication: groups" : "authentication: smart",
                 {{"issuer", std::string_view(config_.auth_issuer)},
                  {"audience", std::string_view(options.rules.audiences[0])},
-                 {"keys", static_cast<long long>(keys->Keys()->keys.size())}});
+                 {"keys", static_cast<long long>(keys != nullptr ? keys->Keys()->keys.size() : 0)},
+                 {"introspection", std::string_view(config_.auth_introspection_url)}});
 }
 
 void App::Wait() {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <sstream>
 
+#include "auth/http_fetch.h"
 #include "core/log.h"
 #include "core/strings.h"
 
@@ -75,6 +76,20 @@ Setter Url(std::string Config::*field) {
     if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
       return Bad(from, "'" + v + "' must be an absolute http:// or https:// URL");
     c.*field = v;
+    return Status::Ok();
+  };
+}
+
+// The first line of a file (a secret kept out of flags and the environment).
+Setter SecretFile(std::string Config::*field) {
+  return [=](Config& c, const std::string& v, const std::string& from) -> Status {
+    std::ifstream in(v);
+    if (!in) return Bad(from, "cannot read the file '" + v + "'");
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) return Bad(from, "the file '" + v + "' is empty");
+    c.*field = line;
     return Status::Ok();
   };
 }
@@ -273,6 +288,29 @@ const std::vector<Setting>& Settings() {
        "--auth smart: the user-context rules file (JSON) saying what user/ scopes grant by the "
        "kind of fhirUser (default: docs/auth-user-rules.json).",
        Text(&Config::auth_user_rules_file)},
+      {"auth-introspection-url", "URL",
+       "RFC 7662 token introspection endpoint: opaque (non-JWT) bearer tokens are checked there "
+       "(default: none; see docs/security.md). Must be https, or http on a loopback address.",
+       Url(&Config::auth_introspection_url)},
+      {"auth-introspection-client-id", "ID",
+       "Client id Kiln authenticates as (HTTP Basic) at the introspection endpoint.",
+       Text(&Config::auth_introspection_client_id)},
+      {"auth-introspection-client-secret", "SECRET",
+       "Client secret for the introspection endpoint. Prefer the environment variable or "
+       "--auth-introspection-client-secret-file: a flag is visible in the process list.",
+       Text(&Config::auth_introspection_client_secret)},
+      {"auth-introspection-client-secret-file", "FILE",
+       "A file holding the introspection client secret (one line; a trailing newline is "
+       "ignored).",
+       SecretFile(&Config::auth_introspection_client_secret)},
+      {"auth-introspection-cache-seconds", "SECONDS",
+       "How long an introspection answer is reused, at most (never past the token's exp; 0: "
+       "never) (default 60).",
+       Int(&Config::auth_introspection_cache_seconds, 0, 3600)},
+      {"auth-introspect-jwts", "",
+       "Introspect every bearer token, JWTs included, instead of verifying JWTs with the "
+       "issuer's keys (needs --auth-introspection-url).",
+       Bool(&Config::auth_introspect_jwts)},
       {"smart-authorize-url", "URL",
        "authorization_endpoint advertised in .well-known/smart-configuration (default: the "
        "issuer's).",
@@ -395,9 +433,14 @@ Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help) {
     if (Status st = s->set(c, v, std::string("--") + s->name); !st.ok()) return st;
   }
 
-  if ((c.auth == "smart" || c.auth == "groups") && c.auth_issuer.empty())
-    return Status::Invalid("Invalid configuration: --auth " + c.auth +
-                           " needs --auth-issuer (the authorization server's issuer URL)");
+  if (c.auth == "groups" && c.auth_issuer.empty())
+    return Status::Invalid(
+        "Invalid configuration: --auth groups needs --auth-issuer (the authorization server's "
+        "issuer URL)");
+  if (c.auth == "smart" && c.auth_issuer.empty() && c.auth_introspection_url.empty())
+    return Status::Invalid(
+        "Invalid configuration: --auth smart needs --auth-issuer (the authorization server's "
+        "issuer URL) or --auth-introspection-url (its token introspection endpoint)");
   if (c.auth == "groups" && c.auth_groups_claim.empty()) c.auth_groups_claim = "cognito:groups";
   if (!c.auth_rules_file.empty() && c.auth != "groups")
     return Status::Invalid(
@@ -405,6 +448,17 @@ Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help) {
         "SMART scopes say what a token may do)");
   if (!c.auth_user_rules_file.empty() && c.auth != "smart")
     return Status::Invalid("Invalid configuration: --auth-user-rules applies to --auth smart only");
+  if (!c.auth_introspection_url.empty() && !auth::IsFetchableUrl(c.auth_introspection_url))
+    return Status::Invalid("Invalid configuration: --auth-introspection-url " +
+                           c.auth_introspection_url +
+                           ": must be an https URL (or http on a loopback address)");
+  if (c.auth_introspect_jwts && c.auth_introspection_url.empty())
+    return Status::Invalid(
+        "Invalid configuration: --auth-introspect-jwts needs --auth-introspection-url");
+  if (!c.auth_introspection_client_secret.empty() && c.auth_introspection_client_id.empty())
+    return Status::Invalid(
+        "Invalid configuration: --auth-introspection-client-secret needs "
+        "--auth-introspection-client-id");
   if (c.auth == "none" && !IsLoopback(c.host) && !c.allow_unauthenticated_remote)
     return Status::Invalid(
         "Invalid configuration: --host " + c.host +

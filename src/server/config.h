@@ -67,6 +67,13 @@ struct Config {
   int reindex_batch = 500;          // resources per rebuild batch (one write each)
   int reindex_pause_ms = 0;         // pause between rebuild batches
   std::string config_file;
+
+  // RFC 7662 introspection of opaque tokens (docs/security.md); empty URL: none.
+  std::string auth_introspection_url;
+  std::string auth_introspection_client_id;
+  std::string auth_introspection_client_secret;  // or from --auth-introspection-client-secret-file
+  int auth_introspection_cache_seconds = 60;     // bound on caching an answer (never past exp)
+  bool auth_introspect_jwts = false;             // introspect JWTs too instead of verifying them
 };
 
 // Builds the configuration from `args` (the arguments after `kiln serve`), the environment and

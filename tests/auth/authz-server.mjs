@@ -11,6 +11,13 @@
 // generated here at start-up and exposed (`keys`) so tests can also craft tokens of their own with
 // the issuer's real keys (expired, wrong audience, ...) and check Kiln refuses them.
 //
+// Opaque tokens (RFC 7662 introspection): a client with `format: 'opaque'` gets opaque access
+// tokens instead of JWTs (oidc-provider's introspection answers only for those), optionally with
+// its own lifetime (`ttl`, seconds). A client with `authMethod: 'client_secret_basic'` (e.g. the
+// one a resource server introspects as) authenticates with HTTP Basic. `counters.introspection`
+// counts introspection calls; `faults.introspection`, when set to a (req, res) function, answers
+// them instead of the provider (a broken endpoint); `revoke(token, clientId)` revokes a token.
+//
 // Run directly (`node tests/auth/authz-server.mjs AUDIENCE`) it serves a demo setup and prints
 // its issuer URL.
 import http from 'node:http';
@@ -35,13 +42,18 @@ export const DEFAULT_SCOPES = [
 
 export async function startAuthServer({ audience, clients, ttl = 300 }) {
   const keys = { RS256: newKey('RS256', 'rsa-1'), ES256: newKey('ES256', 'ec-1') };
-  const counters = { jwks: 0, discovery: 0, token: 0 };
+  const counters = { jwks: 0, discovery: 0, token: 0, introspection: 0 };
+  const faults = { introspection: null };
   let handler = (req, res) => { res.statusCode = 503; res.end(); };
   const server = http.createServer((req, res) => {
     const path = req.url.split('?')[0];
     if (path === '/jwks') counters.jwks += 1;
     if (path.startsWith('/.well-known/')) counters.discovery += 1;
     if (path === '/token') counters.token += 1;
+    if (path === '/token/introspection') {
+      counters.introspection += 1;
+      if (faults.introspection) return faults.introspection(req, res);
+    }
     handler(req, res);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -58,17 +70,19 @@ export async function startAuthServer({ audience, clients, ttl = 300 }) {
       grant_types: ['client_credentials'],
       response_types: [],
       redirect_uris: [],
-      token_endpoint_auth_method: 'client_secret_post',
+      token_endpoint_auth_method: c.authMethod ?? 'client_secret_post',
       scope: c.scopes.join(' '),
     })),
     jwks: { keys: [keys.RS256.jwk, keys.ES256.jwk] },
     cookies: { keys: ['kiln-test-cookie-key'] },
-    ttl: { ClientCredentials: ttl },
+    // A client's own `ttl` reaches its tokens through the resource server info below.
+    ttl: { ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl },
     scopes: ['openid', 'offline_access', ...allScopes],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
@@ -79,8 +93,8 @@ export async function startAuthServer({ audience, clients, ttl = 300 }) {
           return {
             scope: [...allScopes].join(' '),
             audience,
-            accessTokenTTL: ttl,
-            accessTokenFormat: 'jwt',
+            accessTokenTTL: c?.ttl ?? ttl,
+            accessTokenFormat: c?.format ?? 'jwt',
             jwt: { sign: { alg: c?.alg ?? 'RS256' } },
           };
         },
@@ -98,6 +112,8 @@ export async function startAuthServer({ audience, clients, ttl = 300 }) {
     issuer,
     keys,
     counters,
+    faults,
+    introspectionUrl: `${issuer}/token/introspection`,
     // A fresh access token for `clientId` with the given space-separated scope.
     async token(clientId, scope) {
       const body = new URLSearchParams({
@@ -111,6 +127,11 @@ export async function startAuthServer({ audience, clients, ttl = 300 }) {
       const json = await res.json();
       if (res.status !== 200) throw new Error(`token for ${clientId} (${scope}): ${JSON.stringify(json)}`);
       return json.access_token;
+    },
+    async revoke(token, clientId) {
+      const body = new URLSearchParams({ token, client_id: clientId, client_secret: `${clientId}-secret` });
+      const res = await fetch(`${issuer}/token/revocation`, { method: 'POST', body });
+      if (res.status !== 200) throw new Error(`revoking for ${clientId}: ${res.status} ${await res.text()}`);
     },
     close() {
       server.closeAllConnections?.();
