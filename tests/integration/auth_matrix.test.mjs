@@ -22,7 +22,10 @@ const OTHER = 'p2';
 const coding = (system, code) => ({ coding: [{ system, code }], text: code });
 const FIXTURES = [
   { resourceType: 'Patient', id: 'p1', name: [{ family: 'One' }] },
-  { resourceType: 'Patient', id: 'p2', name: [{ family: 'Two' }] },
+  // p2 links to p1, so by R4's CompartmentDefinition p2's record is in p1's compartment: a
+  // restricted token must still not reach it (docs/security.md, "Patient context").
+  { resourceType: 'Patient', id: 'p2', name: [{ family: 'Two' }],
+    link: [{ other: { reference: 'Patient/p1' }, type: 'seealso' }] },
   { resourceType: 'Practitioner', id: 'pr1', name: [{ family: 'Doc' }] },
   { resourceType: 'Organization', id: 'org1', name: 'Clinic' },
   { resourceType: 'Medication', id: 'm1', code: coding('http://www.nlm.nih.gov/research/umls/rxnorm', '1049502') },
@@ -166,7 +169,12 @@ function canWrite(set, type, target, letter) {
   return patientOf(type, target) === g.patient;
 }
 
-const anyGrant = (set, type, letter) => grant(set, type, letter) !== null;
+// May a chain or _has pass through `type`? It needs s on the type, unrestricted: a grant limited
+// to a compartment would test linked resources outside it (shared types are not limited).
+function mayPassThrough(set, type) {
+  const g = grant(set, type, 's');
+  return g === 'all' || (g !== null && SHARED_TYPES.includes(type));
+}
 
 // The references used by _include, _revinclude, chains and _has: `type` reached from `base`.
 const INCLUDES = { // included type -> [base type, search parameter]
@@ -248,13 +256,13 @@ function expected(set, interaction, type, target) {
       return canSee(set, base, baseTarget(base, target), 's') && canSee(set, type, target, 'r')
         ? 'allow' : 'deny';
     }
-    case 'chain': { // the base resource is found only if the chain's type may be searched
+    case 'chain': { // the base resource is found only if the chain may pass through the type
       const [base] = CHAINS[type];
-      return canSee(set, base, baseTarget(base, target), 's') && anyGrant(set, type, 's')
+      return canSee(set, base, baseTarget(base, target), 's') && mayPassThrough(set, type)
         ? 'allow' : 'deny';
     }
     case 'has': // Patient?_id=p&_has:{type}:subject:...
-      return canSee(set, 'Patient', target, 's') && anyGrant(set, type, 's') ? 'allow' : 'deny';
+      return canSee(set, 'Patient', target, 's') && mayPassThrough(set, type) ? 'allow' : 'deny';
     default:
       throw new Error(`no policy for ${interaction}`);
   }
