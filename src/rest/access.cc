@@ -129,18 +129,33 @@ Result<std::set<std::string>> Members(const Restriction& restriction, const Sear
   }
   std::string list;
   for (const std::string& id : candidates) list += (list.empty() ? "" : ",") + id;
-  search::QueryOptions options;
-  if (compartment) options.compartment = search::CompartmentRef{"Patient", restriction.patient};
-  options.max_count = static_cast<int>(candidates.size());
-  options.default_count = options.max_count;
-  options.strict = true;
-  search::SearchParams params = {{"_id", list}, {"_total", "none"}};
-  params.insert(params.end(), restriction.filter.begin(), restriction.filter.end());
-  auto query = search::ParseQuery({type}, params, options);
-  if (!query.ok()) return query.take_status();
-  auto page = search(*query);
-  if (!page.ok()) return page.take_status();
-  for (const StoredResource& r : page->matches) members.insert(r.info.id);
+  // The compartment is tested as one search per compartment parameter of the type
+  // (`_id=...&subject=Patient/{patient}`, driven by the _id list), not as a compartment search:
+  // that one read the patient's whole compartment on every check, so a read by a patient/ token
+  // cost time in proportion to the patient's record (24 ms with 5,000 Observations).
+  std::vector<std::string> links;
+  if (compartment) {
+    for (std::string_view param : fhir::CompartmentParams("Patient", type))
+      if (param != "{def}") links.emplace_back(param);
+    if (links.empty()) return members;
+  } else {
+    links.emplace_back();  // the granular filter alone
+  }
+  for (const std::string& link : links) {
+    search::QueryOptions options;
+    options.max_count = static_cast<int>(candidates.size());
+    options.default_count = options.max_count;
+    options.strict = true;
+    search::SearchParams params = {{"_id", list}, {"_total", "none"}};
+    if (!link.empty()) params.emplace_back(link, "Patient/" + restriction.patient);
+    params.insert(params.end(), restriction.filter.begin(), restriction.filter.end());
+    auto query = search::ParseQuery({type}, params, options);
+    if (!query.ok()) return query.take_status();
+    auto page = search(*query);
+    if (!page.ok()) return page.take_status();
+    for (const StoredResource& r : page->matches) members.insert(r.info.id);
+    if (members.size() == candidates.size()) break;
+  }
   return members;
 }
 

@@ -42,6 +42,9 @@ before(async () => {
   await put({ resourceType: 'Observation', id: 'a1', status: 'final', code: { text: 'mine' },
     subject: { reference: 'Patient/p1' }, performer: [{ reference: 'Practitioner/pr1' }],
     hasMember: [{ reference: 'Observation/b1' }] });
+  // In p1's compartment through its second compartment parameter (performer), not its subject.
+  await put({ resourceType: 'Observation', id: 'by-p1', status: 'final', code: { text: 'reported' },
+    subject: { reference: 'Patient/p2' }, performer: [{ reference: 'Patient/p1' }] });
 });
 
 after(async () => { await pair?.close(); });
@@ -57,7 +60,7 @@ test('a linked Patient record is not reached through compartment or system searc
     assert.deepEqual(ids(own), [], who);
     const star = await get(who, '/Patient/p1/*');
     assert.equal(star.status, 200, `${who}: ${star.text}`);
-    assert.deepEqual(ids(star), ['Observation/a1'], who);
+    assert.deepEqual(ids(star).sort(), ['Observation/a1', 'Observation/by-p1'], who);
     const system = await get(who, '/?_id=p2');
     assert.equal(system.status, 200, `${who}: ${system.text}`);
     assert.deepEqual(ids(system), [], who);
@@ -98,4 +101,18 @@ test('chains and _has may not pass through a type the token reaches only in its 
   const plus = await get('plus', '/Practitioner?_has:Observation:performer:subject=Patient/p2');
   assert.equal(plus.status, 200, plus.text);
   assert.deepEqual(ids(plus), ['Practitioner/pr2']);
+});
+
+test('a read checks every compartment parameter of the type, one search each, driven by the id', async () => {
+  // Membership is tested per compartment parameter (subject, performer, ...) with the id, not
+  // by reading the whole compartment: the Observation p1 performed is p1's to read.
+  for (const who of ['patient', 'user']) {
+    const r = await get(who, '/Observation/by-p1');
+    assert.equal(r.status, 200, `${who}: ${r.text}`);
+    assert.equal((await get(who, '/Observation/b1')).status, 404, who);
+    const inc = await get(who, '/Observation?_id=a1&_include=Observation:has-member');
+    assert.deepEqual(ids(inc), ['Observation/a1'], `${who}: b1 (p2's) is dropped from the includes`);
+    const search = await get(who, '/Observation?_count=50');
+    assert.deepEqual(ids(search).sort(), ['Observation/a1', 'Observation/by-p1'], who);
+  }
 });
