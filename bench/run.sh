@@ -7,6 +7,7 @@
 #   BENCH_KILN_THREADS   kiln --threads and bare_responder threads (default 2, see README)
 #   BENCH_DURATION       seconds of each main wrk run (default 10)
 #   BENCH_LOG_DURATION   seconds of the access-log-on read run (default 5)
+#   BENCH_AUTH_DURATION  seconds of each of the three auth read runs (default 5)
 #   BENCH_WARMUP         seconds of unreported warm-up before each read run (default 2)
 #   BENCH_VERBOSE=1      also print wrk's own output
 #   BENCH_SKIP_BUILD=1   use the binaries already in BUILD_DIR (e.g. while the tree does not build)
@@ -49,7 +50,7 @@ warn() { echo "  WARNING: $*"; WARNINGS+=("$*"); }
 source "$ROOT/bench/lib.sh"
 WARNINGS=()
 
-for tool in wrk curl awk pkill; do
+for tool in wrk curl awk pkill node; do
   command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install $tool)"
 done
 
@@ -289,6 +290,81 @@ echo "  $(fmt_int "$BARE_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 m
 echo "  CPU: $R_CPU"
 stop_pid "$BPID"
 
+# ---------------------------------------------------------------- 7: read by id with SMART auth
+# Issue 6: authentication and authorization cost under 10% of read throughput. The same reads of
+# Observations (all in Patient/p0's compartment) without auth, with a system/*.rs RS256 token and
+# with a patient/*.rs token for p0 (each read also checks the Observation is in p0's compartment).
+# Tokens come from the test authorization server (bench/auth_server.mjs, a real oidc-provider);
+# each run reuses one token on every request, as a client does, so kiln's verified-token cache
+# answers after the first signature check.
+AUTH_DURATION=${BENCH_AUTH_DURATION:-5}
+AUTH_BASE=http://kiln.bench/fhir
+echo
+echo "== 7. Read by id with SMART auth: GET /fhir/Observation/o<random 0..$((IDS - 1))>, ${AUTH_DURATION} s each"
+start_kiln "$DATA" false kiln-auth-none --base-url "$AUTH_BASE"
+for ((i = 0; i < IDS; i++)); do
+  ((i == 0)) || echo next
+  printf 'url = "http://127.0.0.1:%s/fhir/Observation/o%d"\nrequest = "PUT"\n' "$KPORT" "$i"
+  printf 'header = "Content-Type: application/fhir+json"\n'
+  printf 'data = "{\\"resourceType\\":\\"Observation\\",\\"id\\":\\"o%d\\",\\"status\\":\\"final\\",' "$i"
+  printf '\\"code\\":{\\"text\\":\\"weight\\"},\\"subject\\":{\\"reference\\":\\"Patient/p0\\"},'
+  printf '\\"valueQuantity\\":{\\"value\\":%d,\\"unit\\":\\"kg\\"}}"\n' "$((50 + i % 50))"
+  printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+done >"$TMP/load-obs.curl"
+curl -s --parallel --parallel-max "$CONNECTIONS" -K "$TMP/load-obs.curl" >"$TMP/load-obs.codes" 2>/dev/null || true
+created=$(grep -c '^201$' "$TMP/load-obs.codes" || true)
+((created == IDS)) || { sort "$TMP/load-obs.codes" | uniq -c; die "loading Observations failed: $created of $IDS PUTs answered 201"; }
+echo "  $IDS Observations o0..o$((IDS - 1)) (subject Patient/p0) loaded"
+export BENCH_TYPE=Observation BENCH_PREFIX=o BENCH_IDS=$IDS BENCH_TOKEN=
+wait_quiet 15
+((WARMUP > 0)) && run_wrk auth-none-warmup read_auth.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+run_wrk auth-none read_auth.lua "$AUTH_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+AUTH_NONE_RPS=$R_RPS
+echo "  --auth none:                    $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p99 $R_P99 ms ($R_NON2XX non-2xx)"
+stop_pid "$KPID"
+
+node "$ROOT/bench/auth_server.mjs" "$AUTH_BASE" >"$TMP/auth-server.env" 2>"$TMP/auth-server.log" &
+APID=$!
+PIDS+=("$APID")
+for _ in $(seq 1 500); do
+  grep -q '^READY=1$' "$TMP/auth-server.env" 2>/dev/null && break
+  kill -0 "$APID" 2>/dev/null || { cat "$TMP/auth-server.log"; die "the authorization server exited"; }
+  sleep 0.02
+done
+grep -q '^READY=1$' "$TMP/auth-server.env" || die "the authorization server did not start"
+ISSUER=$(sed -n 's/^ISSUER=//p' "$TMP/auth-server.env")
+TOKEN_SYSTEM=$(sed -n 's/^TOKEN_SYSTEM=//p' "$TMP/auth-server.env")
+TOKEN_PATIENT=$(sed -n 's/^TOKEN_PATIENT=//p' "$TMP/auth-server.env")
+start_kiln "$DATA" false kiln-auth-smart --base-url "$AUTH_BASE" --auth smart --auth-issuer "$ISSUER"
+for t in "$TOKEN_SYSTEM" "$TOKEN_PATIENT"; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t" \
+    "http://127.0.0.1:$KPORT/fhir/Observation/o0")
+  [[ $code == 200 ]] || die "a read with a bench token answered $code, not 200 ($TMP/kiln-auth-smart.log)"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KPORT/fhir/Observation/o0")
+[[ $code == 401 ]] || die "a read without a token answered $code, not 401: kiln is not checking tokens"
+for kind in system patient; do
+  if [[ $kind == system ]]; then BENCH_TOKEN=$TOKEN_SYSTEM; else BENCH_TOKEN=$TOKEN_PATIENT; fi
+  export BENCH_TOKEN
+  wait_quiet 15
+  ((WARMUP > 0)) && run_wrk "auth-$kind-warmup" read_auth.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+  run_wrk "auth-$kind" read_auth.lua "$AUTH_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+  ((R_NON2XX == 0)) || warn "auth-$kind: $R_NON2XX answers were not 2xx (the token was refused?)"
+  if [[ $kind == system ]]; then
+    AUTH_SYSTEM_RPS=$R_RPS
+    echo "  --auth smart, system/*.rs RS256: $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p99 $R_P99 ms ($R_NON2XX non-2xx)"
+  else
+    AUTH_PATIENT_RPS=$R_RPS
+    echo "  --auth smart, patient/*.rs (p0): $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p99 $R_P99 ms ($R_NON2XX non-2xx)"
+  fi
+done
+unset BENCH_TOKEN
+stop_pid "$KPID"
+stop_pid "$APID"
+AUTH_SYSTEM_RATIO=$(awk -v a="$AUTH_SYSTEM_RPS" -v b="$AUTH_NONE_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
+AUTH_PATIENT_RATIO=$(awk -v a="$AUTH_PATIENT_RPS" -v b="$AUTH_NONE_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
+echo "  auth / no auth: system token ${AUTH_SYSTEM_RATIO}x, patient token ${AUTH_PATIENT_RATIO}x (target >= 0.9)"
+
 # ---------------------------------------------------------------- summary
 CEILING_RATIO=$(awk -v a="$READ_RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
 VALIDATION_RATIO=$(awk -v a="$VALON_RPS" -v b="$NOVAL_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
@@ -324,6 +400,11 @@ row "5b. Create, validation on (median of 3)" "$VALON_RPS" req/s "-" ""
 row "    Create, validation off (median of 3)" "$NOVAL_RPS" req/s "-" ""
 row "   validation on / off throughput" "$VALIDATION_RATIO" x ">=" "0.9"
 row "6. Peak RSS after load (VmHWM)" "$PEAK_RSS_MB" MB "-" ""
+row "7. Read Observation by id, --auth none" "$AUTH_NONE_RPS" req/s "-" ""
+row "   --auth smart, system/*.rs RS256 token" "$AUTH_SYSTEM_RPS" req/s "-" ""
+row "   --auth smart, patient/*.rs token" "$AUTH_PATIENT_RPS" req/s "-" ""
+row "   system token / no auth" "$AUTH_SYSTEM_RATIO" x ">=" "0.9"
+row "   patient token / no auth" "$AUTH_PATIENT_RATIO" x ">=" "0.9"
 if ((${#WARNINGS[@]})); then
   echo
   echo "  Warnings:"
