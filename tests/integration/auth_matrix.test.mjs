@@ -223,18 +223,19 @@ function expected(set, interaction, type, target) {
       // record is not a member of its own compartment ("read it directly").
       if (type === 'Patient' && grant(set, type, 's') !== 'all') return 'deny';
       return canSee(set, type, target, 's') ? 'allow' : 'deny';
-    case 'history-system': // s on every type, with no compartment restriction
-      return TYPES.every((t) => grant(set, t, 's') === 'all') && set.scopes.some((x) => /^(system|user)\/\*\./.test(x))
-        ? 'allow' : 'deny';
+    case 'history-system':
+      // s on every type: unrestricted, everything; with a compartment-only grant on some types
+      // (patient/*.rs), filtered to what the caller reaches now, as for reads.
+      if (TYPES.every((t) => grant(set, t, 's') === 'all') && set.scopes.some((x) => /^(system|user)\/\*\./.test(x)))
+        return 'allow';
+      if (!TYPES.every((t) => grant(set, t, 's') !== null)) return 'deny';
+      return canSee(set, type, target, 's') ? 'allow' : 'deny';
     case 'conditional-update': // PUT {type}?_id=...: u, and s for the criteria
       return canWrite(set, type, target, 'u') && canSee(set, type, target, 's') ? 'allow' : 'deny';
-    case 'history-type': {
-      // Needs s; under a compartment-only grant, history has no compartment filter: 403, except
-      // for shared types, which a patient/ grant reaches without restriction.
-      const g = grant(set, type, 's');
-      if (g === 'all') return 'allow';
-      return g && SHARED_TYPES.includes(type) ? 'allow' : 'deny';
-    }
+    case 'history-type':
+      // Needs s; under a compartment-only grant, the versions of the resources in the
+      // compartment now (membership as for reads).
+      return canSee(set, type, target, 's') ? 'allow' : 'deny';
     case 'compartment': { // GET Patient/{p}/{type}
       const g = grant(set, type, 's');
       if (g === 'all') return 'allow';
