@@ -372,6 +372,7 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query) {
 PatientWriteGuard::PatientWriteGuard(const Access& access, const std::string& type,
                                      Permission permission)
     : active_(access.ReachOf(type, permission) == Reach::kPatientCompartment),
+      tenant_(access.tenant),
       type_(type),
       patient_(access.principal.patient) {}
 
@@ -382,7 +383,7 @@ std::optional<search::CompartmentRef> PatientWriteGuard::compartment() const {
 
 Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
   if (!active_) return Status::Ok();
-  auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, type_, id});
+  auto latest = txn.ReadLatest(ResourceKey{tenant_, type_, id});
   if (!latest.ok()) return latest.status();
   if (!*latest) return Status::Ok();  // a new resource
   // A deleted resource has no index rows, so whose it was cannot be told; re-creating it would
@@ -392,7 +393,7 @@ Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
                   "insufficient_scope: " + type_ + "/" + id +
                       " was deleted; a token limited to a patient's compartment cannot create it "
                       "again");
-  SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+  SearchFn search = [&txn, this](const search::Query& q) { return txn.Search(tenant_, q); };
   auto members = Members(Restriction{patient_, {}}, search, type_, {id});
   if (!members.ok()) return members.take_status();
   if (members->count(id) != 0) return Status::Ok();

@@ -63,6 +63,9 @@ enum class Reach { kNone, kAll, kPatientCompartment, kFiltered };
 struct Access {
   const Authorizer* authorizer = nullptr;  // nullptr: no access control (auth mode "none")
   Principal principal;
+  // The tenant the request acts in (rest/tenancy.h): every store access, including the reads and
+  // searches of these checks, goes to it.
+  std::string tenant = kDefaultTenant;
 
   bool enabled() const { return authorizer != nullptr; }
   Reach ReachOf(std::string_view type, Permission permission) const;
@@ -140,6 +143,7 @@ class PatientWriteGuard {
 
  private:
   bool active_ = false;
+  std::string tenant_;
   std::string type_;
   std::string patient_;
 };
