@@ -2,10 +2,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 
 #include "core/ids.h"
@@ -16,6 +16,13 @@ namespace {
 constexpr size_t kTagBytes = 16;             // of the HMAC-SHA256: 128 bits
 constexpr size_t kTagChars = 2 * kTagBytes;  // in hex
 constexpr char kHex[] = "0123456789abcdef";
+
+std::array<unsigned char, 32> RandomSecret() {
+  std::array<unsigned char, 32> secret{};
+  if (RAND_bytes(secret.data(), static_cast<int>(secret.size())) != 1)
+    throw std::runtime_error("OpenSSL RAND_bytes failed");
+  return secret;
+}
 
 Status TenantForbidden(std::string message) {
   return Status(ErrorCode::kForbidden, "forbidden", std::move(message));
@@ -98,13 +105,40 @@ std::string TenantBaseUrl(const TenancyOptions& options, const std::string& base
   return url;
 }
 
-CursorKey NewCursorKey() {
-  CursorKey key{};
-  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1)
-    throw std::runtime_error("OpenSSL RAND_bytes failed");
-  return key;
+CursorKey::CursorKey() : CursorKey(RandomSecret()) {}
+
+CursorKey::CursorKey(const std::array<unsigned char, 32>& secret)
+    : sha256_(EVP_MD_fetch(nullptr, "SHA256", nullptr)) {
+  if (sha256_ == nullptr) throw std::runtime_error("OpenSSL has no SHA256");
+  // RFC 2104: the key, zero-padded to SHA-256's 64-byte block, XOR 0x36 (inner) and 0x5c (outer).
+  for (size_t i = 0; i < inner_pad_.size(); ++i) {
+    unsigned char k = i < secret.size() ? secret[i] : 0;
+    inner_pad_[i] = k ^ 0x36;
+    outer_pad_[i] = k ^ 0x5c;
+  }
 }
 
+CursorKey::~CursorKey() { EVP_MD_free(sha256_); }
+
+std::array<unsigned char, 32> CursorKey::Mac(std::string_view a, std::string_view b) const {
+  std::array<unsigned char, 32> inner{};
+  std::array<unsigned char, 32> mac{};
+  unsigned int size = 0;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  const unsigned char nul = 0;
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), sha256_, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), inner_pad_.data(), inner_pad_.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), a.data(), a.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), &nul, 1) != 1 ||
+      EVP_DigestUpdate(ctx.get(), b.data(), b.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), inner.data(), &size) != 1 ||
+      EVP_DigestInit_ex(ctx.get(), sha256_, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), outer_pad_.data(), outer_pad_.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), inner.data(), inner.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), mac.data(), &size) != 1)
+    throw std::runtime_error("OpenSSL SHA-256 failed");
+  return mac;
+}
 std::string CursorBinding(std::string_view tenant, const Principal& caller) {
   // NUL-separated: no field can contain a NUL (tenant ids are [A-Za-z0-9-.]; claims are JSON
   // strings, and a token's NUL would only make its own binding differ).
@@ -122,18 +156,7 @@ std::string CursorBinding(std::string_view tenant, const Principal& caller) {
 }
 
 std::string CursorSeal::Tag(std::string_view cursor) const {
-  std::string input;
-  input.reserve(binding_.size() + 1 + cursor.size());
-  input += binding_;
-  input += '\0';
-  input += cursor;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), key_->data(), static_cast<int>(key_->size()),
-           reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
-           &mac_len) == nullptr ||
-      mac_len < kTagBytes)
-    throw std::runtime_error("OpenSSL HMAC failed");
+  const std::array<unsigned char, 32> mac = key_->Mac(binding_, cursor);
   std::string tag(kTagChars, '0');
   for (size_t i = 0; i < kTagBytes; ++i) {
     tag[2 * i] = kHex[mac[i] >> 4];

@@ -162,6 +162,25 @@ Principal Caller(std::string sub, std::string client = "app") {
   return p;
 }
 
+// HMAC-SHA256 with key "Jefe" (RFC 4231 test case 2's key) of "what do ya want\0for nothing?",
+// computed with Python's hmac module.
+constexpr const char* kJefeMac = "adf13648edae17564744ff0aef28b138a329fa4a8104ff63388d270cef395d2b";
+
+TEST(CursorKey, IsHmacSha256) {
+  // HMAC zero-pads a short key to the block size, so the 32-byte key "Jefe" + 28 zero bytes
+  // gives the MAC of the key "Jefe".
+  std::array<unsigned char, 32> secret{'J', 'e', 'f', 'e'};
+  const CursorKey key(secret);
+  // Mac(a, b) is the MAC of a, NUL, b.
+  std::array<unsigned char, 32> mac = key.Mac("what do ya want", "for nothing?");
+  std::string hex;
+  for (unsigned char c : mac) {
+    hex += "0123456789abcdef"[c >> 4];
+    hex += "0123456789abcdef"[c & 0xf];
+  }
+  EXPECT_EQ(hex, kJefeMac);
+}
+
 TEST(CursorSeal, InactivePassesCursorsThrough) {
   CursorSeal seal;
   EXPECT_FALSE(seal.active());
@@ -170,7 +189,7 @@ TEST(CursorSeal, InactivePassesCursorsThrough) {
 }
 
 TEST(CursorSeal, OpensWhatItSealed) {
-  const CursorKey key = NewCursorKey();
+  const CursorKey key;
   CursorSeal seal(key, CursorBinding("a", Caller("alice")));
   ASSERT_TRUE(seal.active());
   for (std::string cursor : {"k.i5.r9", "bend", "b.k.s616263.r12", "17"}) {
@@ -187,7 +206,7 @@ TEST(CursorSeal, OpensWhatItSealed) {
 }
 
 TEST(CursorSeal, RefusesCursorsOfAnotherTenantOrCaller) {
-  const CursorKey key = NewCursorKey();
+  const CursorKey key;
   const CursorSeal alice_a(key, CursorBinding("a", Caller("alice")));
   const std::string sealed = alice_a.Seal("k.i5.r9");
   const CursorSeal alice_b(key, CursorBinding("b", Caller("alice")));
@@ -201,12 +220,12 @@ TEST(CursorSeal, RefusesCursorsOfAnotherTenantOrCaller) {
               std::string::npos);
   }
   // Another run of the server (another key) does not open it either.
-  const CursorKey other_key = NewCursorKey();
+  const CursorKey other_key;
   EXPECT_FALSE(CursorSeal(other_key, CursorBinding("a", Caller("alice"))).Open(sealed).ok());
 }
 
 TEST(CursorSeal, RefusesForgedAndBareCursors) {
-  const CursorKey key = NewCursorKey();
+  const CursorKey key;
   const CursorSeal seal(key, CursorBinding("a", Caller("alice")));
   const std::string sealed = seal.Seal("k.i5.r9");
   EXPECT_FALSE(seal.Open("k.i5.r9").ok());  // the store's own cursor, without a seal
@@ -229,7 +248,7 @@ TEST(CursorSeal, BindingSeparatesItsFields) {
 }
 
 TEST(CursorSeal, OpensEveryCursorParameter) {
-  const CursorKey key = NewCursorKey();
+  const CursorKey key;
   const CursorSeal seal(key, CursorBinding("a", Principal{}));
   std::vector<std::pair<std::string, std::string>> params = {
       {"name", "x"}, {"_cursor", seal.Seal("k.i1.r2")}, {"_count", "5"}};
