@@ -316,7 +316,7 @@ int Import(const std::vector<std::string>& args) {
       if (!kiln::rest::IsValidTenantId(value)) {
         std::fprintf(stderr,
                      "kiln import: --tenant '%s' is not a tenant id (1-64 characters of A-Z, "
-                     "a-z, 0-9, '-' and '.')\n",
+                     "a-z, 0-9, '-' and '.', not '.' or '..')\n",
                      value.c_str());
         return 2;
       }

@@ -43,7 +43,11 @@ std::optional<TenancyMode> ParseTenancyMode(std::string_view text) {
   return std::nullopt;
 }
 
-bool IsValidTenantId(std::string_view id) { return core::IsValidId(id); }
+bool IsValidTenantId(std::string_view id) {
+  // "." and ".." are ids, but as URL path segments they would be dot-segments: a client that
+  // normalises [base]/tenant/../Patient would leave the tenant's base.
+  return core::IsValidId(id) && id != "." && id != "..";
+}
 
 TenantPrefix SplitTenantPrefix(std::string_view target, std::string_view base_path) {
   TenantPrefix out;
@@ -77,7 +81,8 @@ Result<std::string> ResolveTenant(const TenancyOptions& options, const TenantPre
                     "e.g. [base]/tenant/{id}/Patient");
     if (!IsValidTenantId(url.id))
       return Status::Invalid("Invalid tenant id '" + url.id +
-                             "': a tenant id is 1-64 characters of A-Z, a-z, 0-9, '-' and '.'");
+                             "': a tenant id is 1-64 characters of A-Z, a-z, 0-9, '-' and '.' "
+                             "(not '.' or '..')");
     if (!Served(options, url.id)) return Status::NotFound("Tenant '" + url.id + "' is not known");
     tenant = url.id;
   }

@@ -48,7 +48,8 @@ struct TenancyOptions {
   std::string claim;  // the token claim's name (--auth-tenant-claim), for messages
 };
 
-// A tenant id has the form of a FHIR id: 1-64 characters of A-Z, a-z, 0-9, '-' and '.'.
+// A tenant id has the form of a FHIR id (1-64 characters of A-Z, a-z, 0-9, '-' and '.'), and is
+// not "." or "..".
 bool IsValidTenantId(std::string_view id);
 
 // The `/tenant/{id}` segments right after the base path of a request target, if there are any.

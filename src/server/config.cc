@@ -8,9 +8,9 @@
 #include <functional>
 #include <sstream>
 
-#include "core/ids.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "rest/tenancy.h"
 
 namespace kiln::server {
 namespace {
@@ -280,10 +280,10 @@ const std::vector<Setting>& Settings() {
            std::string id(core::TrimSpaces(rest.substr(0, comma)));
            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
            if (id.empty()) continue;
-           if (!core::IsValidId(id))  // a tenant id has the form of a FHIR id
+           if (!rest::IsValidTenantId(id))
              return Bad(from, "'" + id +
                                   "' is not a tenant id (1-64 characters of A-Z, a-z, 0-9, '-' "
-                                  "and '.')");
+                                  "and '.', not '.' or '..')");
            tenants.push_back(std::move(id));
          }
          if (tenants.empty()) return Bad(from, "no tenant given");

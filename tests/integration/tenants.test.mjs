@@ -413,6 +413,7 @@ test('configuration errors name the setting', async () => {
     [['--tenancy', 'url+claim', '--auth', 'smart', '--auth-issuer', 'http://127.0.0.1:9'], /--auth-tenant-claim/],
     [['--tenancy', 'url', '--tenants', 'a,b_c'], /--tenants: 'b_c' is not a tenant id/],
     [['--tenancy', 'url', '--tenants', ' , '], /--tenants: no tenant given/],
+    [['--tenancy', 'url', '--tenants', 'a,..'], /--tenants: '\.\.' is not a tenant id/],
     [['--tenants', 'a'], /--tenants needs --tenancy url, claim or url\+claim/],
   ]) {
     const r = await runKiln(['serve', '--port', '0', '--data', freshDataDir(), ...args]);

@@ -72,6 +72,9 @@ TEST(Tenancy, ValidatesTenantIds) {
   EXPECT_FALSE(IsValidTenantId("a_b"));
   EXPECT_FALSE(IsValidTenantId("a/b"));
   EXPECT_FALSE(IsValidTenantId("a%2Fb"));
+  EXPECT_FALSE(IsValidTenantId("."));
+  EXPECT_FALSE(IsValidTenantId(".."));
+  EXPECT_TRUE(IsValidTenantId("..."));
 }
 
 TenancyOptions Mode(TenancyMode mode, std::vector<std::string> tenants = {}) {
