@@ -8,7 +8,8 @@
 
 namespace kiln {
 
-// The tenant every row is keyed by. One default tenant until multi-tenancy lands.
+// The tenant of `--tenancy off`, where every request acts (rest/tenancy.h); with tenancy on it is
+// an ordinary tenant id, holding the data written before.
 inline constexpr const char* kDefaultTenant = "default";
 
 // Identifies one logical resource within a tenant.

@@ -25,6 +25,7 @@
 #include "fhirpath/fhirpath.h"
 #include "importer/importer.h"
 #include "importer/progress.h"
+#include "rest/tenancy.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/reindexer.h"
@@ -242,6 +243,8 @@ const char* kImportUsage =
     "  --sync MODE            full (default) or normal (as for kiln serve)\n"
     "  --base-url URL         the FHIR base URL Bundle request urls may start with\n"
     "  --conditional-delete-max N, --log-level LEVEL, --config FILE   as for kiln serve\n"
+    "  --tenant ID            the tenant to store into (default: 'default', the one tenant of\n"
+    "                         --tenancy off; see docs/tenants.md)\n"
     "  --workers N            threads that parse, validate and index (default: one per core)\n"
     "  --group-writes N       most writes per store transaction (default 5000)\n"
     "  --cache-mib N          SQLite page cache of the writer, in MiB (default 512)\n"
@@ -283,6 +286,7 @@ int Import(const std::vector<std::string>& args) {
   std::vector<std::string> files, serve_args;
   bool quiet = false, stop_on_error = false, log_level_given = false;
   int workers = 0, group_writes = 5000, cache_mib = 512;
+  std::string tenant = kiln::kDefaultTenant;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -306,6 +310,24 @@ int Import(const std::vector<std::string>& args) {
         return 2;
       }
       (name == "quiet" ? quiet : stop_on_error) = true;
+      continue;
+    }
+    if (name == "tenant") {
+      if (!has_value) {
+        if (i + 1 >= args.size()) {
+          std::fprintf(stderr, "kiln import: --tenant needs a value\n");
+          return 2;
+        }
+        value = args[++i];
+      }
+      if (!kiln::rest::IsValidTenantId(value)) {
+        std::fprintf(stderr,
+                     "kiln import: --tenant '%s' is not a tenant id (1-64 characters of A-Z, "
+                     "a-z, 0-9, '-' and '.', not '.' or '..')\n",
+                     value.c_str());
+        return 2;
+      }
+      tenant = value;
       continue;
     }
     if (name == "workers" || name == "group-writes" || name == "cache-mib") {
@@ -415,6 +437,7 @@ int Import(const std::vector<std::string>& args) {
   options.stop_on_error = stop_on_error;
   // Enough queued to fill several groups while the workers prepare the next ones.
   options.max_in_flight = std::max<int64_t>(8000, 2LL * group_writes);
+  options.tenant = tenant;
 
   if (!quiet) {
     std::fprintf(stderr, "kiln import: %zu file%s (%s) into %s\n", files.size(),

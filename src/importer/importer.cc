@@ -323,10 +323,12 @@ void Importer::ImportExecutedBundle(const std::string& path,
     file_index = files_.size() - 1;
   }
   // return=minimal: the response carries statuses and locations, not the resources again. No
-  // access control (rest::Access{}): import is an operator's tool on a stopped server's data.
+  // access control (no authorizer): import is an operator's tool on a stopped server's data.
+  rest::Access access;
+  access.tenant = options_.tenant;
   rest::ProcessBundle(
-      std::string(*text), rest::ReturnPreference::kMinimal, "import", rest::Access{},
-      options_.rest, store_, *workers_,
+      std::string(*text), rest::ReturnPreference::kMinimal, "import", access,
+      rest::LinkBase{options_.rest.base_url, {}}, options_.rest, store_, *workers_,
       [this, path, text, weight, file_index](Result<std::string> response) {
         std::vector<std::pair<std::string, int>> written;  // type, status
         std::vector<Failure> failures;
@@ -483,11 +485,11 @@ void Importer::Submit(const std::shared_ptr<Batch>& batch) {
     Item& item = items[i];
     if (!item.status.ok()) continue;
     store_.Write(
-        [&item](StoreTxn& txn) -> Status {
+        [&item, &tenant = options_.tenant](StoreTxn& txn) -> Status {
           if (item.has_id)
-            return rest::AppendUpdate(txn, item.state,
-                                      ResourceKey{kDefaultTenant, item.type, item.id}, std::nullopt);
-          return rest::AppendCreate(txn, item.state, item.type, item.id);
+            return rest::AppendUpdate(txn, item.state, ResourceKey{tenant, item.type, item.id},
+                                      std::nullopt);
+          return rest::AppendCreate(txn, item.state, ResourceKey{tenant, item.type, item.id});
         },
         [this, batch, &item](Status s) {
           item.status = std::move(s);

@@ -39,8 +39,10 @@ struct ImportOptions {
   // The settings shared with the REST API: validation policy, base URL (of fullUrls and
   // locations), limits of the Bundle executor.
   rest::RestOptions rest;
-  int workers = 2;               // threads that parse, validate and index
-  int64_t max_in_flight = 8000;  // resources read but not yet committed or failed
+  // The tenant everything is stored in (kiln import --tenant; docs/tenants.md).
+  std::string tenant = kDefaultTenant;
+  int workers = 2;                  // threads that parse, validate and index
+  int64_t max_in_flight = 8000;     // resources read but not yet committed or failed
   size_t batch_bytes = 256 * 1024;  // NDJSON bytes per unit of work handed to a worker
   // Stop at the first failure: what comes before it in file order is stored, nothing after it
   // is read (a failure found only when committing may let writes already queued behind it in).

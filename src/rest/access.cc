@@ -533,7 +533,7 @@ Status CheckSearchCriteria(const Access& access, const search::Query& query) {
 
 PatientWriteGuard::PatientWriteGuard(const Access& access, const std::string& type,
                                      Permission permission)
-    : type_(type), patient_(access.principal.patient) {
+    : tenant_(access.tenant), type_(type), patient_(access.principal.patient) {
   auto filter_of = [&](Permission p) {
     Filter f;
     if (access.ReachOf(type, p) != Reach::kFiltered) return f;
@@ -570,7 +570,7 @@ Status PatientWriteGuard::Matches(StoreTxn& txn, const Filter& filter, const std
     return Status(ErrorCode::kForbidden, "forbidden",
                   "insufficient_scope: the token's granular scope for " + type_ +
                       " cannot be applied to this write");
-  SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+  SearchFn search = [&txn, this](const search::Query& q) { return txn.Search(tenant_, q); };
   auto members =
       Members(Restriction{filter.compartment ? patient_ : "", filter.params}, search, type_, {id});
   if (!members.ok()) return members.take_status();
@@ -584,7 +584,7 @@ Status PatientWriteGuard::Matches(StoreTxn& txn, const Filter& filter, const std
 
 Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
   if (!active()) return Status::Ok();
-  auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, type_, id});
+  auto latest = txn.ReadLatest(ResourceKey{tenant_, type_, id});
   if (!latest.ok()) return latest.status();
   if (!*latest) return Status::Ok();  // a new resource
   // A deleted resource has no index rows, so whose it was cannot be told; re-creating it would
@@ -597,7 +597,7 @@ Status PatientWriteGuard::Before(StoreTxn& txn, const std::string& id) const {
   if (filter_.active || (filtered_ && !create_filter_.active))
     return Matches(txn, filter_, id, "as it is");
   if (!compartment_) return Status::Ok();  // only the create filter: checked in Written
-  SearchFn search = [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+  SearchFn search = [&txn, this](const search::Query& q) { return txn.Search(tenant_, q); };
   auto members = Members(Restriction{patient_, {}}, search, type_, {id});
   if (!members.ok()) return members.take_status();
   if (members->count(id) != 0) return Status::Ok();

@@ -71,6 +71,9 @@ enum class Reach { kNone, kAll, kPatientCompartment, kFiltered };
 struct Access {
   const Authorizer* authorizer = nullptr;  // nullptr: no access control (auth mode "none")
   Principal principal;
+  // The tenant the request acts in (rest/tenancy.h): every store access, including the reads and
+  // searches of these checks, goes to it.
+  std::string tenant = kDefaultTenant;
 
   bool enabled() const { return authorizer != nullptr; }
   Reach ReachOf(std::string_view type, Permission permission) const;
@@ -164,6 +167,7 @@ class PatientWriteGuard {
 
   bool compartment_ = false;
   bool filtered_ = false;
+  std::string tenant_;
   std::string type_;
   std::string patient_;
   Filter filter_;         // the grant's own (c, u or d)

@@ -197,7 +197,8 @@ Status EntryError(const Entry& e, const Status& s) {
 struct Context {
   const RestOptions& options;
   bool transaction;
-  Access access;  // every entry is checked against it (access.h)
+  Access access;   // every entry is checked against it (access.h); access.tenant is where it acts
+  LinkBase links;  // entries' urls are relative to links.base_url; response links point there
   // Transaction: urn:uuid/urn:oid fullUrl -> "Type/id" it stands for.
   std::map<std::string, std::string> targets;
   // fullUrls whose target is only known inside the write (POST with ifNoneExist).
@@ -296,7 +297,10 @@ std::optional<Permission> WritePermission(InteractionKind kind) {
 Status PrepareEntry(Entry& e, const Context& ctx) {
   const RestOptions& o = ctx.options;
   std::string url = e.url;
-  if (url.starts_with(o.base_url + "/")) url = url.substr(o.base_url.size() + 1);
+  // An absolute url must be under the request's base (a tenant's, in the URL tenancy modes);
+  // any other (another tenant's) is not a path of this base and fails to route.
+  const std::string& base_url = ctx.links.base_url;
+  if (url.starts_with(base_url + "/")) url = url.substr(base_url.size() + 1);
   while (url.starts_with("/")) url.erase(0, 1);
   if (url.empty()) return Status::Invalid("The entry has no request.url", "request.url");
   RouteResult routed = Route(e.method, o.base_path + "/" + url, o.base_path);
@@ -304,6 +308,8 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
   e.in = std::move(routed.interaction);
   e.kind = e.in.route->kind;
   if (Status s = CheckInteraction(ctx.access, e.in); !s.ok()) return s;
+  // Paging cursors of searches and histories come sealed for this tenant and caller.
+  if (Status s = OpenCursorParams(ctx.links.seal, e.in.params); !s.ok()) return s;
   e.may_create = ctx.access.Reaches(e.in.type, kPermCreate);
   // Patient-context writes stay in the compartment, as single requests do (service.cc).
   if (std::optional<Permission> write = WritePermission(e.kind))
@@ -446,6 +452,7 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
       auto query = ParseHistoryQuery(e.in, o.default_count, o.max_count);
       if (!query.ok()) return query.status();
       e.history = std::move(query).value();
+      e.history->tenant = ctx.access.tenant;
       break;
     }
     default:
@@ -490,13 +497,14 @@ Status PrepareEntry(Entry& e, const Context& ctx) {
 
 // Inside the write: finds the target of a POST's ifNoneExist.
 // Searches inside the entry's write transaction (for access checks that look at data).
-SearchFn TxnSearch(StoreTxn& txn) {
-  return [&txn](const search::Query& q) { return txn.Search(kDefaultTenant, q); };
+SearchFn TxnSearch(StoreTxn& txn, const Context& ctx) {
+  return
+      [&txn, &tenant = ctx.access.tenant](const search::Query& q) { return txn.Search(tenant, q); };
 }
 
 Status ResolveIfNoneExist(StoreTxn& txn, Entry& e, Context& ctx) {
   if (!e.condition) return Status::Ok();
-  auto found = txn.Search(kDefaultTenant, *e.condition);
+  auto found = txn.Search(ctx.access.tenant, *e.condition);
   if (!found.ok()) return found.status();
   if (found->matches.size() > 1)
     return Status::PreconditionFailed("ifNoneExist: more than one " + e.in.type +
@@ -514,7 +522,7 @@ Status RenderDeferred(StoreTxn& txn, Entry& e, Context& ctx) {
   if (!e.deferred) return Status::Ok();
   std::map<std::string, std::string> resolved;
   for (const auto& [ref, query] : e.conditional_refs) {
-    auto found = txn.Search(kDefaultTenant, query);
+    auto found = txn.Search(ctx.access.tenant, query);
     if (!found.ok()) return found.status();
     if (found->matches.size() != 1)
       return Status::PreconditionFailed(
@@ -559,7 +567,9 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       }
       if (Status s = touched.Add(e.in.type, e.id); !s.ok()) return s;
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
-      if (Status s = AppendCreate(txn, state, e.in.type, e.id); !s.ok()) return s;
+      if (Status s = AppendCreate(txn, state, ResourceKey{ctx.access.tenant, e.in.type, e.id});
+          !s.ok())
+        return s;
       if (Status s = e.guard.Written(txn, e.id, true); !s.ok()) return s;
       e.http_status = 201;
       e.has_version = true;
@@ -570,14 +580,14 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       if (Status s = e.guard.Before(txn, e.in.id); !s.ok()) return s;
       if (Status s = e.guard.After(state.index); !s.ok()) return s;
       if (!e.may_create) {
-        auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
+        auto latest = txn.ReadLatest(ResourceKey{ctx.access.tenant, e.in.type, e.in.id});
         if (!latest.ok()) return latest.status();
         if (!*latest || (*latest)->info.deleted)
           return Forbidden(e.in.type, kPermCreate,
                            "an update that creates " + e.in.type + "/" + e.in.id);
       }
-      if (Status s =
-              AppendUpdate(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id}, e.if_match);
+      if (Status s = AppendUpdate(txn, state, ResourceKey{ctx.access.tenant, e.in.type, e.in.id},
+                                  e.if_match);
           !s.ok())
         return s;
       if (Status s = e.guard.Written(txn, e.in.id, state.created); !s.ok()) return s;
@@ -587,14 +597,14 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kConditionalUpdate: {
       const std::string& type = e.in.type;
-      auto found = txn.Search(kDefaultTenant, *e.condition);
+      auto found = txn.Search(ctx.access.tenant, *e.condition);
       if (!found.ok()) return found.status();
       if (found->matches.size() > 1)
         return Status::PreconditionFailed("Conditional update: more than one " + type +
                                           " matches the criteria");
       std::optional<std::string> body_id;
       if (state.resource.has_id) body_id = state.resource.id;
-      ResourceKey target{kDefaultTenant, type, ""};
+      ResourceKey target{ctx.access.tenant, type, ""};
       if (found->matches.size() == 1) {
         target.id = found->matches.front().info.id;
         if (body_id && *body_id != target.id)
@@ -610,7 +620,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
         target.id = core::NewResourceId();
         if (Status s = e.guard.After(state.index); !s.ok()) return s;
         if (Status s = touched.Add(type, target.id); !s.ok()) return s;
-        if (Status s = AppendCreate(txn, state, type, target.id); !s.ok()) return s;
+        if (Status s = AppendCreate(txn, state, target); !s.ok()) return s;
         if (Status s = e.guard.Written(txn, target.id, true); !s.ok()) return s;
         e.http_status = 201;
         e.has_version = true;
@@ -635,7 +645,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kDelete: {
       if (Status s = touched.Add(e.in.type, e.in.id); !s.ok()) return s;
       if (Status s = e.guard.Before(txn, e.in.id); !s.ok()) return s;
-      if (Status s = AppendDelete(txn, state, ResourceKey{kDefaultTenant, e.in.type, e.in.id});
+      if (Status s = AppendDelete(txn, state, ResourceKey{ctx.access.tenant, e.in.type, e.in.id});
           !s.ok())
         return s;
       e.http_status = 204;
@@ -643,7 +653,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       return Status::Ok();
     }
     case InteractionKind::kConditionalDelete: {
-      auto found = txn.Search(kDefaultTenant, *e.condition);
+      auto found = txn.Search(ctx.access.tenant, *e.condition);
       if (!found.ok()) return found.status();
       const int limit = o.conditional_delete_max;
       if (static_cast<int64_t>(found->matches.size()) > limit)
@@ -652,7 +662,7 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
       for (const StoredResource& match : found->matches) {
         if (Status s = touched.Add(e.in.type, match.info.id); !s.ok()) return s;
         WriteState one;
-        Status s = AppendDelete(txn, one, ResourceKey{kDefaultTenant, e.in.type, match.info.id});
+        Status s = AppendDelete(txn, one, ResourceKey{ctx.access.tenant, e.in.type, match.info.id});
         if (!s.ok()) return s;
         if (one.changed) {
           ++state.deleted;
@@ -665,9 +675,9 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kPatch:
     case InteractionKind::kConditionalPatch: {
-      ResourceKey target{kDefaultTenant, e.in.type, e.in.id};
+      ResourceKey target{ctx.access.tenant, e.in.type, e.in.id};
       if (e.condition) {
-        auto found = txn.Search(kDefaultTenant, *e.condition);
+        auto found = txn.Search(ctx.access.tenant, *e.condition);
         if (!found.ok()) return found.status();
         if (found->matches.empty())
           return Status::NotFound("Conditional patch: no " + e.in.type + " matches the criteria");
@@ -690,9 +700,10 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     }
     case InteractionKind::kRead:
     case InteractionKind::kVRead: {
-      ResourceKey key{kDefaultTenant, e.in.type, e.in.id};
+      ResourceKey key{ctx.access.tenant, e.in.type, e.in.id};
       // Patient context: only resources in the patient's compartment.
-      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), key.type, key.id); !s.ok()) return s;
+      if (Status s = CheckReadable(ctx.access, TxnSearch(txn, ctx), key.type, key.id); !s.ok())
+        return s;
       auto latest = txn.ReadLatest(key);
       if (!latest.ok()) return latest.status();
       std::optional<StoredResource> res;
@@ -731,19 +742,19 @@ Status ExecuteEntry(StoreTxn& txn, Entry& e, Context& ctx, Touched& touched) {
     case InteractionKind::kSearchType:
     case InteractionKind::kSearchSystem:
     case InteractionKind::kSearchCompartment: {
-      auto page = txn.Search(kDefaultTenant, *e.search);
+      auto page = txn.Search(ctx.access.tenant, *e.search);
       if (!page.ok()) return page.status();
-      if (Status s = FilterPage(ctx.access, TxnSearch(txn), *page); !s.ok()) return s;
-      e.resource_json = SearchBundleJson(o.base_url, e.link_path, *e.search, *page);
+      if (Status s = FilterPage(ctx.access, TxnSearch(txn, ctx), *page); !s.ok()) return s;
+      e.resource_json = SearchBundleJson(ctx.links, e.link_path, *e.search, *page);
       e.http_status = 200;
       return Status::Ok();
     }
     case InteractionKind::kHistoryInstance: {
       // The page is read after the commit (ReadHistory); an unknown resource fails here, where
       // it can still fail a transaction.
-      if (Status s = CheckReadable(ctx.access, TxnSearch(txn), e.in.type, e.in.id); !s.ok())
+      if (Status s = CheckReadable(ctx.access, TxnSearch(txn, ctx), e.in.type, e.in.id); !s.ok())
         return s;
-      auto latest = txn.ReadLatest(ResourceKey{kDefaultTenant, e.in.type, e.in.id});
+      auto latest = txn.ReadLatest(ResourceKey{ctx.access.tenant, e.in.type, e.in.id});
       if (!latest.ok()) return latest.status();
       if (!*latest) return Status::NotFound(e.in.type + "/" + e.in.id + " is not known");
       return Status::Ok();
@@ -811,7 +822,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
 }
 
-void AppendResponseEntry(std::string& out, const Entry& e, const RestOptions& o,
+void AppendResponseEntry(std::string& out, const Entry& e, const std::string& base_url,
                          ReturnPreference prefer, std::string_view request_id) {
   out += '{';
   const StoredResource& stored = e.state.stored;
@@ -827,7 +838,7 @@ void AppendResponseEntry(std::string& out, const Entry& e, const RestOptions& o,
   }
   if (e.status.ok() && e.has_version && !stored.info.deleted) {
     out += "\"fullUrl\":";
-    AppendJsonString(out, o.base_url + "/" + stored.info.type + "/" + stored.info.id);
+    AppendJsonString(out, base_url + "/" + stored.info.type + "/" + stored.info.id);
     out += ',';
   }
   if (!resource.empty()) {
@@ -841,7 +852,7 @@ void AppendResponseEntry(std::string& out, const Entry& e, const RestOptions& o,
   if (e.status.ok() && e.has_version) {
     if (wrote) {
       out += ",\"location\":";
-      AppendJsonString(out, VersionLocation(o, stored.info));
+      AppendJsonString(out, VersionLocation(base_url, stored.info));
     }
     out += ",\"etag\":";
     AppendJsonString(out, "W/\"" + std::to_string(stored.info.version) + "\"");
@@ -1005,8 +1016,8 @@ Status RunStreamedTransaction(StoreTxn& txn, std::vector<Entry>& entries, Contex
 
 // Everything before the write: the Bundle's shape, every entry parsed and prepared, vreads.
 // A failed Status is the answer to the whole request.
-Status PrepareJob(Job& job, const Access& access, const RestOptions& options, Store& store,
-                  core::ThreadPool& workers, bool* streamed) {
+Status PrepareJob(Job& job, const Access& access, const LinkBase& links, const RestOptions& options,
+                  Store& store, core::ThreadPool& workers, bool* streamed) {
   auto bundle = MembersOf(job.body);
   if (!bundle) return Status(ErrorCode::kInvalid, "structure", "The body is not a JSON object");
   if (StringOf(Member(*bundle, "resourceType")) != "Bundle")
@@ -1034,7 +1045,7 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
                       std::to_string(options.max_bundle_entries) + " (--max-bundle-entries)",
                   "Bundle.entry");
 
-  job.ctx = std::make_unique<Context>(Context{options, transaction, access, {}, {}});
+  job.ctx = std::make_unique<Context>(Context{options, transaction, access, links, {}, {}});
   Context& ctx = *job.ctx;
   std::vector<Entry>& entries = job.entries;
   entries.resize(raw_entries.size());
@@ -1098,7 +1109,7 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
     int64_t vid = 0;
     auto [p, ec] = std::from_chars(e.in.vid.data(), e.in.vid.data() + e.in.vid.size(), vid);
     if (ec != std::errc() || vid < 1) continue;
-    auto found = store.ReadVersion(ResourceKey{kDefaultTenant, e.in.type, e.in.id}, vid);
+    auto found = store.ReadVersion(ResourceKey{ctx.access.tenant, e.in.type, e.in.id}, vid);
     if (!found.ok()) return found.status();
     e.version_read = std::move(*found);
   }
@@ -1109,11 +1120,12 @@ Status PrepareJob(Job& job, const Access& access, const RestOptions& options, St
 // History entries read the store after the commit (StoreTxn has no history): they see the
 // transaction's writes, and possibly later ones. A failure here cannot undo a committed
 // transaction; it is reported in the entry.
-void ReadHistory(Job& job, const RestOptions& options, Store& store) {
+void ReadHistory(Job& job, Store& store) {
+  const Context& ctx = *job.ctx;
   for (Entry& e : job.entries) {
     if (!e.status.ok() || !e.history) continue;
     if (e.kind == InteractionKind::kHistoryInstance) {
-      auto exists = store.Read({kDefaultTenant, e.in.type, e.in.id});
+      auto exists = store.Read({ctx.access.tenant, e.in.type, e.in.id});
       if (!exists.ok()) {
         e.status = exists.status();
         continue;
@@ -1129,7 +1141,9 @@ void ReadHistory(Job& job, const RestOptions& options, Store& store) {
         HistoryIsRestricted(access, e.in)
             ? RestrictedHistory(
                   access,
-                  [&store](const search::Query& q) { return store.Search(kDefaultTenant, q); },
+                  [&store, &access](const search::Query& q) {
+                    return store.Search(access.tenant, q);
+                  },
                   [&store](const HistoryQuery& q) { return store.History(q); }, *e.history,
                   next_before)
             : store.History(*e.history);
@@ -1137,19 +1151,19 @@ void ReadHistory(Job& job, const RestOptions& options, Store& store) {
       e.status = page.status();
       continue;
     }
-    e.resource_json = HistoryBundleJson(options.base_url, e.in, *e.history, *page, next_before);
+    e.resource_json = HistoryBundleJson(ctx.links, e.in, *e.history, *page, next_before);
     e.http_status = 200;
   }
 }
 
-std::string ResponseJson(const Job& job, const RestOptions& options) {
+std::string ResponseJson(const Job& job) {
   std::string out;
   out.reserve(256 * job.entries.size());
   AppendBundleStart(out, job.transaction ? "transaction-response" : "batch-response");
   out += ",\"entry\":[";
   for (size_t i = 0; i < job.entries.size(); ++i) {
     if (i > 0) out += ',';
-    AppendResponseEntry(out, job.entries[i], options, job.prefer, job.request_id);
+    AppendResponseEntry(out, job.entries[i], job.ctx->links.base_url, job.prefer, job.request_id);
   }
   out += "]}";
   return out;
@@ -1158,22 +1172,22 @@ std::string ResponseJson(const Job& job, const RestOptions& options) {
 }  // namespace
 
 void ProcessBundle(std::string body, ReturnPreference prefer, std::string request_id,
-                   const Access& access, const RestOptions& options, Store& store,
-                   core::ThreadPool& workers, BundleDone done) {
+                   const Access& access, const LinkBase& links, const RestOptions& options,
+                   Store& store, core::ThreadPool& workers, BundleDone done) {
   auto job = std::make_shared<Job>();
   job->body = std::move(body);
   job->prefer = prefer;
   job->request_id = std::move(request_id);
   bool streamed = false;
-  if (Status s = PrepareJob(*job, access, options, store, workers, &streamed); !s.ok())
+  if (Status s = PrepareJob(*job, access, links, options, store, workers, &streamed); !s.ok())
     return done(s);
   job->done = std::move(done);
   // Runs on the writer thread: the response is built on a worker.
-  auto finish = [job, &options, &store, &workers](Status s) {
-    workers.Post([job, &options, &store, s = std::move(s)] {
+  auto finish = [job, &store, &workers](Status s) {
+    workers.Post([job, &store, s = std::move(s)] {
       if (!s.ok()) return job->done(s);
-      ReadHistory(*job, options, store);
-      job->done(ResponseJson(*job, options));
+      ReadHistory(*job, store);
+      job->done(ResponseJson(*job));
     });
   };
   if (streamed) {

@@ -21,6 +21,7 @@
 #include "rest/access.h"
 #include "rest/negotiation.h"
 #include "rest/service.h"
+#include "rest/tenancy.h"
 
 namespace kiln::rest {
 
@@ -37,9 +38,11 @@ using BundleDone = std::function<void(Result<std::string>)>;
 // returns; `done` runs on a `workers` thread once they are committed (or on the calling thread
 // for a whole-request error found before the write). `options`, `store` and `workers` must
 // outlive the call's completion. Every entry is checked against `access` (rest/access.h): a
-// transaction with a forbidden entry fails whole (403), a batch entry fails alone.
+// transaction with a forbidden entry fails whole (403), a batch entry fails alone. Every entry
+// acts in access.tenant; entries' urls are relative to links.base_url (the request's base, with
+// its tenant prefix if it has one), where fullUrls, locations and paging links point too.
 void ProcessBundle(std::string body, ReturnPreference prefer, std::string request_id,
-                   const Access& access, const RestOptions& options, Store& store,
-                   core::ThreadPool& workers, BundleDone done);
+                   const Access& access, const LinkBase& links, const RestOptions& options,
+                   Store& store, core::ThreadPool& workers, BundleDone done);
 
 }  // namespace kiln::rest

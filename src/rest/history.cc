@@ -78,9 +78,10 @@ Result<HistoryQuery> ParseHistoryQuery(const Interaction& in, int default_count,
   return q;
 }
 
-std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
+std::string HistoryBundleJson(const LinkBase& links, const Interaction& in,
                               const HistoryQuery& query, const HistoryPage& page,
                               std::optional<int64_t> next_before) {
+  const std::string& base_url = links.base_url;
   std::string out;
   size_t estimate = 512;
   for (const auto& e : page.entries) estimate += e.json.size() + 300;
@@ -91,14 +92,16 @@ std::string HistoryBundleJson(std::string_view base_url, const Interaction& in,
     out += std::to_string(*page.total);
   }
   out += ",\"link\":[{\"relation\":\"self\",\"url\":";
-  out += core::JsonQuote(PageLinkUrl(base_url, in.path, in.params,
-                                     query.before_seq ? std::to_string(*query.before_seq) : ""));
+  out += core::JsonQuote(
+      PageLinkUrl(base_url, in.path, in.params,
+                  links.seal.Seal(query.before_seq ? std::to_string(*query.before_seq) : "")));
   out += '}';
   if (page.has_more && (next_before || !page.entries.empty())) {
     out += ",{\"relation\":\"next\",\"url\":";
-    out += core::JsonQuote(
-        PageLinkUrl(base_url, in.path, in.params,
-                    std::to_string(next_before ? *next_before : page.entries.back().info.seq)));
+    out += core::JsonQuote(PageLinkUrl(
+        base_url, in.path, in.params,
+        links.seal.Seal(
+            std::to_string(next_before ? *next_before : page.entries.back().info.seq))));
     out += '}';
   }
   out += ']';

@@ -115,8 +115,9 @@ void AppendEntry(std::string& out, std::string_view base_url, const StoredResour
 
 }  // namespace
 
-std::string SearchBundleJson(std::string_view base_url, std::string_view link_path,
+std::string SearchBundleJson(const LinkBase& links, std::string_view link_path,
                              const search::Query& query, const SearchPage& page) {
+  const std::string& base_url = links.base_url;
   std::string out;
   size_t estimate = 512;
   for (const auto& m : page.matches) estimate += m.json.size() + 160;
@@ -128,13 +129,15 @@ std::string SearchBundleJson(std::string_view base_url, std::string_view link_pa
     out += std::to_string(*page.total);
   }
   out += ",\"link\":[{\"relation\":\"self\",\"url\":";
-  out += core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, query.cursor));
+  out += core::JsonQuote(
+      PageLinkUrl(base_url, link_path, query.applied, links.seal.Seal(query.cursor)));
   out += '}';
   auto link = [&](const char* relation, const std::string& cursor) {
     out += ",{\"relation\":\"";
     out += relation;
     out += "\",\"url\":";
-    out += core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, cursor));
+    out +=
+        core::JsonQuote(PageLinkUrl(base_url, link_path, query.applied, links.seal.Seal(cursor)));
     out += '}';
   };
   // first and last cost no more than any page (keyset cursors: "bend" reads the order from its

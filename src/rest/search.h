@@ -11,6 +11,7 @@
 #include "kiln/status.h"
 #include "kiln/store.h"
 #include "rest/router.h"
+#include "rest/tenancy.h"
 #include "search/query.h"
 
 namespace kiln::rest {
@@ -29,13 +30,14 @@ std::optional<fhir::Subset> SubsetFor(const search::Query& query);
 Result<std::optional<fhir::Subset>> ReadSubsetFor(const std::string& type,
                                                   const QueryParams& params);
 
-// A Bundle of type "searchset": `total` when computed, self and next links to base_url/link_path
-// (the type, "Patient/123/Observation" for a compartment, "" for a system search; the next link
-// carries the store's cursor), entries with search.mode "match" then "include", and one
-// OperationOutcome entry (search.mode "outcome") with warnings about the parameters that were
-// ignored and from the store. _summary applies to matches and included resources alike;
-// _elements, which names elements of the types searched, only to the matches.
-std::string SearchBundleJson(std::string_view base_url, std::string_view link_path,
+// A Bundle of type "searchset": `total` when computed, self and next links to
+// links.base_url/link_path (the type, "Patient/123/Observation" for a compartment, "" for a system
+// search; the next link carries the store's cursor, sealed with links.seal), entries with
+// search.mode "match" then "include", and one OperationOutcome entry (search.mode "outcome") with
+// warnings about the parameters that were ignored and from the store. _summary applies to matches
+// and included resources alike; _elements, which names elements of the types searched, only to the
+// matches.
+std::string SearchBundleJson(const LinkBase& links, std::string_view link_path,
                              const search::Query& query, const SearchPage& page);
 
 }  // namespace kiln::rest

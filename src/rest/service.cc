@@ -35,7 +35,10 @@ struct Call {
   OutputFormat format;
   http::Responder respond;
   std::string label;
-  Access access;  // who asks, and the authorizer that decides (no authorizer: auth mode none)
+  // Who asks, in which tenant (access.tenant), and the authorizer that decides (no authorizer:
+  // auth mode none).
+  Access access;
+  std::string base_url;  // [base]/tenant/{id} when the tenant came in the URL; "": [base]
 
   void Error(const Status& s) const {
     http::Response r = ErrorResponse(s, request_id, format.pretty, label);
@@ -77,13 +80,14 @@ http::Response GoneResponse(const Call& call, const VersionInfo& info, std::stri
   return r;
 }
 
-// The answer to a successful create/update, per the client's Prefer header.
-http::Response WriteResponse(const Call& call, const RestOptions& o, int status,
+// The answer to a successful create/update, per the client's Prefer header. `base_url` is the
+// call's (with its tenant prefix).
+http::Response WriteResponse(const Call& call, std::string_view base_url, int status,
                              const StoredResource& stored, ReturnPreference prefer,
                              const std::vector<Issue>& warnings, std::string_view verb = "") {
   http::Response r = NewResponse(call, status);
   AddVersionHeaders(r, stored.info);
-  r.headers.emplace_back("Location", VersionLocation(o, stored.info));
+  r.headers.emplace_back("Location", VersionLocation(base_url, stored.info));
   switch (prefer) {
     case ReturnPreference::kMinimal:
       break;
@@ -197,13 +201,51 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
       workers_(workers),
       capability_statement_(BuildCapabilityStatement(options_.base_url, options_.software_version,
                                                      options_.conditional_delete_max,
-                                                     options_.security)) {}
+                                                     options_.security)) {
+  const std::string url = "\"implementation\":{\"description\":\"Kiln FHIR R4 server\",\"url\":";
+  if (size_t at = capability_statement_.find(url); at != std::string::npos) {
+    capability_url_at_ = at + url.size();
+    capability_url_size_ = core::JsonQuote(options_.base_url).size();
+  }
+}
+
+std::string Service::CapabilityStatementFor(const std::string& base_url) const {
+  if (capability_url_at_ == std::string::npos) return capability_statement_;
+  std::string out = capability_statement_.substr(0, capability_url_at_);
+  out += core::JsonQuote(base_url);
+  out.append(capability_statement_, capability_url_at_ + capability_url_size_);
+  return out;
+}
+
+const std::string& Service::BaseUrl(const Call& call) const {
+  return call.base_url.empty() ? options_.base_url : call.base_url;
+}
+
+CursorSeal Service::SealFor(const Access& access) const {
+  if (options_.tenancy.mode == TenancyMode::kOff && options_.authenticator == nullptr) return {};
+  return CursorSeal(cursor_key_, CursorBinding(access.tenant, access.principal));
+}
+
+LinkBase Service::LinksFor(const Call& call) const {
+  return LinkBase{BaseUrl(call), SealFor(call.access)};
+}
 
 void Service::Handle(http::Request&& req, http::Responder respond) {
-  // SMART discovery (App Launch 2.0): public, JSON whatever the Accept header says.
-  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  // Tenants in the URL: [base]/tenant/{id}/... is routed as [base]/...; which tenant the request
+  // acts in is decided in Serve, once the caller is known.
+  TenantPrefix tenant_url;
+  if (TenantFromUrl(options_.tenancy.mode))
+    tenant_url = SplitTenantPrefix(req.target, options_.base_path);
+  const std::string_view target = tenant_url.present ? tenant_url.target : req.target;
+  // SMART discovery (App Launch 2.0): public, JSON whatever the Accept header says; the same
+  // under every tenant's base.
+  std::string_view path = target.substr(0, target.find('?'));
   if (options_.smart_configuration &&
       path == options_.base_path + "/.well-known/smart-configuration") {
+    if (tenant_url.present && !IsValidTenantId(tenant_url.id)) {
+      return respond(ErrorResponse(ResolveTenant(options_.tenancy, tenant_url, "").status(),
+                                   req.request_id, false, "smart-configuration"));
+    }
     http::Response r;
     r.interaction = "smart-configuration";
     if (req.method != "GET" && req.method != "HEAD") {
@@ -218,23 +260,32 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
     r.body = options_.smart_configuration();
     return respond(std::move(r));
   }
-  RouteResult routed = Route(req.method, req.target, options_.base_path);
+  RouteResult routed = Route(req.method, target, options_.base_path);
   std::shared_ptr<AuditEvent> audit;
   if (options_.audit) {
     audit = BeginAudit(req, routed);
+    // The tenant asked for: the URL's, else (claim modes) the token's, noted with the caller.
+    audit->tenant = tenant_url.present ? tenant_url.id : std::string(kDefaultTenant);
     respond = AuditedResponder(*options_.audit, audit, req.received, std::move(respond));
   }
+  auto note_who = [this, &audit, &tenant_url](const Principal& principal) {
+    if (!audit) return;
+    NoteWho(*audit, principal);
+    if (!tenant_url.present && TenantFromClaim(options_.tenancy.mode) && !principal.tenant.empty())
+      audit->tenant = principal.tenant;
+  };
   // The CapabilityStatement stays public (clients discover the security section from it).
   const bool is_public =
       routed.status.ok() && routed.interaction.route->kind == InteractionKind::kCapabilities;
-  if (is_public) return Serve(req, routed, Principal{}, std::move(respond));
+  if (is_public) return Serve(req, routed, tenant_url, Principal{}, std::move(respond));
   if (options_.api_key_check && !options_.api_key_check(req.Header("x-api-key"))) {
     http::Response r = ErrorResponse(
         Status(ErrorCode::kUnauthenticated, "login", "A valid x-api-key header is required"),
         req.request_id, false, routed.status.ok() ? routed.interaction.route->label : "unknown");
     return respond(std::move(r));
   }
-  if (options_.authenticator == nullptr) return Serve(req, routed, Principal{}, std::move(respond));
+  if (options_.authenticator == nullptr)
+    return Serve(req, routed, tenant_url, Principal{}, std::move(respond));
 
   // Before the route's own errors: a client without valid credentials learns nothing about
   // which paths exist.
@@ -245,29 +296,68 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
     // it happens on a worker (key_cache.h), which then serves the request too.
     auto shared_req = std::make_shared<http::Request>(std::move(req));
     auto shared_routed = std::make_shared<RouteResult>(std::move(routed));
-    workers_.Post(
-        [this, shared_req, shared_routed, label, audit, respond = std::move(respond)]() mutable {
-          AuthResult again =
-              options_.authenticator->Authenticate(shared_req->Header("Authorization"), true);
-          if (again.kind != AuthResult::Kind::kOk) {
-            if (again.kind == AuthResult::Kind::kRetryOffIoThread)  // cannot happen; never allow
-              again.status = Status::Unavailable("The token could not be checked");
-            return respond(
-                UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
-          }
-          if (audit) NoteWho(*audit, again.principal);
-          Serve(*shared_req, *shared_routed, std::move(again.principal), std::move(respond));
-        });
+    auto shared_tenant = std::make_shared<TenantPrefix>(std::move(tenant_url));
+    workers_.Post([this, shared_req, shared_routed, shared_tenant, label, audit,
+                   respond = std::move(respond)]() mutable {
+      AuthResult again =
+          options_.authenticator->Authenticate(shared_req->Header("Authorization"), true);
+      if (again.kind != AuthResult::Kind::kOk) {
+        if (again.kind == AuthResult::Kind::kRetryOffIoThread)  // cannot happen; never allow
+          again.status = Status::Unavailable("The token could not be checked");
+        return respond(
+            UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
+      }
+      if (audit) {
+        NoteWho(*audit, again.principal);
+        if (!shared_tenant->present && TenantFromClaim(options_.tenancy.mode) &&
+            !again.principal.tenant.empty())
+          audit->tenant = again.principal.tenant;
+      }
+      Serve(*shared_req, *shared_routed, *shared_tenant, std::move(again.principal),
+            std::move(respond));
+    });
     return;
   }
   if (auth.kind != AuthResult::Kind::kOk)
     return respond(UnauthenticatedResponse(auth.status, req, label, options_.base_url));
-  if (audit) NoteWho(*audit, auth.principal);
-  Serve(req, routed, std::move(auth.principal), std::move(respond));
+  note_who(auth.principal);
+  Serve(req, routed, tenant_url, std::move(auth.principal), std::move(respond));
 }
 
-void Service::Serve(http::Request& req, RouteResult& routed, Principal principal,
-                    http::Responder respond) {
+void Service::Serve(http::Request& req, RouteResult& routed, const TenantPrefix& tenant_url,
+                    Principal principal, http::Responder respond) {
+  // The tenant (rest/tenancy.h): before the route's own errors, after authentication (so a
+  // client without credentials cannot probe which tenants exist).
+  std::string tenant = kDefaultTenant;
+  std::string tenant_base;
+  if (options_.tenancy.mode != TenancyMode::kOff) {
+    const bool capabilities =
+        routed.status.ok() && routed.interaction.route->kind == InteractionKind::kCapabilities;
+    std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+    const bool under_base =
+        tenant_url.present ||
+        (path.starts_with(options_.base_path) &&
+         (path.size() == options_.base_path.size() || path[options_.base_path.size()] == '/'));
+    if (capabilities) {
+      // Public: [base]/metadata, or a tenant's [base]/tenant/{id}/metadata naming its own base.
+      if (tenant_url.present) {
+        if (!IsValidTenantId(tenant_url.id))
+          return respond(ErrorResponse(ResolveTenant(options_.tenancy, tenant_url, "").status(),
+                                       req.request_id, false, "capabilities"));
+        tenant_base = TenantBaseUrl(options_.tenancy, options_.base_url, tenant_url.id);
+      }
+    } else if (under_base) {
+      auto resolved = ResolveTenant(options_.tenancy, tenant_url, principal.tenant);
+      if (!resolved.ok()) {
+        return respond(
+            ErrorResponse(resolved.status(), req.request_id, false,
+                          routed.status.ok() ? routed.interaction.route->label : "unknown"));
+      }
+      tenant = std::move(resolved).value();
+      if (TenantFromUrl(options_.tenancy.mode))
+        tenant_base = TenantBaseUrl(options_.tenancy, options_.base_url, tenant);
+    }
+  }
   if (!routed.status.ok()) {
     http::Response r = ErrorResponse(routed.status, req.request_id, false, "unknown");
     if (!routed.allow.empty()) r.headers.emplace_back("Allow", routed.allow);
@@ -281,6 +371,8 @@ void Service::Serve(http::Request& req, RouteResult& routed, Principal principal
   call->label = call->in.route->label;
   call->access.authorizer = options_.authorizer;
   call->access.principal = std::move(principal);
+  call->access.tenant = std::move(tenant);
+  call->base_url = std::move(tenant_base);
   auto format =
       NegotiateOutput(call->in.Param("_format"), req.Header("Accept"), call->in.Param("_pretty"));
   if (!format.ok()) return call->Error(format.status());
@@ -292,6 +384,21 @@ void Service::Serve(http::Request& req, RouteResult& routed, Principal principal
   }
   if (Status s = CheckInteraction(call->access, call->in, BodyResourceType(call->in, req)); !s.ok())
     return call->Error(s);
+  switch (call->in.route->kind) {
+    case InteractionKind::kSearchType:
+    case InteractionKind::kSearchSystem:
+    case InteractionKind::kSearchCompartment:
+    case InteractionKind::kHistoryInstance:
+    case InteractionKind::kHistoryType:
+    case InteractionKind::kHistorySystem:
+      // Paging links carry sealed cursors (rest/tenancy.h): one from another tenant or caller
+      // is a 400.
+      if (Status s = OpenCursorParams(SealFor(call->access), call->in.params); !s.ok())
+        return call->Error(s);
+      break;
+    default:
+      break;
+  }
   if (req.body.size() > kInlineBodyBytes) {
     auto shared = std::make_shared<http::Request>(std::move(req));
     workers_.Post([this, call, shared] { Dispatch(call, *shared); });
@@ -301,19 +408,22 @@ void Service::Serve(http::Request& req, RouteResult& routed, Principal principal
 }
 
 void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
-  const ResourceKey key{kDefaultTenant, call->in.type, call->in.id};
+  const ResourceKey key{call->access.tenant, call->in.type, call->in.id};
 
   switch (call->in.route->kind) {
     case InteractionKind::kCapabilities: {
       http::Response r = NewResponse(*call, 200);
-      SetBody(r, call->format, capability_statement_);
+      // Under a tenant's base, implementation.url names that base.
+      SetBody(
+          r, call->format,
+          call->base_url.empty() ? capability_statement_ : CapabilityStatementFor(call->base_url));
       call->respond(std::move(r));
       return;
     }
 
     case InteractionKind::kRead: {
       // Patient context: only resources in the patient's compartment (one indexed search).
-      if (Status s = CheckReadable(call->access, StoreSearch(), key.type, key.id); !s.ok())
+      if (Status s = CheckReadable(call->access, StoreSearch(*call), key.type, key.id); !s.ok())
         return call->Error(s);
       auto found = store_.Read(key);
       if (!found.ok()) return call->Error(found.status());
@@ -352,7 +462,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (ec != std::errc() || p != v.data() + v.size() || vid < 1)
         return call->Error(
             Status::NotFound(key.type + "/" + key.id + " has no version '" + v + "'"));
-      if (Status s = CheckReadable(call->access, StoreSearch(), key.type, key.id); !s.ok())
+      if (Status s = CheckReadable(call->access, StoreSearch(*call), key.type, key.id); !s.ok())
         return call->Error(s);
       auto found = store_.ReadVersion(key, vid);
       if (!found.ok()) return call->Error(found.status());
@@ -395,11 +505,11 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       store_.Write(
-          [state, type = key.type, id, guard,
-           condition = std::move(condition)](StoreTxn& txn) -> Status {
+          [state, key, id, guard, condition = std::move(condition)](StoreTxn& txn) -> Status {
+            const std::string& type = key.type;
             if (condition) {
               // Inside the write transaction, so a concurrent twin cannot create it in between.
-              auto found = txn.Search(kDefaultTenant, *condition);
+              auto found = txn.Search(key.tenant, *condition);
               if (!found.ok()) return found.status();
               if (found->matches.size() > 1)
                 return Status::PreconditionFailed(
@@ -411,17 +521,18 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                 return Status::Ok();
               }
             }
-            if (Status s = AppendCreate(txn, *state, type, id); !s.ok()) return s;
+            if (Status s = AppendCreate(txn, *state, ResourceKey{key.tenant, type, id}); !s.ok())
+              return s;
             return guard.Written(txn, id, true);  // a granular scope: it must match
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
             if (!state->changed) {
-              return call->respond(
-                  WriteResponse(*call, options_, 200, state->stored, prefer, {}, "Found existing"));
+              return call->respond(WriteResponse(*call, BaseUrl(*call), 200, state->stored, prefer,
+                                                 {}, "Found existing"));
             }
             call->respond(
-                WriteResponse(*call, options_, 201, state->stored, prefer, state->warnings));
+                WriteResponse(*call, BaseUrl(*call), 201, state->stored, prefer, state->warnings));
           });
       return;
     }
@@ -452,9 +563,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       const bool may_create = call->access.Reaches(key.type, kPermCreate);
       store_.Write(
-          [state, type = key.type, body_id, if_match, may_create, guard,
+          [state, tenant = key.tenant, type = key.type, body_id, if_match, may_create, guard,
            condition = std::move(condition).value()](StoreTxn& txn) -> Status {
-            auto found = txn.Search(kDefaultTenant, condition);
+            auto found = txn.Search(tenant, condition);
             if (!found.ok()) return found.status();
             if (found->matches.size() > 1)
               return Status::PreconditionFailed(
@@ -467,8 +578,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                               "The body's id '" + *body_id + "' is not the id of the " + type +
                                   " the criteria select ('" + id + "')",
                               type + ".id");
-              if (Status s =
-                      AppendUpdate(txn, *state, ResourceKey{kDefaultTenant, type, id}, if_match);
+              if (Status s = AppendUpdate(txn, *state, ResourceKey{tenant, type, id}, if_match);
                   !s.ok())
                 return s;
               return guard.Written(txn, id, false);
@@ -479,12 +589,13 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
               return Forbidden(type, kPermCreate, "a conditional update that creates a " + type);
             if (!body_id) {
               std::string id = core::NewResourceId();
-              if (Status s = AppendCreate(txn, *state, type, id); !s.ok()) return s;
+              if (Status s = AppendCreate(txn, *state, ResourceKey{tenant, type, id}); !s.ok())
+                return s;
               return guard.Written(txn, id, true);
             }
             // No match, client id: update-as-create, unless that id is taken by a resource the
             // criteria do not select (updating it would overwrite what the client did not mean).
-            ResourceKey target{kDefaultTenant, type, *body_id};
+            ResourceKey target{tenant, type, *body_id};
             auto latest = txn.ReadLatest(target);
             if (!latest.ok()) return latest.status();
             if (*latest && !(*latest)->info.deleted)
@@ -496,8 +607,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
-            call->respond(WriteResponse(*call, options_, state->created ? 201 : 200, state->stored,
-                                        prefer, state->warnings));
+            call->respond(WriteResponse(*call, BaseUrl(*call), state->created ? 201 : 200,
+                                        state->stored, prefer, state->warnings));
           });
       return;
     }
@@ -513,9 +624,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       if (Status a = CheckSearchCriteria(call->access, *condition); !a.ok()) return call->Error(a);
       auto state = std::make_shared<WriteState>();
       store_.Write(
-          [state, type = key.type, limit,
+          [state, tenant = key.tenant, type = key.type, limit,
            condition = std::move(condition).value()](StoreTxn& txn) -> Status {
-            auto found = txn.Search(kDefaultTenant, condition);
+            auto found = txn.Search(tenant, condition);
             if (!found.ok()) return found.status();
             if (static_cast<int64_t>(found->matches.size()) > limit)
               return Status::PreconditionFailed(
@@ -525,7 +636,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
                   std::to_string(limit) + ")");
             for (const StoredResource& match : found->matches) {
               WriteState one;
-              Status s = AppendDelete(txn, one, ResourceKey{kDefaultTenant, type, match.info.id});
+              Status s = AppendDelete(txn, one, ResourceKey{tenant, type, match.info.id});
               if (!s.ok()) return s;
               if (one.changed) {
                 ++state->deleted;
@@ -583,8 +694,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
-            call->respond(WriteResponse(*call, options_, state->created ? 201 : 200, state->stored,
-                                        prefer, state->warnings));
+            call->respond(WriteResponse(*call, BaseUrl(*call), state->created ? 201 : 200,
+                                        state->stored, prefer, state->warnings));
           });
       return;
     }
@@ -615,7 +726,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
            policy = options_.validation](StoreTxn& txn) -> Status {
             ResourceKey target = key;
             if (condition) {
-              auto found = txn.Search(kDefaultTenant, *condition);
+              auto found = txn.Search(key.tenant, *condition);
               if (!found.ok()) return found.status();
               if (found->matches.empty())
                 return Status::NotFound("Conditional patch: no " + key.type +
@@ -636,7 +747,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
           },
           [state, call, prefer, this](Status s) {
             if (!s.ok()) return call->Error(s);
-            call->respond(WriteResponse(*call, options_, 200, state->stored, prefer,
+            call->respond(WriteResponse(*call, BaseUrl(*call), 200, state->stored, prefer,
                                         state->warnings, "Patched"));
           });
       return;
@@ -664,13 +775,15 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
     case InteractionKind::kHistorySystem: {
       auto query = ParseHistoryQuery(call->in, options_.default_count, options_.max_count);
       if (!query.ok()) return call->Error(query.status());
+      query->tenant = call->access.tenant;
       // History pages can be large: build them off the I/O thread.
       workers_.Post([this, call, query = std::move(query).value()]() mutable {
         if (call->in.route->kind == InteractionKind::kHistoryInstance) {
-          if (Status s = CheckReadable(call->access, StoreSearch(), call->in.type, call->in.id);
+          if (Status s =
+                  CheckReadable(call->access, StoreSearch(*call), call->in.type, call->in.id);
               !s.ok())
             return call->Error(s);
-          auto exists = store_.Read({kDefaultTenant, call->in.type, call->in.id});
+          auto exists = store_.Read({call->access.tenant, call->in.type, call->in.id});
           if (!exists.ok()) return call->Error(exists.status());
           if (!exists->has_value())
             return call->Error(
@@ -680,14 +793,14 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
         std::optional<int64_t> next_before;
         auto page = HistoryIsRestricted(call->access, call->in)
                         ? RestrictedHistory(
-                              call->access, StoreSearch(),
+                              call->access, StoreSearch(*call),
                               [this](const HistoryQuery& q) { return store_.History(q); }, query,
                               next_before)
                         : store_.History(query);
         if (!page.ok()) return call->Error(page.status());
         http::Response r = NewResponse(*call, 200);
         SetBody(r, call->format,
-                HistoryBundleJson(options_.base_url, call->in, query, *page, next_before));
+                HistoryBundleJson(LinksFor(*call), call->in, query, *page, next_before));
         call->respond(std::move(r));
       });
       return;
@@ -705,8 +818,8 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       auto body = std::make_shared<std::string>(std::move(req.body));
       workers_.Post([this, call, body, prefer] {
-        ProcessBundle(std::move(*body), prefer, call->request_id, call->access, options_, store_,
-                      workers_, [call](Result<std::string> answer) {
+        ProcessBundle(std::move(*body), prefer, call->request_id, call->access, LinksFor(*call),
+                      options_, store_, workers_, [call](Result<std::string> answer) {
                         if (!answer.ok()) return call->Error(answer.status());
                         http::Response r = NewResponse(*call, 200);
                         SetBody(r, call->format, std::move(answer).value());
@@ -733,8 +846,10 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
   }
 }
 
-SearchFn Service::StoreSearch() {
-  return [this](const search::Query& q) { return store_.Search(kDefaultTenant, q); };
+SearchFn Service::StoreSearch(const Call& call) {
+  return [this, tenant = call.access.tenant](const search::Query& q) {
+    return store_.Search(tenant, q);
+  };
 }
 
 void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
@@ -749,6 +864,7 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
                                 "POST _search needs an application/x-www-form-urlencoded body"));
     auto form = DecodeFormBody(req.body);
     if (!form.ok()) return call->Error(form.status());
+    if (Status s = OpenCursorParams(SealFor(call->access), *form); !s.ok()) return call->Error(s);
     params.insert(params.end(), form->begin(), form->end());
   }
   search::SearchParams search_params;
@@ -809,11 +925,12 @@ void Service::Search(const std::shared_ptr<Call>& call, http::Request& req) {
   if (Status s = CheckSearchCriteria(call->access, *query); !s.ok()) return call->Error(s);
   // Searches can touch many rows: run them off the I/O thread.
   workers_.Post([this, call, link_path, query = std::move(query).value()] {
-    auto page = store_.Search(kDefaultTenant, query);
+    auto page = store_.Search(call->access.tenant, query);
     if (!page.ok()) return call->Error(page.status());
-    if (Status s = FilterPage(call->access, StoreSearch(), *page); !s.ok()) return call->Error(s);
+    if (Status s = FilterPage(call->access, StoreSearch(*call), *page); !s.ok())
+      return call->Error(s);
     http::Response r = NewResponse(*call, 200);
-    SetBody(r, call->format, SearchBundleJson(options_.base_url, link_path, query, *page));
+    SetBody(r, call->format, SearchBundleJson(LinksFor(*call), link_path, query, *page));
     call->respond(std::move(r));
   });
 }

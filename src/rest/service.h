@@ -18,6 +18,7 @@
 #include "kiln/store.h"
 #include "rest/capabilities.h"
 #include "rest/router.h"
+#include "rest/tenancy.h"
 #include "rest/validate.h"
 
 namespace kiln::rest {
@@ -45,9 +46,12 @@ struct RestOptions {
   // When set, every request under the FHIR base is recorded there once answered (docs/audit.md).
   // Borrowed: it must outlive the Service.
   AuditSink* audit = nullptr;
+  // Which tenant each request acts in (rest/tenancy.h, docs/tenants.md). Off: one tenant.
+  TenancyOptions tenancy;
 };
 
-struct Call;  // one request being served (service.cc)
+struct Call;    // one request being served (service.cc)
+struct Access;  // rest/access.h
 
 class Service : public http::Handler {
  public:
@@ -57,20 +61,34 @@ class Service : public http::Handler {
   const RestOptions& options() const { return options_; }
 
  private:
-  // After authentication: routing errors, negotiation, then Dispatch.
-  void Serve(http::Request& req, RouteResult& routed, Principal principal, http::Responder respond);
+  // After authentication: the tenant, routing errors, negotiation, then Dispatch.
+  void Serve(http::Request& req, RouteResult& routed, const TenantPrefix& tenant_url,
+             Principal principal, http::Responder respond);
   // Runs the interaction; on the I/O thread, or on a worker for large bodies.
   void Dispatch(const std::shared_ptr<Call>& call, http::Request& req);
   // Type, system and compartment search (GET, or POST .../_search with a form body).
   void Search(const std::shared_ptr<Call>& call, http::Request& req);
 
-  // Searches the store (for access checks that need to look at data: rest/access.h).
-  std::function<Result<SearchPage>(const search::Query&)> StoreSearch();
+  // Searches the call's tenant in the store (for access checks that need to look at data:
+  // rest/access.h).
+  std::function<Result<SearchPage>(const search::Query&)> StoreSearch(const Call& call);
+  // The base URL of the call's links and Locations: [base], or [base]/tenant/{id}.
+  const std::string& BaseUrl(const Call& call) const;
+  // Where the call's links point, and the seal of its paging cursors (active when there is a
+  // tenant or a caller to bind them to: tenancy on, or authentication on).
+  LinkBase LinksFor(const Call& call) const;
+  CursorSeal SealFor(const Access& access) const;
+  // The CapabilityStatement with implementation.url set to `base_url`.
+  std::string CapabilityStatementFor(const std::string& base_url) const;
 
   RestOptions options_;
   Store& store_;
   core::ThreadPool& workers_;
   std::string capability_statement_;  // built once; it only changes with the binary
+  // Where implementation.url's value (the quoted base URL) sits in it, for tenants' copies.
+  size_t capability_url_at_ = std::string::npos;
+  size_t capability_url_size_ = 0;
+  CursorKey cursor_key_;  // seals paging cursors (rest/tenancy.h); drawn at start-up
 };
 
 }  // namespace kiln::rest

@@ -7,8 +7,9 @@
 
 namespace kiln::rest {
 
-std::string VersionLocation(const RestOptions& o, const VersionInfo& info) {
-  return o.base_url + "/" + info.type + "/" + info.id + "/_history/" + std::to_string(info.version);
+std::string VersionLocation(std::string_view base_url, const VersionInfo& info) {
+  return std::string(base_url) + "/" + info.type + "/" + info.id + "/_history/" +
+         std::to_string(info.version);
 }
 
 // The search index entries of a resource about to be written, computed before the write
@@ -27,17 +28,17 @@ Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& r
   return index;
 }
 
-// Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
-Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
-                    const std::string& id) {
+// Stores version 1 of a new resource (`key`) from state.resource: the body of a create.
+Status AppendCreate(StoreTxn& txn, WriteState& state, const ResourceKey& key) {
+  const std::string& id = key.id;
   StoredResource v;
-  v.info.type = type;
+  v.info.type = key.type;
   v.info.id = id;
   v.info.version = 1;
   v.info.last_updated = txn.NextTimestamp();
   v.info.method = WriteMethod::kCreate;
   v.json = fhir::RenderResource(state.resource, id, 1, core::FormatInstant(v.info.last_updated));
-  if (Status s = txn.Append(kDefaultTenant, v, &state.index); !s.ok()) return s;
+  if (Status s = txn.Append(key.tenant, v, &state.index); !s.ok()) return s;
   state.created = true;
   state.stored = std::move(v);
   return Status::Ok();

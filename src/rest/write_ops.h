@@ -23,8 +23,9 @@
 
 namespace kiln::rest {
 
-// base_url/type/id/_history/version: the Location of a written version.
-std::string VersionLocation(const RestOptions& o, const VersionInfo& info);
+// base_url/type/id/_history/version: the Location of a written version (base_url is the
+// request's base, with its tenant prefix if it has one).
+std::string VersionLocation(std::string_view base_url, const VersionInfo& info);
 
 // A write's result travels from the writer closure to its completion callback through this.
 struct WriteState {
@@ -44,9 +45,9 @@ struct WriteState {
 Result<std::vector<search::IndexEntry>> IndexFor(const fhir::PreparedResource& resource,
                                                  std::string_view id);
 
-// Stores version 1 of a new resource (type/id) from state.resource: the body of a create.
-Status AppendCreate(StoreTxn& txn, WriteState& state, const std::string& type,
-                    const std::string& id);
+// Stores version 1 of a new resource (`key`: its tenant, type and new id) from state.resource:
+// the body of a create.
+Status AppendCreate(StoreTxn& txn, WriteState& state, const ResourceKey& key);
 // Stores state.resource as the next version of `key` (update, or update-as-create), honouring
 // If-Match. `method` is what history reports the version as (kPatch for a PATCH).
 Status AppendUpdate(StoreTxn& txn, WriteState& state, const ResourceKey& key,

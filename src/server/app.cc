@@ -265,6 +265,10 @@ Status App::Start() {
     return bind;
   }
   rest_options.base_url = EffectiveBaseUrl(config_, p.http->port());
+  rest_options.tenancy.mode =
+      rest::ParseTenancyMode(config_.tenancy).value_or(rest::TenancyMode::kOff);
+  rest_options.tenancy.tenants = config_.tenants;
+  rest_options.tenancy.claim = config_.auth_tenant_claim;
   if (p.api_keys) {
     const auth::ApiKeys* keys = p.api_keys.get();
     rest_options.api_key_check = [keys](std::string_view k) { return keys->Accepts(k); };
@@ -274,6 +278,9 @@ Status App::Start() {
   p.fhir = std::make_unique<rest::Service>(rest_options, *p.store, *p.workers);
   p.root->SetFhir(p.fhir.get());
   p.base_url = rest_options.base_url;
+  if (rest_options.tenancy.mode != rest::TenancyMode::kOff)
+    core::LogInfo("tenancy", {{"mode", std::string_view(config_.tenancy)},
+                              {"tenants", static_cast<long long>(config_.tenants.size())}});
   core::LogInfo("kiln started", {{"url", std::string_view(p.base_url)},
                                  {"data", std::string_view(p.data_path)},
                                  {"store", "sqlite"}});

@@ -11,6 +11,7 @@
 #include "auth/http_fetch.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "rest/tenancy.h"
 
 namespace kiln::server {
 namespace {
@@ -323,6 +324,37 @@ const std::vector<Setting>& Settings() {
        ".well-known/smart-configuration) must then carry one in an x-api-key header, besides "
        "its bearer token (default: none).",
        Text(&Config::api_keys_file)},
+      {"tenancy", "MODE",
+       "Multi-tenancy (docs/tenants.md): off (default: one tenant), url (every FHIR request "
+       "goes to [base]/tenant/{id}/...), claim (the tenant is the token's --auth-tenant-claim) "
+       "or url+claim (both, and they must agree).",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         if (v != "off" && v != "url" && v != "claim" && v != "url+claim")
+           return Bad(from, "'" + v + "' is not off, url, claim or url+claim");
+         c.tenancy = v;
+         return Status::Ok();
+       }},
+      {"tenants", "LIST",
+       "The tenants served, comma-separated (e.g. a,b); any other tenant is unknown (404 in "
+       "the URL, 403 in a token). Default: any valid tenant id.",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         std::vector<std::string> tenants;
+         std::string_view rest = v;
+         while (!rest.empty()) {
+           size_t comma = rest.find(',');
+           std::string id(core::TrimSpaces(rest.substr(0, comma)));
+           rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+           if (id.empty()) continue;
+           if (!rest::IsValidTenantId(id))
+             return Bad(from, "'" + id +
+                                  "' is not a tenant id (1-64 characters of A-Z, a-z, 0-9, '-' "
+                                  "and '.', not '.' or '..')");
+           tenants.push_back(std::move(id));
+         }
+         if (tenants.empty()) return Bad(from, "no tenant given");
+         c.tenants = std::move(tenants);
+         return Status::Ok();
+       }},
       {"config", "FILE",
        "Config file of 'name = value' lines using the flag names (e.g. port = 8080); '#' starts "
        "a comment.",
@@ -466,6 +498,15 @@ Result<Config> LoadConfig(const std::vector<std::string>& args, bool& help) {
         "--auth smart, or pass --allow-unauthenticated-remote "
         "(KILN_ALLOW_UNAUTHENTICATED_REMOTE=true) to acknowledge that anyone who can reach this "
         "address can read and change all data.");
+  if ((c.tenancy == "claim" || c.tenancy == "url+claim") &&
+      (c.auth == "none" || c.auth_tenant_claim.empty()))
+    return Status::Invalid("Invalid configuration: --tenancy " + c.tenancy +
+                           " takes the tenant from the token: it needs --auth smart and "
+                           "--auth-tenant-claim (the claim's name, e.g. custom:tenantId)");
+  if (c.tenancy == "off" && !c.tenants.empty())
+    return Status::Invalid(
+        "Invalid configuration: --tenants needs --tenancy url, claim or url+claim (with "
+        "--tenancy off there is one tenant)");
   if (c.default_count > c.max_count)
     return Status::Invalid("Invalid configuration: --default-count " +
                            std::to_string(c.default_count) + " is larger than --max-count " +

@@ -63,9 +63,13 @@ struct Config {
   std::string smart_authorize_url;  // empty: the issuer's authorization_endpoint
   std::string smart_token_url;      // empty: the issuer's token_endpoint
   std::string api_keys_file;        // x-api-key values every request must carry; empty: none
-  bool reindex = false;             // rebuild every search index row in the background at start-up
-  int reindex_batch = 500;          // resources per rebuild batch (one write each)
-  int reindex_pause_ms = 0;         // pause between rebuild batches
+  // Multi-tenancy (docs/tenants.md): where the tenant comes from (off, url, claim, url+claim),
+  // and the tenants served (empty: any valid tenant id).
+  std::string tenancy = "off";
+  std::vector<std::string> tenants;
+  bool reindex = false;      // rebuild every search index row in the background at start-up
+  int reindex_batch = 500;   // resources per rebuild batch (one write each)
+  int reindex_pause_ms = 0;  // pause between rebuild batches
   std::string config_file;
 
   // RFC 7662 introspection of opaque tokens (docs/security.md); empty URL: none.
