@@ -245,6 +245,20 @@ echo "  access log: $(awk 'END {print NR}' "$TMP/kiln-log.log") lines,"\
   "$(du -m "$TMP/kiln-log.log" | cut -f1) MB"
 stop_pid "$KPID"
 
+# ---------------------------------------------------------------- 3c: read by id, audit log on
+echo
+echo "== 3c. Read by id again with the audit log ON (--audit-log, hash-chained), ${LOG_DURATION} s"
+start_kiln "$DATA" false kiln-audit --audit-log "$TMP/audit.log"
+wait_quiet 15
+((WARMUP > 0)) && run_wrk readaudit-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+run_wrk readaudit read.lua "$LOG_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+AUDIT_RPS=$R_RPS AUDIT_P99=$R_P99
+echo "  $(fmt_int "$AUDIT_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+  " ($R_NON2XX non-2xx, $R_ERR socket errors)"
+echo "  CPU: $R_CPU"
+stop_pid "$KPID"
+echo "  audit log: $(du -m "$TMP/audit.log" | cut -f1) MB; $("$KILN" audit verify "$TMP/audit.log" | head -1)"
+
 # ---------------------------------------------------------------- 5b: create, validation on vs off
 # The cost of validation: the same create load against kilns that validate (default) and that
 # store without validating (--validation off, a benchmark-only mode). Create throughput falls as
@@ -369,6 +383,7 @@ echo "  auth / no auth: system token ${AUTH_SYSTEM_RATIO}x, patient token ${AUTH
 CEILING_RATIO=$(awk -v a="$READ_RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
 VALIDATION_RATIO=$(awk -v a="$VALON_RPS" -v b="$NOVAL_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
 LOG_RATIO=$(awk -v a="$LOG_RPS" -v b="$READ_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
+AUDIT_RATIO=$(awk -v a="$AUDIT_RPS" -v b="$READ_RPS" 'BEGIN {printf "%.3f", b ? a / b : 0}')
 
 # row NAME VALUE UNIT TARGET_OP TARGET: "Met" is judged from the op (<, <=, >=, or - for none).
 row() {
@@ -393,6 +408,9 @@ row "   p99 latency" "$READ_P99" ms "<=" "$T_READ_P99_MS"
 row "3b. Read by id, access log on" "$LOG_RPS" req/s "-" ""
 row "   p99 latency, access log on" "$LOG_P99" ms "-" ""
 row "   log on / log off throughput" "$LOG_RATIO" x "-" ""
+row "3c. Read by id, audit log on" "$AUDIT_RPS" req/s "-" ""
+row "   p99 latency, audit log on" "$AUDIT_P99" ms "-" ""
+row "   audit on / off throughput" "$AUDIT_RATIO" x "-" ""
 row "4. HTTP ceiling (bare_responder)" "$BARE_RPS" req/s "-" ""
 row "   Kiln read / ceiling" "$CEILING_RATIO" x ">=" "$T_CEILING_RATIO"
 row "5. Create, durable (--sync full)" "$CREATE_RPS" req/s ">=" "$T_CREATE_RPS"
