@@ -2,13 +2,15 @@
 // that changing, inserting or removing a line breaks the chain (`kiln audit verify`, verify.h).
 //
 // Record() only queues the event; one background thread (kiln-audit) formats queued events,
-// chains them and writes each batch with one write(2). The file is rotated by size: the full
+// chains them and writes each batch with one write(2), at the latest kBatchDelay after its first
+// event was queued. The file is rotated by size: the full
 // file is renamed to PATH.<UTC time> and a new PATH continues the same chain. On open, the chain
 // continues from the last line already in PATH (or in its newest rotated file).
 //
 // Thread-safe. Close() (also run by the destructor) writes everything queued before returning.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,6 +43,10 @@ std::string FormatLine(const AuditEvent& event, uint64_t seq, std::string_view p
 
 class AuditLog : public AuditSink {
  public:
+  // Queued lines are written once this many are queued, or kBatchDelay after the first of them.
+  static constexpr size_t kBatchEvents = 1024;
+  static constexpr std::chrono::milliseconds kBatchDelay{10};
+
   static Result<std::unique_ptr<AuditLog>> Open(AuditLogOptions options);
   ~AuditLog() override;
 
@@ -73,6 +79,7 @@ class AuditLog : public AuditSink {
   uint64_t recorded_ = 0;                 // events accepted, guarded by mu_
   uint64_t written_ = 0;                  // events written (or failed), guarded by mu_
   bool closing_ = false;                  // guarded by mu_
+  int flush_requests_ = 0;                // Flush() callers waiting, guarded by mu_
   std::string head_hash_ = kGenesisHash;  // guarded by mu_
   uint64_t head_seq_ = 0;                 // guarded by mu_
   std::thread thread_;
