@@ -24,7 +24,53 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Mo
 
 Connection::~Connection() {
   for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+  for (Generated& g : generated_) sqlite3_finalize(g.stmt);
   sqlite3_close_v2(db_);
+}
+
+Result<sqlite3_stmt*> Connection::GeneratedStatement(const std::string& sql) {
+  Generated* reuse = nullptr;  // the same text, free
+  Generated* evict = nullptr;  // the least recently used free entry
+  bool busy_twin = false;
+  for (Generated& g : generated_) {
+    if (g.sql == sql) {
+      if (!g.in_use) reuse = &g;
+      busy_twin |= g.in_use;
+    }
+    if (!g.in_use && (evict == nullptr || g.last_used < evict->last_used)) evict = &g;
+  }
+  if (reuse != nullptr) {
+    reuse->in_use = true;
+    reuse->last_used = ++generated_clock_;
+    return reuse->stmt;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return Error(rc, "preparing a search");
+  }
+  if (busy_twin) return stmt;  // in use twice at once (nested): not kept
+  if (generated_.size() < kGeneratedStatements) {
+    generated_.push_back(Generated{sql, stmt, true, ++generated_clock_});
+  } else if (evict != nullptr) {
+    sqlite3_finalize(evict->stmt);
+    *evict = Generated{sql, stmt, true, ++generated_clock_};
+  }
+  return stmt;
+}
+
+void Connection::ReleaseGenerated(sqlite3_stmt* stmt) {
+  for (Generated& g : generated_) {
+    if (g.stmt == stmt) {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+      g.in_use = false;
+      return;
+    }
+  }
+  sqlite3_finalize(stmt);  // one that was not kept
 }
 
 Status Connection::Exec(const char* sql) {

@@ -56,6 +56,16 @@ class Connection {
   // done.
   Status Error(int rc, std::string_view what) const;
 
+  // A statement for generated SQL (searches), kept by its text for the next search of the same
+  // shape (the same parameters and modifiers; values are bound): SQLite's parse and plan cost
+  // more than a selective search itself. Not in use by anyone else; give it back with
+  // ReleaseGenerated, which resets it and drops its bindings. When the same text is already in
+  // use (or the cache is full of statements in use) the statement is a fresh one, finalized on
+  // release.
+  Result<sqlite3_stmt*> GeneratedStatement(const std::string& sql);
+  void ReleaseGenerated(sqlite3_stmt* stmt);
+  static constexpr size_t kGeneratedStatements = 64;
+
  private:
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Result<sqlite3_stmt*> Prepare(size_t slot, const char* sql);
@@ -63,6 +73,14 @@ class Connection {
   sqlite3* db_;
   std::string path_;
   std::vector<sqlite3_stmt*> statements_;  // indexed by slot; null until first use
+  struct Generated {
+    std::string sql;
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+    uint64_t last_used = 0;
+  };
+  std::vector<Generated> generated_;  // at most kGeneratedStatements, least recently used evicted
+  uint64_t generated_clock_ = 0;
 };
 
 // Resets a cached statement (and drops its bindings) when the scope ends, so the statement can be

@@ -1010,19 +1010,20 @@ std::string BeforeCursor(Params& p, const Cursor& cursor, const std::vector<sear
          " OR (" + key + " = " + v + " AND " + BeforeCursor(p, cursor, sort, i + 1) + ")))";
 }
 
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+// A search statement from the connection's cache of generated SQL, given back (reset, its
+// bindings dropped) when it goes out of scope.
+struct StatementReleaser {
+  Connection* connection = nullptr;
+  void operator()(sqlite3_stmt* stmt) const { connection->ReleaseGenerated(stmt); }
 };
-using OwnedStatement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+using OwnedStatement = std::unique_ptr<sqlite3_stmt, StatementReleaser>;
 
 Result<OwnedStatement> Prepare(Connection& connection, const std::string& sql,
                                const Params& params) {
-  sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(connection.db(), sql.c_str(), static_cast<int>(sql.size()), &stmt,
-                              nullptr);
-  OwnedStatement owned(stmt);
-  if (rc != SQLITE_OK) return connection.Error(rc, "preparing a search");
-  params.BindTo(stmt);
+  Result<sqlite3_stmt*> stmt = connection.GeneratedStatement(sql);
+  if (!stmt.ok()) return stmt.take_status();
+  OwnedStatement owned(*stmt, StatementReleaser{&connection});
+  params.BindTo(*stmt);
   return owned;
 }
 
