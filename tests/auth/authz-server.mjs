@@ -1,6 +1,8 @@
 // A real OAuth2 / OpenID Connect authorization server for Kiln's auth tests: node-oidc-provider
-// (npm `oidc-provider`, pinned in package.json) issuing JWT access tokens by client credentials,
-// the way a SMART backend-services deployment would. Nothing here verifies tokens: Kiln does.
+// (npm `oidc-provider`, pinned in package.json) issuing JWT access tokens by client credentials
+// (secret or `private_key_jwt`, as SMART backend services) and by authorization code with PKCE
+// (the [code flow] parts: a test user logs in and consents without a page). Nothing here verifies
+// tokens: Kiln does.
 //
 //   import { startAuthServer } from '../auth/authz-server.mjs';
 //   const as = await startAuthServer({ audience: 'http://kiln.test/fhir', clients: [...] });
