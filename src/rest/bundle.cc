@@ -1137,16 +1137,15 @@ void ReadHistory(Job& job, Store& store) {
     }
     std::optional<int64_t> next_before;
     const Access& access = job.ctx->access;
-    auto page =
-        HistoryIsRestricted(access, e.in)
-            ? RestrictedHistory(
-                  access,
-                  [&store, &access](const search::Query& q) {
-                    return store.Search(access.tenant, q);
-                  },
-                  [&store](const HistoryQuery& q) { return store.History(q); }, *e.history,
-                  next_before)
-            : store.History(*e.history);
+    auto page = HistoryIsRestricted(access, e.in)
+                    ? RestrictedHistory(
+                          access,
+                          [&store, &access](const search::Query& q) {
+                            return store.Search(access.tenant, q);
+                          },
+                          [&store](const HistoryQuery& q) { return store.History(q); }, *e.history,
+                          next_before)
+                    : store.History(*e.history);
     if (!page.ok()) {
       e.status = page.status();
       continue;
