@@ -33,6 +33,12 @@ struct AuthResult {
   Kind kind = Kind::kRejected;
   Principal principal;
   Status status;
+
+  static AuthResult Rejected(Status why) {
+    AuthResult r;
+    r.status = std::move(why);
+    return r;
+  }
 };
 
 class Authenticator {

@@ -1,9 +1,8 @@
 #include "auth/groups.h"
 
 #include <boost/json.hpp>
-#include <fstream>
-#include <sstream>
 
+#include "auth/rules_file.h"
 #include "fhir/definitions.h"
 
 namespace kiln::auth {
@@ -226,17 +225,7 @@ Result<GroupRules> ParseGroupRules(std::string_view text) {
 }
 
 Result<GroupRules> LoadGroupRules(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::Invalid("Invalid configuration: --auth-rules " + path +
-                           ": cannot read the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto rules = ParseGroupRules(text.str());
-  if (!rules.ok())
-    return Status::Invalid("Invalid configuration: --auth-rules " + path + ": " +
-                           rules.status().message());
-  return rules;
+  return LoadRulesFile<GroupRules>("--auth-rules", path, ParseGroupRules);
 }
 
 std::string_view DefaultGroupRulesJson() {

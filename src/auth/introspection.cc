@@ -15,12 +15,7 @@
 namespace kiln::auth {
 namespace {
 
-AuthResult Reject(Status status) {
-  AuthResult r;
-  r.kind = AuthResult::Kind::kRejected;
-  r.status = std::move(status);
-  return r;
-}
+AuthResult Reject(Status status) { return AuthResult::Rejected(std::move(status)); }
 
 Status Broken(const std::string& what) {
   return Status::Unavailable("The authorization server's introspection endpoint " + what +

@@ -10,12 +10,7 @@
 namespace kiln::auth {
 namespace {
 
-AuthResult Reject(Status status) {
-  AuthResult r;
-  r.kind = AuthResult::Kind::kRejected;
-  r.status = std::move(status);
-  return r;
-}
+AuthResult Reject(Status status) { return AuthResult::Rejected(std::move(status)); }
 
 // RFC 6750 token68 characters, as a table: every request's token (about a kilobyte) is checked.
 constexpr std::array<bool, 256> kToken68 = [] {

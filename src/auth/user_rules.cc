@@ -1,9 +1,8 @@
 #include "auth/user_rules.h"
 
 #include <boost/json.hpp>
-#include <fstream>
-#include <sstream>
 
+#include "auth/rules_file.h"
 #include "fhir/definitions.h"
 
 namespace kiln::auth {
@@ -117,17 +116,7 @@ Result<UserRules> ParseUserRules(std::string_view text) {
 }
 
 Result<UserRules> LoadUserRules(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::Invalid("Invalid configuration: --auth-user-rules " + path +
-                           ": cannot read the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto rules = ParseUserRules(text.str());
-  if (!rules.ok())
-    return Status::Invalid("Invalid configuration: --auth-user-rules " + path + ": " +
-                           rules.status().message());
-  return rules;
+  return LoadRulesFile<UserRules>("--auth-user-rules", path, ParseUserRules);
 }
 
 }  // namespace kiln::auth
