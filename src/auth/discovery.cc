@@ -32,15 +32,21 @@ std::string SmartConfigurationJson(const SmartConfigurationInputs& in) {
       "openid",         "fhirUser",     "launch/patient", "offline_access", "patient/*.rs",
       "patient/*.read", "user/*.cruds", "user/*.rs",      "user/*.read",    "user/*.write",
       "system/*.cruds", "system/*.rs",  "system/*.read",  "system/*.write"};
-  o["capabilities"] = boost::json::array{"launch-standalone",
-                                         "client-public",
-                                         "client-confidential-symmetric",
-                                         "client-confidential-asymmetric",
-                                         "sso-openid-connect",
-                                         "permission-patient",
-                                         "permission-user",
-                                         "permission-v1",
-                                         "permission-v2"};
+  if (in.capabilities.empty()) {
+    o["capabilities"] = boost::json::array{"launch-standalone",
+                                           "client-public",
+                                           "client-confidential-symmetric",
+                                           "client-confidential-asymmetric",
+                                           "sso-openid-connect",
+                                           "permission-patient",
+                                           "permission-user",
+                                           "permission-v1",
+                                           "permission-v2"};
+  } else {
+    boost::json::array list;
+    for (const std::string& c : in.capabilities) list.emplace_back(c);
+    o["capabilities"] = std::move(list);
+  }
   return boost::json::serialize(o);
 }
 

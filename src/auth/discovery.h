@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "auth/key_cache.h"
 
@@ -12,11 +13,12 @@ namespace kiln::auth {
 
 struct SmartConfigurationInputs {
   std::string issuer;
-  std::string jwks_uri;           // configured; else metadata's
-  std::string authorize_url;      // configured; else metadata's authorization_endpoint
-  std::string token_url;          // configured; else metadata's token_endpoint
-  std::string introspection_url;  // configured; else metadata's introspection_endpoint
-  IssuerMetadata metadata;        // from the issuer's discovery document (may be empty)
+  std::string jwks_uri;                   // configured; else metadata's
+  std::string authorize_url;              // configured; else metadata's authorization_endpoint
+  std::string token_url;                  // configured; else metadata's token_endpoint
+  std::string introspection_url;          // configured; else metadata's introspection_endpoint
+  IssuerMetadata metadata;                // from the issuer's discovery document (may be empty)
+  std::vector<std::string> capabilities;  // configured; empty: Kiln's default list
 };
 
 std::string SmartConfigurationJson(const SmartConfigurationInputs& in);

@@ -345,6 +345,7 @@ void App::SetUpSmartAuth(rest::RestOptions& rest_options) {
   inputs.jwks_uri = config_.auth_jwks_uri;
   inputs.authorize_url = config_.smart_authorize_url;
   inputs.token_url = config_.smart_token_url;
+  inputs.capabilities = config_.smart_capabilities;
   inputs.introspection_url = config_.auth_introspection_url;
   // Built per request from the latest issuer metadata (it may arrive after start-up).
   rest_options.smart_configuration = [keys, inputs]() mutable {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "auth/http_fetch.h"
@@ -319,6 +320,48 @@ const std::vector<Setting>& Settings() {
       {"smart-token-url", "URL",
        "token_endpoint advertised in .well-known/smart-configuration (default: the issuer's).",
        Url(&Config::smart_token_url)},
+      {"smart-capabilities", "LIST",
+       "SMART capabilities advertised in .well-known/smart-configuration, comma-separated, as "
+       "your authorization server supports them (e.g. launch-ehr,context-ehr-patient); default: "
+       "launch-standalone, client-public, client-confidential-symmetric and -asymmetric, "
+       "sso-openid-connect, permission-patient, -user, -v1, -v2.",
+       [](Config& c, const std::string& v, const std::string& from) -> Status {
+         static const std::set<std::string, std::less<>> kKnown = {"launch-ehr",
+                                                                   "launch-standalone",
+                                                                   "authorize-post",
+                                                                   "client-public",
+                                                                   "client-confidential-symmetric",
+                                                                   "client-confidential-asymmetric",
+                                                                   "sso-openid-connect",
+                                                                   "context-banner",
+                                                                   "context-style",
+                                                                   "context-passthrough-banner",
+                                                                   "context-passthrough-style",
+                                                                   "context-ehr-patient",
+                                                                   "context-ehr-encounter",
+                                                                   "context-standalone-patient",
+                                                                   "context-standalone-encounter",
+                                                                   "permission-offline",
+                                                                   "permission-online",
+                                                                   "permission-patient",
+                                                                   "permission-user",
+                                                                   "permission-v1",
+                                                                   "permission-v2"};
+         std::vector<std::string> list;
+         std::string_view rest = v;
+         while (!rest.empty()) {
+           size_t comma = rest.find(',');
+           std::string_view item = core::TrimSpaces(rest.substr(0, comma));
+           if (!kKnown.contains(item))
+             return Bad(from, "'" + std::string(item) + "' is not a SMART App Launch capability");
+           list.emplace_back(item);
+           if (comma == std::string_view::npos) break;
+           rest.remove_prefix(comma + 1);
+         }
+         if (list.empty()) return Bad(from, "the capability list is empty");
+         c.smart_capabilities = std::move(list);
+         return Status::Ok();
+       }},
       {"api-keys-file", "FILE",
        "A file of API keys, one per line: every FHIR request (but metadata and "
        ".well-known/smart-configuration) must then carry one in an x-api-key header, besides "

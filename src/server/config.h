@@ -62,7 +62,9 @@ struct Config {
   std::string auth_user_rules_file;
   std::string smart_authorize_url;  // empty: the issuer's authorization_endpoint
   std::string smart_token_url;      // empty: the issuer's token_endpoint
-  std::string api_keys_file;        // x-api-key values every request must carry; empty: none
+  // SMART capabilities advertised in .well-known/smart-configuration; empty: Kiln's default list
+  std::vector<std::string> smart_capabilities;
+  std::string api_keys_file;  // x-api-key values every request must carry; empty: none
   // Multi-tenancy (docs/tenants.md): where the tenant comes from (off, url, claim, url+claim),
   // and the tenants served (empty: any valid tenant id).
   std::string tenancy = "off";
