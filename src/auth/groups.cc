@@ -87,46 +87,22 @@ uint16_t BaseOf(Permission p) {
   return 0;
 }
 
-// 'name', for messages (built by appending: g++ 12 warns wrongly about "'" + std::string).
-std::string Quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
-
-Status Bad(const std::string& where, const std::string& what) {
-  return Status::Invalid((where.empty() ? "" : where + ": ") + what);
-}
-
-// A "version" of 1 (FHIR Works writes 1.0).
-Status CheckVersion(const json::object& top) {
-  const json::value* v = top.if_contains("version");
-  if (v == nullptr) return Bad("", "'version' is missing (this format is version 1)");
-  if ((v->is_int64() && v->as_int64() == 1) || (v->is_uint64() && v->as_uint64() == 1) ||
-      (v->is_double() && v->as_double() == 1.0))
-    return Status::Ok();
-  return Bad("version", "only version 1 of this format is known");
-}
-
 Result<GroupRule> ParseRule(const json::value& v, const std::string& where) {
-  if (!v.is_object()) return Bad(where, "a rule must be a JSON object");
+  if (!v.is_object()) return RulesError(where, "a rule must be a JSON object");
   GroupRule rule;
   bool has_grant = false;
   for (const auto& [key, value] : v.as_object()) {
     const std::string at = where + "." + std::string(key);
     if (key == "description") {
-      if (!value.is_string()) return Bad(at, "must be a string");
+      if (!value.is_string()) return RulesError(at, "must be a string");
     } else if (key == "interactions") {
       has_grant = true;
       if (!value.is_array() || value.as_array().empty())
-        return Bad(at, "must be a non-empty array of interaction names (or [\"*\"])");
+        return RulesError(at, "must be a non-empty array of interaction names (or [\"*\"])");
       const json::array& list = value.as_array();
       for (size_t i = 0; i < list.size(); ++i) {
         const std::string item = at + "[" + std::to_string(i) + "]";
-        if (!list[i].is_string()) return Bad(item, "must be a string");
+        if (!list[i].is_string()) return RulesError(item, "must be a string");
         std::string_view name = list[i].as_string();
         if (name == "*") {
           rule.interactions |= kEvery;
@@ -134,17 +110,18 @@ Result<GroupRule> ParseRule(const json::value& v, const std::string& where) {
         }
         uint16_t bit = GroupInteractionBit(name);
         if (bit == 0)
-          return Bad(item, Quoted(name) +
-                               " is not an interaction (create, read, vread, update, patch, "
-                               "delete, history-instance, history-type, history-system, "
-                               "search-type, search-system, transaction, batch, or *)");
+          return RulesError(item, RulesQuoted(name) +
+                                      " is not an interaction (create, read, vread, update, patch, "
+                                      "delete, history-instance, history-type, history-system, "
+                                      "search-type, search-system, transaction, batch, or *)");
         rule.interactions |= bit;
       }
     } else if (key == "permissions") {
       has_grant = true;
       auto bits = value.is_string() ? LetterInteractions(value.as_string()) : std::nullopt;
       if (!bits)
-        return Bad(at, "must be SMART permission letters, a non-empty subsequence of \"cruds\"");
+        return RulesError(at,
+                          "must be SMART permission letters, a non-empty subsequence of \"cruds\"");
       rule.interactions |= *bits;
     } else if (key == "types") {
       if (value.is_string() && value.as_string() == "*") {
@@ -152,28 +129,29 @@ Result<GroupRule> ParseRule(const json::value& v, const std::string& where) {
         continue;
       }
       if (!value.is_array() || value.as_array().empty())
-        return Bad(at, "must be \"*\" or a non-empty array of resource type names");
+        return RulesError(at, "must be \"*\" or a non-empty array of resource type names");
       const json::array& list = value.as_array();
       for (size_t i = 0; i < list.size(); ++i) {
         const std::string item = at + "[" + std::to_string(i) + "]";
-        if (!list[i].is_string()) return Bad(item, "must be a string");
+        if (!list[i].is_string()) return RulesError(item, "must be a string");
         std::string_view type = list[i].as_string();
-        if (type == "*") return Bad(item, "for every type write \"types\": \"*\"");
+        if (type == "*") return RulesError(item, "for every type write \"types\": \"*\"");
         if (!fhir::IsResourceType(type))
-          return Bad(item, Quoted(type) + " is not an R4 resource type");
+          return RulesError(item, RulesQuoted(type) + " is not an R4 resource type");
         rule.types.emplace(type);
       }
     } else {
-      return Bad(at, "unknown member (a rule has interactions, permissions, types, description)");
+      return RulesError(
+          at, "unknown member (a rule has interactions, permissions, types, description)");
     }
   }
-  if (!has_grant) return Bad(where, "a rule needs 'interactions' or 'permissions'");
+  if (!has_grant) return RulesError(where, "a rule needs 'interactions' or 'permissions'");
   if (!rule.all_types && rule.types.empty())
-    return Bad(where, "a rule needs 'types' (a list, or \"*\")");
+    return RulesError(where, "a rule needs 'types' (a list, or \"*\")");
   for (const InteractionName& n : kInteractions) {
     if ((rule.interactions & n.bit) && n.needs && !(rule.interactions & n.needs))
-      return Bad(where, Quoted(n.name) + " needs " + Quoted(NameOf(n.needs)) +
-                            " in the same rule (it refines it)");
+      return RulesError(where, RulesQuoted(n.name) + " needs " + RulesQuoted(NameOf(n.needs)) +
+                                   " in the same rule (it refines it)");
   }
   return rule;
 }
@@ -189,25 +167,27 @@ uint16_t GroupInteractionBit(std::string_view interaction) {
 Result<GroupRules> ParseGroupRules(std::string_view text) {
   boost::system::error_code ec;
   json::value doc = json::parse(text, ec);
-  if (ec) return Bad("", "not valid JSON (" + ec.message() + ")");
-  if (!doc.is_object()) return Bad("", "the rules must be a JSON object");
+  if (ec) return RulesError("", "not valid JSON (" + ec.message() + ")");
+  if (!doc.is_object()) return RulesError("", "the rules must be a JSON object");
   const json::object& top = doc.as_object();
-  if (Status s = CheckVersion(top); !s.ok()) return s;
+  if (Status s = CheckRulesVersion(top); !s.ok()) return s;
   GroupRules rules;
   bool has_groups = false;
   for (const auto& [key, value] : top) {
     if (key == "version" || key == "description") continue;
     if (key != "groups")
-      return Bad(std::string(key), "unknown member (the rules have version, groups, description)");
+      return RulesError(std::string(key),
+                        "unknown member (the rules have version, groups, description)");
     has_groups = true;
     if (!value.is_object() || value.as_object().empty())
-      return Bad("groups", "must be a non-empty object: group name -> rule (or list of rules)");
+      return RulesError("groups",
+                        "must be a non-empty object: group name -> rule (or list of rules)");
     for (const auto& [name, group] : value.as_object()) {
       const std::string where = "groups." + std::string(name);
-      if (name.empty()) return Bad("groups", "a group name is empty");
+      if (name.empty()) return RulesError("groups", "a group name is empty");
       std::vector<GroupRule>& list = rules.groups[std::string(name)];
       if (group.is_array()) {
-        if (group.as_array().empty()) return Bad(where, "has no rule");
+        if (group.as_array().empty()) return RulesError(where, "has no rule");
         for (size_t i = 0; i < group.as_array().size(); ++i) {
           auto rule = ParseRule(group.as_array()[i], where + "[" + std::to_string(i) + "]");
           if (!rule.ok()) return rule.take_status();
@@ -220,7 +200,7 @@ Result<GroupRules> ParseGroupRules(std::string_view text) {
       }
     }
   }
-  if (!has_groups) return Bad("", "'groups' is missing");
+  if (!has_groups) return RulesError("", "'groups' is missing");
   return rules;
 }
 

@@ -1,8 +1,10 @@
-// Reading the JSON rules files of the authorizers (--auth-rules, --auth-user-rules): the file's
-// text, parsed by the rules' own parser, with errors that name the setting and the file (a bad
-// file stops start-up). Pure; thread-safe.
+// What the JSON rules files of the authorizers (--auth-rules, --auth-user-rules) share: reading
+// the file, parsed by the rules' own parser, with errors that name the setting and the file (a
+// bad file stops start-up), and the pieces of their parsers' messages and checks. Pure;
+// thread-safe.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -11,6 +13,15 @@
 #include "kiln/status.h"
 
 namespace kiln::auth {
+
+// 'name', for messages (built by appending: g++ 12 warns wrongly about "'" + std::string).
+std::string RulesQuoted(std::string_view s);
+
+// kInvalid "where: what" ("what" alone when `where` is empty), where is the path in the file.
+Status RulesError(const std::string& where, const std::string& what);
+
+// The file's "version" member must be 1 (FHIR Works writes 1.0).
+Status CheckRulesVersion(const boost::json::object& top);
 
 template <typename Rules>
 Result<Rules> LoadRulesFile(std::string_view setting, const std::string& path,

@@ -10,20 +10,6 @@ namespace {
 
 namespace json = boost::json;
 
-// 'name', for messages (built by appending: g++ 12 warns wrongly about "'" + std::string).
-std::string Quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
-
-Status Bad(const std::string& where, const std::string& what) {
-  return Status::Invalid((where.empty() ? "" : where + ": ") + what);
-}
-
 }  // namespace
 
 UserAccess UserRules::For(std::string_view type) const {
@@ -69,28 +55,24 @@ std::string_view DefaultUserRulesJson() {
 Result<UserRules> ParseUserRules(std::string_view text) {
   boost::system::error_code ec;
   json::value doc = json::parse(text, ec);
-  if (ec) return Bad("", "not valid JSON (" + ec.message() + ")");
-  if (!doc.is_object()) return Bad("", "the rules must be a JSON object");
+  if (ec) return RulesError("", "not valid JSON (" + ec.message() + ")");
+  if (!doc.is_object()) return RulesError("", "the rules must be a JSON object");
   const json::object& top = doc.as_object();
-  const json::value* version = top.if_contains("version");
-  if (version == nullptr) return Bad("", "'version' is missing (this format is version 1)");
-  if (!((version->is_int64() && version->as_int64() == 1) ||
-        (version->is_double() && version->as_double() == 1.0)))
-    return Bad("version", "only version 1 of this format is known");
+  if (Status s = CheckRulesVersion(top); !s.ok()) return s;
   UserRules rules;
   bool has_rules = false;
   for (const auto& [key, value] : top) {
     if (key == "version" || key == "description") continue;
     if (key != "fhirUser")
-      return Bad(std::string(key),
-                 "unknown member (the rules have version, fhirUser, description)");
+      return RulesError(std::string(key),
+                        "unknown member (the rules have version, fhirUser, description)");
     has_rules = true;
     if (!value.is_object() || value.as_object().empty())
-      return Bad("fhirUser", "must be a non-empty object: resource type (or *) -> rule");
+      return RulesError("fhirUser", "must be a non-empty object: resource type (or *) -> rule");
     for (const auto& [type, rule] : value.as_object()) {
       const std::string where = "fhirUser." + std::string(type);
       if (type != "*" && !fhir::IsResourceType(type))
-        return Bad(where, Quoted(type) + " is not an R4 resource type (or *)");
+        return RulesError(where, RulesQuoted(type) + " is not an R4 resource type (or *)");
       std::string_view name = rule.is_string() ? std::string_view(rule.as_string()) : "";
       UserAccess access;
       if (name == "scopes") {
@@ -98,12 +80,12 @@ Result<UserRules> ParseUserRules(std::string_view text) {
       } else if (name == "own-compartment") {
         // Kiln applies the Patient compartment only (the user is its focal resource).
         if (type != "Patient")
-          return Bad(where, "own-compartment is only available for Patient users");
+          return RulesError(where, "own-compartment is only available for Patient users");
         access = UserAccess::kOwnCompartment;
       } else if (name == "deny") {
         access = UserAccess::kDeny;
       } else {
-        return Bad(where, "must be \"scopes\", \"own-compartment\" or \"deny\"");
+        return RulesError(where, "must be \"scopes\", \"own-compartment\" or \"deny\"");
       }
       if (type == "*")
         rules.other = access;
@@ -111,7 +93,7 @@ Result<UserRules> ParseUserRules(std::string_view text) {
         rules.by_type.emplace(std::string(type), access);
     }
   }
-  if (!has_rules) return Bad("", "'fhirUser' is missing");
+  if (!has_rules) return RulesError("", "'fhirUser' is missing");
   return rules;
 }
 
