@@ -331,8 +331,8 @@ created=$(grep -c '^201$' "$TMP/load-obs.codes" || true)
 echo "  $IDS Observations o0..o$((IDS - 1)) (subject Patient/p0) loaded"
 export BENCH_TYPE=Observation BENCH_PREFIX=o BENCH_IDS=$IDS BENCH_TOKEN=
 wait_quiet 15
-((WARMUP > 0)) && run_wrk auth-none-warmup read_auth.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
-run_wrk auth-none read_auth.lua "$AUTH_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+((WARMUP > 0)) && run_wrk auth-none-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+run_wrk auth-none read.lua "$AUTH_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
 AUTH_NONE_RPS=$R_RPS
 echo "  --auth none:                    $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p99 $R_P99 ms ($R_NON2XX non-2xx)"
 stop_pid "$KPID"
@@ -361,8 +361,8 @@ for kind in system patient; do
   if [[ $kind == system ]]; then BENCH_TOKEN=$TOKEN_SYSTEM; else BENCH_TOKEN=$TOKEN_PATIENT; fi
   export BENCH_TOKEN
   wait_quiet 15
-  ((WARMUP > 0)) && run_wrk "auth-$kind-warmup" read_auth.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
-  run_wrk "auth-$kind" read_auth.lua "$AUTH_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+  ((WARMUP > 0)) && run_wrk "auth-$kind-warmup" read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+  run_wrk "auth-$kind" read.lua "$AUTH_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
   ((R_NON2XX == 0)) || warn "auth-$kind: $R_NON2XX answers were not 2xx (the token was refused?)"
   if [[ $kind == system ]]; then
     AUTH_SYSTEM_RPS=$R_RPS
