@@ -63,7 +63,8 @@ std::shared_ptr<AuditEvent> BeginAudit(const http::Request& req, const RouteResu
   return event;
 }
 
-void NoteWho(AuditEvent& event, const Principal& principal) {
+void NoteWho(AuditEvent& event, const Principal& principal, bool tenant_from_claim) {
+  if (tenant_from_claim && !principal.tenant.empty()) event.tenant = principal.tenant;
   event.authenticated = principal.authenticated;
   event.subject = principal.subject;
   event.client_id = principal.client_id;

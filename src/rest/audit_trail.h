@@ -16,8 +16,9 @@ namespace kiln::rest {
 // names, and the names (never values) of its query and _search form parameters.
 std::shared_ptr<AuditEvent> BeginAudit(const http::Request& req, const RouteResult& routed);
 
-// Who asked: the identities a verified token established.
-void NoteWho(AuditEvent& event, const Principal& principal);
+// Who asked: the identities a verified token established; with `tenant_from_claim` (no tenant
+// in the URL, a tenancy mode that reads the claim) also the tenant its claim names.
+void NoteWho(AuditEvent& event, const Principal& principal, bool tenant_from_claim);
 
 // A Responder that completes the event from the response (status, ETag version, the id a create
 // got from Location, duration), records it in `sink`, then answers with `respond`.

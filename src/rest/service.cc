@@ -268,12 +268,8 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
     audit->tenant = tenant_url.present ? tenant_url.id : std::string(kDefaultTenant);
     respond = AuditedResponder(*options_.audit, audit, req.received, std::move(respond));
   }
-  auto note_who = [this, &audit, &tenant_url](const Principal& principal) {
-    if (!audit) return;
-    NoteWho(*audit, principal);
-    if (!tenant_url.present && TenantFromClaim(options_.tenancy.mode) && !principal.tenant.empty())
-      audit->tenant = principal.tenant;
-  };
+  const bool audit_tenant_from_claim =
+      !tenant_url.present && TenantFromClaim(options_.tenancy.mode);
   // The CapabilityStatement stays public (clients discover the security section from it).
   const bool is_public =
       routed.status.ok() && routed.interaction.route->kind == InteractionKind::kCapabilities;
@@ -298,7 +294,7 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
     auto shared_routed = std::make_shared<RouteResult>(std::move(routed));
     auto shared_tenant = std::make_shared<TenantPrefix>(std::move(tenant_url));
     workers_.Post([this, shared_req, shared_routed, shared_tenant, label, audit,
-                   respond = std::move(respond)]() mutable {
+                   audit_tenant_from_claim, respond = std::move(respond)]() mutable {
       AuthResult again =
           options_.authenticator->Authenticate(shared_req->Header("Authorization"), true);
       if (again.kind != AuthResult::Kind::kOk) {
@@ -307,12 +303,7 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
         return respond(
             UnauthenticatedResponse(again.status, *shared_req, label, options_.base_url));
       }
-      if (audit) {
-        NoteWho(*audit, again.principal);
-        if (!shared_tenant->present && TenantFromClaim(options_.tenancy.mode) &&
-            !again.principal.tenant.empty())
-          audit->tenant = again.principal.tenant;
-      }
+      if (audit) NoteWho(*audit, again.principal, audit_tenant_from_claim);
       Serve(*shared_req, *shared_routed, *shared_tenant, std::move(again.principal),
             std::move(respond));
     });
@@ -320,7 +311,7 @@ void Service::Handle(http::Request&& req, http::Responder respond) {
   }
   if (auth.kind != AuthResult::Kind::kOk)
     return respond(UnauthenticatedResponse(auth.status, req, label, options_.base_url));
-  note_who(auth.principal);
+  if (audit) NoteWho(*audit, auth.principal, audit_tenant_from_claim);
   Serve(req, routed, tenant_url, std::move(auth.principal), std::move(respond));
 }
 
