@@ -25,6 +25,7 @@
 #include "fhirpath/fhirpath.h"
 #include "importer/importer.h"
 #include "importer/progress.h"
+#include "importer/source.h"
 #include "rest/tenancy.h"
 #include "server/app.h"
 #include "server/config.h"
@@ -248,6 +249,9 @@ const char* kImportUsage =
     "  --workers N            threads that parse, validate and index (default: one per core)\n"
     "  --group-writes N       most writes per store transaction (default 5000)\n"
     "  --cache-mib N          SQLite page cache of the writer, in MiB (default 512)\n"
+    "  --defer-indexes MODE   auto (default), on or off: build the search value indexes once at\n"
+    "                         the end instead of row by row; auto does when every file is NDJSON\n"
+    "                         and the data directory holds less than the files (docs/import.md)\n"
     "  --stop-on-error        stop at the first failure: what precedes it is stored\n"
     "  --quiet                no progress line\n";
 
@@ -260,6 +264,28 @@ kiln::Result<int64_t> InputSize(const std::string& path) {
   if (::access(path.c_str(), R_OK) != 0)
     return kiln::Status::Invalid(path + ": " + std::strerror(errno));
   return static_cast<int64_t>(st.st_size);
+}
+
+// Whether `path` is read as NDJSON (importer/source.h decides from its name or first bytes).
+bool IsNdjsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(64 * 1024, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return kiln::importer::DetectKind(path, head) == kiln::importer::FileKind::kNdjson;
+}
+
+// Bytes of the data directory's database and its log (0 for a new directory).
+int64_t StoreBytes(const std::string& data_dir) {
+  int64_t total = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    std::error_code error;
+    std::filesystem::path p = std::filesystem::path(data_dir) /
+                              (std::string(kiln::store::sqlite::kDatabaseFileName) + suffix);
+    uintmax_t size = std::filesystem::file_size(p, error);
+    if (!error) total += static_cast<int64_t>(size);
+  }
+  return total;
 }
 
 void PrintFailure(const kiln::importer::Failure& f) {
@@ -287,6 +313,7 @@ int Import(const std::vector<std::string>& args) {
   bool quiet = false, stop_on_error = false, log_level_given = false;
   int workers = 0, group_writes = 5000, cache_mib = 512;
   std::string tenant = kiln::kDefaultTenant;
+  std::string defer_indexes = "auto";
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -330,6 +357,23 @@ int Import(const std::vector<std::string>& args) {
       tenant = value;
       continue;
     }
+    if (name == "defer-indexes") {
+      if (!has_value) {
+        if (i + 1 >= args.size()) {
+          std::fprintf(stderr, "kiln import: --defer-indexes needs a value\n");
+          return 2;
+        }
+        value = args[++i];
+      }
+      if (value != "auto" && value != "on" && value != "off") {
+        std::fprintf(stderr,
+                     "kiln import: --defer-indexes '%s' is not one of auto, on, off\n",
+                     value.c_str());
+        return 2;
+      }
+      defer_indexes = value;
+      continue;
+    }
     if (name == "workers" || name == "group-writes" || name == "cache-mib") {
       if (!has_value) {
         if (i + 1 >= args.size()) {
@@ -371,6 +415,7 @@ int Import(const std::vector<std::string>& args) {
   }
   // Every file is checked before the store is touched: a typo does not leave half an import.
   int64_t total_bytes = 0;
+  bool all_ndjson = true;
   for (const std::string& f : files) {
     auto size = InputSize(f);
     if (!size.ok()) {
@@ -378,7 +423,15 @@ int Import(const std::vector<std::string>& args) {
       return 2;
     }
     total_bytes += *size;
+    all_ndjson = all_ndjson && IsNdjsonFile(f);
   }
+  // Building the value indexes at the end sorts every row of the store, old ones included; row by
+  // row, each new row costs a b-tree insert. Sorting wins when the import brings more than the
+  // store holds. Executed Bundles may search (conditional references, ifNoneExist), which without
+  // the value indexes scans: auto leaves those imports alone.
+  const bool defer =
+      defer_indexes == "on" ||
+      (defer_indexes == "auto" && all_ndjson && StoreBytes(config->data_dir) < total_bytes);
 
   kiln::core::LogLevel level = kiln::core::LogLevel::kWarn;
   if (log_level_given || std::getenv("KILN_LOG_LEVEL") != nullptr)
@@ -397,6 +450,7 @@ int Import(const std::vector<std::string>& args) {
   // Index rows land all over the value indexes: a large writer cache keeps their pages in memory
   // between groups instead of rereading them (allocated as used; readers hardly use theirs).
   store_options.cache_kib = int64_t{cache_mib} * 1024;
+  store_options.defer_value_indexes = defer;
   auto store = kiln::store::sqlite::OpenSqliteStore(store_options);
   if (!store.ok()) {
     const kiln::Status& s = store.status();
@@ -481,10 +535,13 @@ int Import(const std::vector<std::string>& args) {
   kiln::importer::ImportSummary summary = importer.Finish();
   const double import_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  // Close folds the log into the database file: the import is done when it is on disk.
+  // Close builds deferred indexes and folds the log into the database file: the import is done
+  // when it is on disk.
   (*store)->Close();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const kiln::store::sqlite::DeferredIndexBuild index_build =
+      static_cast<kiln::store::sqlite::SqliteStore&>(**store).deferred_index_build();
   if (progress.joinable()) {
     {
       std::lock_guard lock(progress_mu);
@@ -500,8 +557,16 @@ int Import(const std::vector<std::string>& args) {
               FormatCount(summary.stored).c_str(), seconds,
               FormatCount(static_cast<int64_t>(seconds > 0 ? summary.stored / seconds : 0)).c_str(),
               FormatCount(failed).c_str());
-  std::printf("  (all committed after %.1f s; folding the log into the database file took %.1f s)\n",
-              import_seconds, seconds - import_seconds);
+  if (defer) {
+    std::printf("  (all committed after %.1f s; building the search value indexes took %.1f s, "
+                "folding the log into the database file %.1f s)\n",
+                import_seconds, index_build.seconds,
+                seconds - import_seconds - index_build.seconds);
+  } else {
+    std::printf(
+        "  (all committed after %.1f s; folding the log into the database file took %.1f s)\n",
+        import_seconds, seconds - import_seconds);
+  }
   for (const auto& [type, c] : summary.by_type) {
     std::string detail = FormatCount(c.created) + " created, " + FormatCount(c.updated) +
                          " updated";

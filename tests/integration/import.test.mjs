@@ -4,12 +4,12 @@
 // references that resolve through the HTTP API.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startKiln, runKiln } from './lib/kiln.mjs';
+import { startKiln, runKiln, KILN_BIN } from './lib/kiln.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const generator = join(here, '..', '..', 'bench', 'population', 'generate.mjs');
@@ -59,6 +59,8 @@ test('kiln import: a generated population as NDJSON, then served', async (t) => 
     t.diagnostic(`imported ${manifest.total} resources in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /^Imported 10,682 resources in [\d.]+ s .*; 0 failed\.$/m);
+    // A new store and NDJSON: the value indexes are built once at the end (--defer-indexes auto).
+    assert.match(run.stdout, /building the search value indexes took [\d.]+ s/);
     // Not a terminal: a first line naming the input, progress lines every 5 s at most.
     assert.match(run.stderr, /^kiln import: 1 file \([\d.]+ MB\) into /m);
     const counts = summaryCounts(run.stdout);
@@ -102,6 +104,8 @@ test('kiln import: a generated population as NDJSON, then served', async (t) => 
     const again = await runKiln(['import', ndjson, '--data', dataDir, '--quiet'], { timeoutMs: 300000 });
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.equal(again.stderr, '', '--quiet prints no progress');
+    // The store now holds more than the file brings: rows go into the indexes one by one.
+    assert.doesNotMatch(again.stdout, /building the search value indexes/);
     const counts2 = summaryCounts(again.stdout);
     assert.deepEqual(counts2.Patient, { total: manifest.byType.Patient, created: 0,
       updated: manifest.byType.Patient });
@@ -130,6 +134,8 @@ test('kiln import: a transaction Bundle file; its urn:uuid references resolve wh
     const run = await runKiln(['import', file, '--data', dataDir, '--quiet'], { timeoutMs: 120000 });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, new RegExp(`^Imported ${bundle.entry.length.toLocaleString('en-US')} resources`, 'm'));
+    // An executed Bundle may search (conditional references): auto keeps the indexes.
+    assert.doesNotMatch(run.stdout, /building the search value indexes/);
     const kiln = await startKiln({ dataDir });
     try {
       const patient = await kiln.request('GET', '/Patient?_count=10');
@@ -203,6 +209,100 @@ test('kiln import: malformed lines are reported with their line numbers and do n
       assert.match(locked.stderr, /in use by another Kiln store .*stop the Kiln server/);
       const read = await kiln.request('GET', '/Patient/ok-4');
       assert.equal(read.status, 200);
+    } finally {
+      assert.equal(await kiln.stop(), 0);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('kiln import: killed while the value indexes are deferred, the next open builds them', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'kiln-import-'));
+  const dataDir = join(work, 'data');
+  try {
+    const ndjson = join(work, 'pop.ndjson');
+    const manifestFile = join(work, 'manifest.json');
+    execFileSync(process.execPath, [generator, '--seed', '11', '--clones', '3', '--out', ndjson,
+      '--manifest', manifestFile, '--quiet']);
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+
+    // Killed (SIGKILL) just after the store dropped its value indexes, long before the end.
+    const child = spawn(KILN_BIN, ['import', ndjson, '--data', dataDir, '--defer-indexes', 'on',
+      '--group-writes', '200', '--log-level', 'info', '--quiet']);
+    let stderr = '';
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal)));
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no deferral logged:\n${stderr}`)), 60000);
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('value indexes deferred')) { clearTimeout(timer); resolve(); }
+      });
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL', 'the import was still running when killed');
+
+    const kiln = await startKiln({ dataDir });
+    try {
+      assert.match(kiln.stderr, /building the search value indexes an interrupted bulk load/);
+      // What was committed is searchable through the rebuilt indexes, and consistent.
+      const all = await countOf(kiln, 'Patient');
+      assert.ok(all < manifest.byType.Patient, `${all} patients: the import was not interrupted`);
+      const byGender = await kiln.request('GET',
+        '/Patient?gender=male,female,other,unknown&_summary=count');
+      assert.equal(byGender.json.total, all);
+      const obs = await kiln.request('GET', '/Observation?_count=1');
+      if (obs.json.entry?.length) {
+        const o = obs.json.entry[0].resource;
+        const bySubject = await kiln.request('GET',
+          `/Observation?subject=${o.subject.reference}&code=${o.code.coding[0].system}|${o.code.coding[0].code}`);
+        assert.ok(bySubject.json.entry.some((e) => e.resource.id === o.id));
+      }
+    } finally {
+      assert.equal(await kiln.stop(), 0);
+    }
+
+    // Importing again completes it: every resource once, indexes built at the end.
+    const again = await runKiln(['import', ndjson, '--data', dataDir, '--defer-indexes', 'on',
+      '--quiet'], { timeoutMs: 300000 });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /building the search value indexes took/);
+    const kiln2 = await startKiln({ dataDir });
+    try {
+      assert.doesNotMatch(kiln2.stderr, /interrupted bulk load/);
+      for (const type of ['Patient', 'Observation', 'Encounter']) {
+        assert.equal(await countOf(kiln2, type), manifest.byType[type], type);
+      }
+      const males = await kiln2.request('GET', '/Patient?gender=male&_summary=count');
+      const females = await kiln2.request('GET', '/Patient?gender=female&_summary=count');
+      assert.equal(males.json.total + females.json.total, manifest.byType.Patient);
+    } finally {
+      assert.equal(await kiln2.stop(), 0);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('kiln import: --defer-indexes takes auto, on or off', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'kiln-import-'));
+  try {
+    const file = join(work, 'one.ndjson');
+    writeFileSync(file, '{"resourceType":"Patient","id":"p1","gender":"female"}\n');
+    const bad = await runKiln(['import', file, '--data', join(work, 'd1'), '--defer-indexes', 'sometimes']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--defer-indexes 'sometimes' is not one of auto, on, off/);
+    const off = await runKiln(['import', file, '--data', join(work, 'd2'), '--defer-indexes=off', '--quiet']);
+    assert.equal(off.code, 0, off.stderr);
+    assert.doesNotMatch(off.stdout, /building the search value indexes/);
+    const on = await runKiln(['import', file, '--data', join(work, 'd3'), '--defer-indexes', 'on', '--quiet']);
+    assert.equal(on.code, 0, on.stderr);
+    assert.match(on.stdout, /building the search value indexes took/);
+    const kiln = await startKiln({ dataDir: join(work, 'd3') });
+    try {
+      const res = await kiln.request('GET', '/Patient?gender=female');
+      assert.equal(res.json.entry.length, 1);
     } finally {
       assert.equal(await kiln.stop(), 0);
     }

@@ -10,7 +10,9 @@ struct Migration {
   const char* sql;
 };
 
-// Append only: a released migration is never edited, a change is a new migration.
+// Append only: a released migration is never edited, a change is a new migration. A migration
+// that changes a value index of the idx_* tables must first build the deferred ones
+// (deferred_indexes.h): during a bulk load they do not exist.
 const Migration kMigrations[] = {
     {1, R"sql(
 -- Every version of every resource, in commit order. seq is the store-wide sequence number that
@@ -330,6 +332,15 @@ CREATE INDEX idx_reference_by_url ON idx_reference (param, url, rid) WHERE kind 
 -- entries land at the right edge of each type's range (time only grows): one insert where the
 -- index rows cost two.
 CREATE INDEX resource_by_updated ON resource (tenant, type, deleted, last_updated);
+)sql"},
+    {7, R"sql(
+-- The value indexes of the search index tables that a bulk load (kiln import) dropped, to build
+-- them once at its end (deferred_indexes.h). Empty except during a bulk load, or after one that
+-- was interrupted: the next open builds what is listed.
+CREATE TABLE deferred_index (
+  name TEXT PRIMARY KEY,
+  sql  TEXT NOT NULL
+) WITHOUT ROWID;
 )sql"},
 };
 

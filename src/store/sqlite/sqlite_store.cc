@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -25,6 +26,7 @@
 #include "core/thread_pool.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/deferred_indexes.h"
 #include "store/sqlite/include_sql.h"
 #include "store/sqlite/lock_file.h"
 #include "store/sqlite/log_syncer.h"
@@ -492,6 +494,10 @@ class SqliteStoreImpl final : public SqliteStore {
     return counters;
   }
   const std::string& database_path() const override { return database_path_; }
+  DeferredIndexBuild deferred_index_build() const override {
+    std::lock_guard<std::mutex> lock(close_mu_);
+    return deferred_build_;
+  }
 
  private:
   struct PendingWrite {
@@ -548,6 +554,10 @@ class SqliteStoreImpl final : public SqliteStore {
   Status ConfigureConnection(Connection& connection, bool writer);
   // Replaces SQLite's automatic checkpoints on the writer by the Checkpointer and its WAL hook.
   Status StartCheckpointer();
+  // At open: defers the value indexes (a bulk load), or builds those an interrupted one left.
+  Status PrepareValueIndexes();
+  // Builds the deferred value indexes on the writer's connection (idle: at open or close).
+  DeferredIndexBuild BuildValueIndexes();
   // After a commit: the writer's share of checkpointing (see checkpointer.h).
   void CheckpointIfDue();
 
@@ -616,8 +626,9 @@ class SqliteStoreImpl final : public SqliteStore {
   std::thread writer_thread_;
 
   bool opened_ = false;  // Open() succeeded; set before the store is shared
-  std::mutex close_mu_;  // serialises Close()
-  bool closed_ = false;  // guarded by close_mu_
+  mutable std::mutex close_mu_;  // serialises Close()
+  bool closed_ = false;          // guarded by close_mu_
+  DeferredIndexBuild deferred_build_;  // guarded by close_mu_: what Close() built
 
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> failed_commits_{0};
@@ -674,6 +685,8 @@ Status SqliteStoreImpl::OpenWriter() {
   }
   status = ConfigureConnection(*writer_, /*writer=*/true);
   if (!status.ok()) return status;
+  status = PrepareValueIndexes();
+  if (!status.ok()) return status;
   status = StartCheckpointer();
   if (!status.ok()) return status;
   if (options_.synchronous == Synchronous::kFull) {
@@ -692,6 +705,46 @@ Status SqliteStoreImpl::OpenWriter() {
   time_ordered_.store(state_.time_ordered);
   last_timestamp_ = state_.max_last_updated;
   return Status::Ok();
+}
+
+Status SqliteStoreImpl::PrepareValueIndexes() {
+  if (options_.defer_value_indexes) {
+    Result<int> deferred = DeferValueIndexes(*writer_);
+    if (!deferred.ok()) return deferred.take_status();
+    core::LogInfo("bulk load: value indexes deferred to the end",
+                  {{"indexes", static_cast<long long>(*deferred)}});
+    return Status::Ok();
+  }
+  Result<int> pending = DeferredIndexCount(*writer_);
+  if (!pending.ok()) return pending.take_status();
+  if (*pending == 0) return Status::Ok();
+  core::LogWarn("building the search value indexes an interrupted bulk load (kiln import) left "
+                "deferred; the store opens when they are built",
+                {{"indexes", static_cast<long long>(*pending)}});
+  DeferredIndexBuild build = BuildValueIndexes();
+  if (!build.status.ok()) return build.status;
+  core::LogInfo("deferred value indexes built", {{"indexes", static_cast<long long>(build.indexes)},
+                                                 {"seconds", build.seconds}});
+  return Status::Ok();
+}
+
+DeferredIndexBuild SqliteStoreImpl::BuildValueIndexes() {
+  DeferredIndexBuild build;
+  const auto start = std::chrono::steady_clock::now();
+  // SQLite sorts each index's rows before writing it; helper threads share the sorting.
+  unsigned cores = std::thread::hardware_concurrency();
+  std::string threads = "PRAGMA threads = " + std::to_string(cores > 1 ? cores : 1);
+  (void)writer_->Exec(threads.c_str());
+  Result<int> built = BuildDeferredIndexes(*writer_);
+  (void)writer_->Exec("PRAGMA threads = 0");
+  if (built.ok()) {
+    build.indexes = *built;
+  } else {
+    build.status = built.take_status();
+  }
+  build.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return build;
 }
 
 Status SqliteStoreImpl::StartCheckpointer() {
@@ -1402,6 +1455,18 @@ void SqliteStoreImpl::Close() {
   if (syncer_) syncer_->Stop();  // acknowledges the last groups
   if (checkpointer_) checkpointer_->Stop();
   readers_.Close();
+  if (writer_ && opened_ && options_.defer_value_indexes) {
+    // Before the final checkpoint, which then folds the new index pages into the file too.
+    deferred_build_ = BuildValueIndexes();
+    if (deferred_build_.status.ok()) {
+      core::LogInfo("deferred value indexes built",
+                    {{"indexes", static_cast<long long>(deferred_build_.indexes)},
+                     {"seconds", deferred_build_.seconds}});
+    } else {
+      core::LogError("building the deferred value indexes failed; the next open builds them",
+                     {{"error", deferred_build_.status.message()}});
+    }
+  }
   if (writer_ && opened_) {
     // Folds the log into the database file and truncates it, so a closed data directory is one
     // self-contained file (easy to copy) and the next open has no log to replay. Best effort: a

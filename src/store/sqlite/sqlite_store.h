@@ -57,6 +57,19 @@ struct SqliteOptions {
   std::string vfs;
   // When the write-ahead log is folded back into the database file (checkpointer.h).
   CheckpointOptions checkpoint;
+  // A bulk load (kiln import into a new or small store): the open drops the value indexes of the
+  // search index tables and Close() builds them once, sorted (deferred_indexes.h). Searches in
+  // between are correct but scan. Without it, an open that finds indexes a killed bulk load left
+  // deferred builds them before it returns.
+  bool defer_value_indexes = false;
+};
+
+// What building deferred value indexes did (at an open after an interrupted bulk load, or at the
+// Close() of a bulk load).
+struct DeferredIndexBuild {
+  Status status;          // a failure leaves them recorded: the next open builds them
+  int indexes = 0;        // indexes built
+  double seconds = 0;     // time it took
 };
 
 // What the writer has done since the store was opened.
@@ -78,6 +91,8 @@ class SqliteStore : public Store {
   virtual SqliteCounters Counters() const = 0;
   // The database file, `<data_dir>/kiln.db`.
   virtual const std::string& database_path() const = 0;
+  // With defer_value_indexes: what Close() did to build them (valid once Close() returned).
+  virtual DeferredIndexBuild deferred_index_build() const = 0;
 };
 
 // Opens the store in options.data_dir, creating the directory and database if needed and migrating

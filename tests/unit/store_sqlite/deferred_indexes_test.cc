@@ -1,0 +1,164 @@
+// Bulk loads that build the value indexes at the end (deferred_indexes.h): searches stay correct
+// while they are missing, Close() builds them, and a bulk load that never reached Close() leaves a
+// store whose next open builds them.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "search_test_util.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/deferred_indexes.h"
+#include "store/sqlite/sqlite_store.h"
+#include "test_util.h"
+
+namespace kiln::store::sqlite {
+namespace {
+
+using testing::IdsOf;
+using testing::OpenOrDie;
+using testing::QueryOf;
+using testing::Save;
+using testing::TempDir;
+
+// The names of the explicit indexes on the idx_* tables, sorted.
+std::vector<std::string> ValueIndexes(const std::string& db) {
+  Result<std::unique_ptr<Connection>> c =
+      Connection::Open(db, Connection::Mode::kReadOnly, "", 1000);
+  EXPECT_TRUE(c.ok());
+  if (!c.ok()) return {};
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2((*c)->db(),
+                     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL AND "
+                     "tbl_name LIKE 'idx%' ORDER BY name",
+                     -1, &stmt, nullptr);
+  std::vector<std::string> names;
+  while (sqlite3_step(stmt) == SQLITE_ROW) names.emplace_back(ColumnText(stmt, 0));
+  sqlite3_finalize(stmt);
+  return names;
+}
+
+int64_t Deferred(const std::string& db) {
+  Result<std::unique_ptr<Connection>> c =
+      Connection::Open(db, Connection::Mode::kReadOnly, "", 1000);
+  EXPECT_TRUE(c.ok());
+  return c.ok() ? *(*c)->QueryInt("SELECT count(*) FROM deferred_index") : -1;
+}
+
+const std::vector<std::string> kAllValueIndexes = {
+    "idx_date_by_value",     "idx_number_by_value", "idx_quantity_by_value",
+    "idx_reference_by_id",   "idx_reference_by_url", "idx_string_by_value",
+    "idx_token_by_value",    "idx_uri_by_value"};
+
+void SavePatients(Store& store) {
+  ASSERT_TRUE(Save(store, "Patient", "a",
+                   R"("name":[{"family":"Müller"}],"gender":"female","birthDate":"1974-12-25",)"
+                   R"("generalPractitioner":[{"reference":"Practitioner/d1"}])")
+                  .ok());
+  ASSERT_TRUE(Save(store, "Patient", "b",
+                   R"("name":[{"family":"Smith"}],"gender":"male","birthDate":"1980",)"
+                   R"("generalPractitioner":[{"reference":"http://x/fhir/Practitioner/d1"}])")
+                  .ok());
+}
+
+void ExpectSearchesWork(Store& store) {
+  auto ids = [&](const std::string& q) {
+    Result<SearchPage> page = store.Search(kDefaultTenant, QueryOf("Patient", q));
+    EXPECT_TRUE(page.ok()) << q << ": " << page.status().message();
+    return page.ok() ? IdsOf(*page) : std::vector<std::string>{};
+  };
+  EXPECT_EQ(ids("family=muller"), std::vector<std::string>{"a"});
+  EXPECT_EQ(ids("gender=male"), std::vector<std::string>{"b"});
+  EXPECT_EQ(ids("birthdate=lt1975"), std::vector<std::string>{"a"});
+  EXPECT_EQ(ids("general-practitioner=Practitioner/d1"), std::vector<std::string>{"a"});
+  EXPECT_EQ(ids("general-practitioner=http://x/fhir/Practitioner/d1"),
+            std::vector<std::string>{"b"});
+}
+
+TEST(DeferredIndexesTest, ABulkLoadBuildsTheValueIndexesAtClose) {
+  TempDir tmp;
+  SqliteOptions options;
+  options.data_dir = tmp.path();
+  options.defer_value_indexes = true;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  const std::string db = store->database_path();
+  EXPECT_TRUE(ValueIndexes(db).empty());
+  EXPECT_EQ(Deferred(db), 8);
+  SavePatients(*store);
+  ExpectSearchesWork(*store);  // without the indexes: scans, same answers
+  store->Close();
+  DeferredIndexBuild build = store->deferred_index_build();
+  EXPECT_TRUE(build.status.ok()) << build.status.message();
+  EXPECT_EQ(build.indexes, 8);
+  EXPECT_EQ(ValueIndexes(db), kAllValueIndexes);
+  EXPECT_EQ(Deferred(db), 0);
+
+  auto reopened = OpenOrDie(tmp.path());
+  ExpectSearchesWork(*reopened);
+}
+
+TEST(DeferredIndexesTest, AnInterruptedBulkLoadIsFinishedByTheNextOpen) {
+  TempDir tmp;
+  {
+    auto store = OpenOrDie(tmp.path());
+    SavePatients(*store);
+  }
+  const std::string db = tmp.Sub("kiln.db");
+  {
+    // What a bulk load killed before its Close() leaves: the indexes dropped and recorded.
+    Result<std::unique_ptr<Connection>> c =
+        Connection::Open(db, Connection::Mode::kReadWrite, "", 1000);
+    ASSERT_TRUE(c.ok());
+    Result<int> deferred = DeferValueIndexes(**c);
+    ASSERT_TRUE(deferred.ok()) << deferred.status().message();
+    EXPECT_EQ(*deferred, 8);
+    // Deferring again changes nothing.
+    deferred = DeferValueIndexes(**c);
+    ASSERT_TRUE(deferred.ok());
+    EXPECT_EQ(*deferred, 8);
+  }
+  EXPECT_TRUE(ValueIndexes(db).empty());
+  auto store = OpenOrDie(tmp.path());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(ValueIndexes(db), kAllValueIndexes);
+  EXPECT_EQ(Deferred(db), 0);
+  ExpectSearchesWork(*store);
+}
+
+TEST(DeferredIndexesTest, ABulkLoadAfterAnInterruptedOneKeepsThemDeferred) {
+  TempDir tmp;
+  SqliteOptions options;
+  options.data_dir = tmp.path();
+  options.defer_value_indexes = true;
+  {
+    auto store = OpenOrDie(options);
+    SavePatients(*store);
+  }  // Close() built them; defer again, then re-run as a bulk load
+  const std::string db = tmp.Sub("kiln.db");
+  {
+    Result<std::unique_ptr<Connection>> c =
+        Connection::Open(db, Connection::Mode::kReadWrite, "", 1000);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(DeferValueIndexes(**c).ok());
+  }
+  auto store = OpenOrDie(options);
+  EXPECT_TRUE(ValueIndexes(db).empty());
+  EXPECT_EQ(Deferred(db), 8);
+  ExpectSearchesWork(*store);
+  store->Close();
+  EXPECT_EQ(store->deferred_index_build().indexes, 8);
+  EXPECT_EQ(ValueIndexes(db), kAllValueIndexes);
+}
+
+TEST(DeferredIndexesTest, NothingDeferredNothingBuilt) {
+  TempDir tmp;
+  auto store = OpenOrDie(tmp.path());
+  SavePatients(*store);
+  store->Close();
+  EXPECT_EQ(store->deferred_index_build().indexes, 0);
+  EXPECT_EQ(ValueIndexes(tmp.Sub("kiln.db")), kAllValueIndexes);
+}
+
+}  // namespace
+}  // namespace kiln::store::sqlite
