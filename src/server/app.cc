@@ -153,6 +153,7 @@ Status App::Start() {
   store_options.data_dir = p.data_path;
   store_options.synchronous = config_.sync == "full" ? store::sqlite::Synchronous::kFull
                                                      : store::sqlite::Synchronous::kNormal;
+  store_options.writer_cache_kib = int64_t{config_.store_cache_mib} * 1024;
   auto store = store::sqlite::OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   p.store = std::move(store).value();

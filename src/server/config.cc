@@ -228,6 +228,11 @@ const std::vector<Setting>& Settings() {
        "while serving (normally only done when the index rules changed; see "
        "docs/operations.md).",
        Bool(&Config::reindex)},
+      {"store-cache-mib", "N",
+       "Page cache of the store's writer connection in MiB, used as needed (default 256; each "
+       "reader connection keeps 32). More keeps more of a large store's indexes in memory "
+       "for writes.",
+       Int(&Config::store_cache_mib, 1, 1048576)},
       {"reindex-batch", "N",
        "Resources per search index rebuild batch; each batch is one write (default 500).",
        Int(&Config::reindex_batch, 1, 100000)},

@@ -653,7 +653,9 @@ Status SqliteStoreImpl::Open() {
 }
 
 Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer) {
-  std::string pragmas = "PRAGMA cache_size = -" + std::to_string(options_.cache_kib) +
+  const int64_t cache_kib =
+      writer && options_.writer_cache_kib > 0 ? options_.writer_cache_kib : options_.cache_kib;
+  std::string pragmas = "PRAGMA cache_size = -" + std::to_string(cache_kib) +
                         "; PRAGMA mmap_size = " + std::to_string(options_.mmap_bytes) +
                         "; PRAGMA temp_store = MEMORY";
   if (writer) {
@@ -731,12 +733,19 @@ Status SqliteStoreImpl::PrepareValueIndexes() {
 DeferredIndexBuild SqliteStoreImpl::BuildValueIndexes() {
   DeferredIndexBuild build;
   const auto start = std::chrono::steady_clock::now();
-  // SQLite sorts each index's rows before writing it; helper threads share the sorting.
+  // SQLite sorts each index's rows before writing it. Its sorter keeps up to the page cache's
+  // size in memory as one run sorted on this thread; with a small cache it makes many small runs,
+  // sorted by helper threads (PRAGMA threads) in cache-sized pieces and merged: on the 1M-resource
+  // population the largest index took 9 s instead of 17 s that way (16 MiB against 512 MiB).
   unsigned cores = std::thread::hardware_concurrency();
-  std::string threads = "PRAGMA threads = " + std::to_string(cores > 1 ? cores : 1);
-  (void)writer_->Exec(threads.c_str());
+  std::string setup = "PRAGMA threads = " + std::to_string(cores > 1 ? cores : 1) +
+                      "; PRAGMA cache_size = -16384";
+  (void)writer_->Exec(setup.c_str());
   Result<int> built = BuildDeferredIndexes(*writer_);
-  (void)writer_->Exec("PRAGMA threads = 0");
+  std::string restore = "PRAGMA threads = 0; PRAGMA cache_size = -" +
+                        std::to_string(options_.writer_cache_kib > 0 ? options_.writer_cache_kib
+                                                                     : options_.cache_kib);
+  (void)writer_->Exec(restore.c_str());
   if (built.ok()) {
     build.indexes = *built;
   } else {
@@ -1505,8 +1514,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   if (options.reader_connections < 1) {
     return Status::Invalid("reader_connections must be at least 1");
   }
-  if (options.cache_kib < 0 || options.mmap_bytes < 0 || options.busy_timeout_ms < 0) {
-    return Status::Invalid("cache_kib, mmap_bytes and busy_timeout_ms must not be negative");
+  if (options.cache_kib < 0 || options.writer_cache_kib < 0 || options.mmap_bytes < 0 ||
+      options.busy_timeout_ms < 0) {
+    return Status::Invalid(
+        "cache_kib, writer_cache_kib, mmap_bytes and busy_timeout_ms must not be negative");
   }
 
   std::filesystem::path dir(options.data_dir);

@@ -49,6 +49,11 @@ struct SqliteOptions {
   // SQLite page cache of each connection (writer and every reader), in KiB. Pages are allocated as
   // they are used, so this is a ceiling, not a reservation.
   int64_t cache_kib = 32 * 1024;
+  // The writer's page cache instead, when not 0. The writer touches pages all over the indexes
+  // (every write inserts into each value index it has rows for); on a store larger than the
+  // operating system keeps cached, each page it must reread is a disk read on the single writer
+  // thread, so it is worth more memory than a reader's cache.
+  int64_t writer_cache_kib = 0;
   // Bytes of the database file each connection may memory-map (PRAGMA mmap_size); 0 disables.
   int64_t mmap_bytes = 0;
   // How long a statement waits for a lock held by another connection before failing.

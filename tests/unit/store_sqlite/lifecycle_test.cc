@@ -230,6 +230,9 @@ TEST(SqliteLifecycleTest, RejectsBadOptions) {
   options.max_group_writes = 1;
   options.reader_connections = 0;
   EXPECT_EQ(OpenSqliteStore(options).status().error(), ErrorCode::kInvalid);
+  options.reader_connections = 1;
+  options.writer_cache_kib = -1;
+  EXPECT_EQ(OpenSqliteStore(options).status().error(), ErrorCode::kInvalid);
 }
 
 TEST(SqliteLifecycleTest, CloseCommitsEveryQueuedWrite) {
