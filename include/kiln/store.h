@@ -155,6 +155,15 @@ class Store {
   // Queues `fn` for the writer; `done` is called once it is durably committed or has failed.
   // After Close() has begun, `done` is called at once with kUnavailable.
   virtual void Write(WriteFn fn, WriteDone done) = 0;
+  // Write() for a closure that may run more than once: what it does outside the transaction is
+  // overwritten, not added to, by each run (it sets results rather than appending them), so that
+  // a run whose transaction was rolled back leaves no trace. The store may then skip the
+  // per-write savepoint that lets one failing write roll back alone: it runs a group of such
+  // writes without savepoints and, if any of them fails, rolls the whole group back and runs it
+  // again write by write. A bulk load's writes (kiln import) are written this way.
+  virtual void WriteRerunnable(WriteFn fn, WriteDone done) {
+    Write(std::move(fn), std::move(done));
+  }
   // Write() and wait for the outcome (for tools and tests; never on an I/O thread).
   Status WriteAndWait(WriteFn fn);
 
@@ -197,6 +206,9 @@ class StoreWrapper : public Store {
   }
   void Write(WriteFn fn, WriteDone done) override {
     target_.Write(std::move(fn), std::move(done));
+  }
+  void WriteRerunnable(WriteFn fn, WriteDone done) override {
+    target_.WriteRerunnable(std::move(fn), std::move(done));
   }
   Result<ScanPage> ScanCurrent(int64_t cursor, int limit) override {
     return target_.ScanCurrent(cursor, limit);

@@ -484,7 +484,8 @@ void Importer::Submit(const std::shared_ptr<Batch>& batch) {
   for (size_t i = 0; i < n; ++i) {
     Item& item = items[i];
     if (!item.status.ok()) continue;
-    store_.Write(
+    // Rerunnable: the closure only sets item.state from what it reads in the transaction.
+    store_.WriteRerunnable(
         [&item, &tenant = options_.tenant](StoreTxn& txn) -> Status {
           if (item.has_id)
             return rest::AppendUpdate(txn, item.state, ResourceKey{tenant, item.type, item.id},

@@ -51,16 +51,17 @@ Status InTransaction(Connection& connection, Body body) {
 Result<int> DeferValueIndexes(Connection& connection) {
   // The explicit indexes (sql not null) of the typed index tables; idx_text is FTS5, whose own
   // tables are not value indexes.
-  auto indexes = Rows(connection,
-                      "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
-                      "AND tbl_name LIKE 'idx\\_%' ESCAPE '\\' AND tbl_name NOT LIKE 'idx\\_text%' "
-                      "ESCAPE '\\' ORDER BY name");
+  auto indexes =
+      Rows(connection,
+           "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
+           "AND tbl_name LIKE 'idx\\_%' ESCAPE '\\' AND tbl_name NOT LIKE 'idx\\_text%' "
+           "ESCAPE '\\' ORDER BY name");
   if (!indexes.ok()) return indexes.take_status();
   Status status = InTransaction(connection, [&]() -> Status {
     for (const auto& [name, sql] : *indexes) {
-      Status s = ExecBound(connection,
-                           "INSERT OR REPLACE INTO deferred_index (name, sql) VALUES (?1, ?2)",
-                           name, &sql);
+      Status s =
+          ExecBound(connection, "INSERT OR REPLACE INTO deferred_index (name, sql) VALUES (?1, ?2)",
+                    name, &sql);
       if (!s.ok()) return s;
       // Names come from sqlite_schema (Kiln's own migrations), quoted all the same.
       std::string drop = "DROP INDEX \"" + name + "\"";

@@ -84,6 +84,8 @@ struct SqliteCounters {
   int64_t writes_committed = 0;  // writes acknowledged with OK
   int64_t writes_failed = 0;     // writes acknowledged with a failed Status
   int64_t largest_group = 0;     // most writes in one committed transaction
+  // Groups of WriteRerunnable writes run again one savepoint each because one of them failed.
+  int64_t rerun_groups = 0;
   int64_t background_checkpoints = 0;  // checkpoint passes run by the checkpointer thread
   int64_t writer_checkpoints = 0;      // catch-up (or hard-limit) checkpoints on the writer
   int64_t log_frames = 0;              // pages written to the write-ahead log (write volume)

@@ -1,6 +1,8 @@
 // Bulk loads that build the value indexes at the end (deferred_indexes.h): searches stay correct
 // while they are missing, Close() builds them, and a bulk load that never reached Close() leaves a
 // store whose next open builds them.
+#include "store/sqlite/deferred_indexes.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -8,7 +10,6 @@
 
 #include "search_test_util.h"
 #include "store/sqlite/connection.h"
-#include "store/sqlite/deferred_indexes.h"
 #include "store/sqlite/sqlite_store.h"
 #include "test_util.h"
 
@@ -46,9 +47,8 @@ int64_t Deferred(const std::string& db) {
 }
 
 const std::vector<std::string> kAllValueIndexes = {
-    "idx_date_by_value",     "idx_number_by_value", "idx_quantity_by_value",
-    "idx_reference_by_id",   "idx_reference_by_url", "idx_string_by_value",
-    "idx_token_by_value",    "idx_uri_by_value"};
+    "idx_date_by_value",    "idx_number_by_value", "idx_quantity_by_value", "idx_reference_by_id",
+    "idx_reference_by_url", "idx_string_by_value", "idx_token_by_value",    "idx_uri_by_value"};
 
 void SavePatients(Store& store) {
   ASSERT_TRUE(Save(store, "Patient", "a",

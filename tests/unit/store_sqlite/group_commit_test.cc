@@ -49,6 +49,96 @@ TEST(GroupCommitTest, WritesQueuedTogetherCommitTogether) {
     ASSERT_TRUE(store->Read(Key("Patient", Numbered("p", i)))->has_value());
 }
 
+TEST(GroupCommitTest, RerunnableWritesCommitTogetherWithoutRerun) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  WriterGate gate;
+  gate.Hold(*store);
+  constexpr int kWrites = 500;
+  Outcomes outcomes(kWrites);
+  std::atomic<int> runs{0};
+  for (int i = 0; i < kWrites; ++i) {
+    WriteFn create = Create("Patient", Numbered("p", i));
+    store->WriteRerunnable(
+        [&runs, create](StoreTxn& txn) {
+          ++runs;
+          return create(txn);
+        },
+        outcomes.Callback(i));
+  }
+  gate.Release();
+  for (const auto& [index, status] : outcomes.Wait()) ASSERT_TRUE(status.ok()) << index;
+  EXPECT_EQ(runs.load(), kWrites);
+  SqliteCounters counters = store->Counters();
+  EXPECT_EQ(counters.rerun_groups, 0);
+  EXPECT_EQ(counters.largest_group, kWrites);
+  for (int i = 0; i < kWrites; ++i)
+    ASSERT_TRUE(store->Read(Key("Patient", Numbered("p", i)))->has_value());
+}
+
+TEST(GroupCommitTest, AFailingRerunnableWriteRollsBackAloneAfterARerun) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  WriterGate gate;
+  gate.Hold(*store);
+  constexpr int kWrites = 200;
+  constexpr int kFailing = 120;
+  Outcomes outcomes(kWrites);
+  std::vector<std::atomic<int>> runs(kWrites);
+  for (int i = 0; i < kWrites; ++i) {
+    WriteFn create = Create("Patient", Numbered("p", i));
+    store->WriteRerunnable(
+        [&runs, i, create](StoreTxn& txn) -> Status {
+          ++runs[i];
+          Status s = create(txn);  // written, then refused: its rows must not stay
+          if (!s.ok()) return s;
+          if (i == kFailing) return Status::Conflict("refused on purpose");
+          return Status::Ok();
+        },
+        outcomes.Callback(i));
+  }
+  gate.Release();
+  auto results = outcomes.Wait();
+  for (const auto& [index, status] : results) {
+    if (index == kFailing) {
+      EXPECT_EQ(status.error(), ErrorCode::kConflict);
+    } else {
+      EXPECT_TRUE(status.ok()) << index << ": " << status.message();
+    }
+  }
+  EXPECT_EQ(store->Counters().rerun_groups, 1);
+  // Up to the failing write each ran twice (without savepoints, then with); after it, once.
+  for (int i = 0; i < kWrites; ++i) EXPECT_EQ(runs[i].load(), i <= kFailing ? 2 : 1) << i;
+  for (int i = 0; i < kWrites; ++i) {
+    auto read = store->Read(Key("Patient", Numbered("p", i)));
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->has_value(), i != kFailing) << i;
+    if (read->has_value()) EXPECT_EQ((*read)->info.version, 1) << i;
+  }
+  // The store goes on: the next write of the failed id is its first version.
+  ASSERT_TRUE(store->WriteAndWait(Create("Patient", Numbered("p", kFailing))).ok());
+  EXPECT_EQ((*store->Read(Key("Patient", Numbered("p", kFailing))))->info.version, 1);
+}
+
+TEST(GroupCommitTest, ARerunnableWriteMixedWithOthersRunsInSavepoints) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  WriterGate gate;
+  gate.Hold(*store);
+  Outcomes outcomes(3);
+  store->WriteRerunnable(Create("Patient", "a"), outcomes.Callback(0));
+  store->Write([](StoreTxn&) { return Status::Conflict("no"); }, outcomes.Callback(1));
+  store->WriteRerunnable(Create("Patient", "b"), outcomes.Callback(2));
+  gate.Release();
+  auto results = outcomes.Wait();
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].error(), ErrorCode::kConflict);
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(store->Counters().rerun_groups, 0);
+  EXPECT_TRUE(store->Read(Key("Patient", "a"))->has_value());
+  EXPECT_TRUE(store->Read(Key("Patient", "b"))->has_value());
+}
+
 TEST(GroupCommitTest, MaxGroupWritesCapsAGroup) {
   TempDir dir;
   SqliteOptions options;
