@@ -495,7 +495,9 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       state->index = std::move(index).value();
       if (Status s = guard.After(state->index); !s.ok()) return call->Error(s);
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
-      store_.Write(
+      // Rerunnable (Store::WriteRerunnable): the closure's effects outside the transaction are
+      // fields of `state` that every run sets afresh from what it reads.
+      store_.WriteRerunnable(
           [state, key, id, guard, condition = std::move(condition)](StoreTxn& txn) -> Status {
             const std::string& type = key.type;
             if (condition) {
@@ -669,7 +671,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
       ReturnPreference prefer = ParsePreferReturn(req.Header("Prefer"));
       // Update-as-create needs c as well as u: known only inside the write.
       const bool may_create = call->access.Reaches(key.type, kPermCreate);
-      store_.Write(
+      store_.WriteRerunnable(  // as for create
           [state, key, if_match, may_create, guard](StoreTxn& txn) -> Status {
             if (Status s = guard.Before(txn, key.id); !s.ok()) return s;
             if (!may_create) {
@@ -747,7 +749,7 @@ void Service::Dispatch(const std::shared_ptr<Call>& call, http::Request& req) {
     case InteractionKind::kDelete: {
       auto state = std::make_shared<WriteState>();
       const PatientWriteGuard guard(call->access, key.type, kPermDelete);
-      store_.Write(
+      store_.WriteRerunnable(  // as for create
           [state, key, guard](StoreTxn& txn) -> Status {
             if (Status s = guard.Before(txn, key.id); !s.ok()) return s;
             return AppendDelete(txn, *state, key);
