@@ -201,7 +201,8 @@ Service::Service(RestOptions options, Store& store, core::ThreadPool& workers)
       workers_(workers),
       capability_statement_(BuildCapabilityStatement(options_.base_url, options_.software_version,
                                                      options_.conditional_delete_max,
-                                                     options_.security)) {
+                                                     options_.security)),
+      cursor_key_(options_.cursor_secret ? CursorKey(*options_.cursor_secret) : CursorKey()) {
   const std::string url = "\"implementation\":{\"description\":\"Kiln FHIR R4 server\",\"url\":";
   if (size_t at = capability_statement_.find(url); at != std::string::npos) {
     capability_url_at_ = at + url.size();

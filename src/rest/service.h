@@ -7,8 +7,10 @@
 // which must outlive it. Thread-safe.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/thread_pool.h"
@@ -48,6 +50,9 @@ struct RestOptions {
   AuditSink* audit = nullptr;
   // Which tenant each request acts in (rest/tenancy.h, docs/tenants.md). Off: one tenant.
   TenancyOptions tenancy;
+  // The key that seals paging cursors (rest/tenancy.h LoadCursorSecret); unset: a random one for
+  // this Service's life (links then die with it).
+  std::optional<std::array<unsigned char, 32>> cursor_secret;
 };
 
 struct Call;    // one request being served (service.cc)
@@ -88,7 +93,7 @@ class Service : public http::Handler {
   // Where implementation.url's value (the quoted base URL) sits in it, for tenants' copies.
   size_t capability_url_at_ = std::string::npos;
   size_t capability_url_size_ = 0;
-  CursorKey cursor_key_;  // seals paging cursors (rest/tenancy.h); drawn at start-up
+  CursorKey cursor_key_;  // seals paging cursors (rest/tenancy.h): options_.cursor_secret
 };
 
 }  // namespace kiln::rest

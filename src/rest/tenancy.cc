@@ -3,8 +3,14 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 
@@ -108,6 +114,51 @@ std::string TenantBaseUrl(const TenancyOptions& options, const std::string& base
   url += "/tenant/";
   url += tenant;
   return url;
+}
+
+Result<std::array<unsigned char, 32>> LoadCursorSecret(const std::string& path, bool create) {
+  auto bad = [&](const std::string& why) {
+    return Status::Invalid("the paging cursor key file " + path + " " + why);
+  };
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!create || errno != ENOENT) return bad(std::string("cannot be read: ") + std::strerror(errno));
+    std::array<unsigned char, 32> secret = RandomSecret();
+    std::string text;
+    for (unsigned char b : secret) {
+      text += kHex[b >> 4];
+      text += kHex[b & 15];
+    }
+    text += '\n';
+    const std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return bad(std::string("cannot be created: ") + std::strerror(errno));
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              ::fsync(fd) == 0;
+    ok = ::close(fd) == 0 && ok;
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+      std::string why = std::strerror(errno);
+      ::unlink(tmp.c_str());
+      return bad("cannot be written: " + why);
+    }
+    return secret;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::array<unsigned char, 32> secret{};
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (text.size() != 64) return bad("must hold 64 hex digits (256 bits)");
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return bad("must hold 64 hex digits (256 bits)");
+    secret[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return secret;
 }
 
 CursorKey::CursorKey() : CursorKey(RandomSecret()) {}

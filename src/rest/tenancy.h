@@ -74,8 +74,9 @@ Result<std::string> ResolveTenant(const TenancyOptions& options, const TenantPre
 std::string TenantBaseUrl(const TenancyOptions& options, const std::string& base_url,
                           std::string_view tenant);
 
-// The server's secret for sealing cursors: 256 random bits, drawn when the server starts (so
-// links from an earlier run no longer open), and the HMAC-SHA256 they key. The HMAC is computed
+// The server's secret for sealing cursors, 256 bits, and the HMAC-SHA256 it keys. The server
+// keeps it in a file (LoadCursorSecret), so that links survive a restart and several servers can
+// share it. The HMAC is computed
 // from the key's precomputed pad blocks with a SHA-256 fetched once: OpenSSL's one-shot HMAC()
 // looks the algorithm up on every call and cost ten times as much (3 us against 0.3 us per MAC).
 // Immutable after construction; thread-safe.
@@ -95,6 +96,12 @@ class CursorKey {
   std::array<unsigned char, 64> inner_pad_{};
   std::array<unsigned char, 64> outer_pad_{};
 };
+
+// The cursor secret kept in the file at `path`: 64 hex digits (a trailing newline is fine). With
+// `create`, a missing file is created with 256 random bits, readable by its owner only (written
+// to a temporary file and renamed, so a crash leaves no half-written key). Errors name the file:
+// missing (without `create`), unreadable, or not 64 hex digits.
+Result<std::array<unsigned char, 32>> LoadCursorSecret(const std::string& path, bool create);
 
 // Paging cursors bound to a tenant and a caller: Seal prefixes the store's cursor with a MAC
 // (HMAC-SHA256, truncated to 128 bits, in hex) of the binding and the cursor; Open checks it and

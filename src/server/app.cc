@@ -230,6 +230,18 @@ Status App::Start() {
   http_options.max_connections = config_.max_connections;
 
   rest::RestOptions rest_options;
+  {
+    // Paging links carry a MAC under this key (docs/tenants.md): kept in a file, links survive
+    // restarts. The default file is created; a file given by name must be there.
+    const bool named = !config_.cursor_key_file.empty();
+    auto secret = rest::LoadCursorSecret(
+        named ? config_.cursor_key_file : p.data_path + "/cursor.key", /*create=*/!named);
+    if (!secret.ok()) {
+      p.store->Close();
+      return secret.take_status();
+    }
+    rest_options.cursor_secret = *secret;
+  }
   rest_options.default_count = config_.default_count;
   rest_options.max_count = config_.max_count;
   rest_options.conditional_delete_max = config_.conditional_delete_max;

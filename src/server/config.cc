@@ -372,6 +372,11 @@ const std::vector<Setting>& Settings() {
        ".well-known/smart-configuration) must then carry one in an x-api-key header, besides "
        "its bearer token (default: none).",
        Text(&Config::api_keys_file)},
+      {"cursor-key-file", "PATH",
+       "File holding the key (64 hex digits) that seals paging links, so they survive restarts "
+       "and work on every server that shares it (default: cursor.key in the data directory, "
+       "created with a random key when missing; a file named here must exist).",
+       Text(&Config::cursor_key_file)},
       {"tenancy", "MODE",
        "Multi-tenancy (docs/tenants.md): off (default: one tenant), url (every FHIR request "
        "goes to [base]/tenant/{id}/...), claim (the tenant is the token's --auth-tenant-claim) "

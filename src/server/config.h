@@ -66,6 +66,7 @@ struct Config {
   // SMART capabilities advertised in .well-known/smart-configuration; empty: Kiln's default list
   std::vector<std::string> smart_capabilities;
   std::string api_keys_file;  // x-api-key values every request must carry; empty: none
+  std::string cursor_key_file;  // paging cursor key; empty: <data>/cursor.key, created if missing
   // Multi-tenancy (docs/tenants.md): where the tenant comes from (off, url, claim, url+claim),
   // and the tenants served (empty: any valid tenant id).
   std::string tenancy = "off";

@@ -9,7 +9,7 @@
 // kiln import --tenant.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKiln, runKiln, freshDataDir } from './lib/kiln.mjs';
@@ -585,4 +585,75 @@ describe('tenants from tokens (oidc-provider)', () => {
     assert.equal((await k.request('GET', '/.well-known/smart-configuration')).status, 200);
     assertOutcome(await k.request('GET', '/tenant/a_b/.well-known/smart-configuration'), 400, /Invalid tenant id/, 'bad tenant');
   });
+});
+
+test('paging links survive a restart (the cursor key is kept), and follow the key file', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'kiln-cursor-key-'));
+  const dataDir = join(work, 'data');
+  const args = ['--tenancy', 'url'];
+  try {
+    let kiln = await startKiln({ dataDir, args });
+    let next;
+    let firstIds;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await kiln.request('POST', '/tenant/a/Patient', {
+          body: { resourceType: 'Patient', name: [{ family: 'Restart' }] } });
+        assert.equal(r.status, 201);
+      }
+      const first = await kiln.request('GET', '/tenant/a/Patient?family=Restart&_count=1');
+      firstIds = ids(first.json);
+      next = first.json.link.find((l) => l.relation === 'next').url;
+    } finally {
+      assert.equal(await kiln.stop(), 0);
+    }
+    // The default key file: in the data directory, the owner's only, 64 hex digits.
+    const keyFile = join(dataDir, 'cursor.key');
+    assert.match(readFileSync(keyFile, 'utf8'), /^[0-9a-f]{64}\n$/);
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+
+    kiln = await startKiln({ dataDir, args });
+    try {
+      const base = next.slice(0, next.indexOf('/tenant/'));
+      const page = await kiln.request('GET', next.slice(base.length));
+      assert.equal(page.status, 200, page.text);
+      assert.equal(page.json.entry.length, 1);
+      assert.notDeepEqual(ids(page.json), firstIds);
+    } finally {
+      assert.equal(await kiln.stop(), 0);
+    }
+
+    // The same key in a file of one's own (as several servers would share it): links still open.
+    const shared = join(work, 'shared.key');
+    writeFileSync(shared, readFileSync(keyFile));
+    kiln = await startKiln({ dataDir, args: [...args, '--cursor-key-file', shared] });
+    try {
+      const base = next.slice(0, next.indexOf('/tenant/'));
+      assert.equal((await kiln.request('GET', next.slice(base.length))).status, 200);
+    } finally {
+      assert.equal(await kiln.stop(), 0);
+    }
+    // Another key: the old links are refused (400), not misread.
+    const other = join(work, 'other.key');
+    writeFileSync(other, `${'ab'.repeat(32)}\n`);
+    kiln = await startKiln({ dataDir, args: [...args, '--cursor-key-file', other] });
+    try {
+      const base = next.slice(0, next.indexOf('/tenant/'));
+      assertOutcome(await kiln.request('GET', next.slice(base.length)), 400, /_cursor/, 'other key');
+    } finally {
+      assert.equal(await kiln.stop(), 0);
+    }
+
+    // A named key file must exist and hold 64 hex digits.
+    const bad = join(work, 'bad.key');
+    writeFileSync(bad, 'not a key\n');
+    for (const [file, pattern] of [[join(work, 'missing.key'), /cursor key file .*missing\.key cannot be read/],
+      [bad, /cursor key file .*bad\.key must hold 64 hex digits/]]) {
+      const r = await runKiln(['serve', '--port', '0', '--data', dataDir, '--cursor-key-file', file]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, pattern);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
