@@ -339,14 +339,18 @@ int Import(const std::vector<std::string>& args) {
       (name == "quiet" ? quiet : stop_on_error) = true;
       continue;
     }
-    if (name == "tenant") {
-      if (!has_value) {
-        if (i + 1 >= args.size()) {
-          std::fprintf(stderr, "kiln import: --tenant needs a value\n");
-          return 2;
-        }
-        value = args[++i];
+    // The flag's value, from "--name=value" or the next argument; false (reported) if none.
+    auto take_value = [&]() {
+      if (has_value) return true;
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "kiln import: --%s needs a value\n", name.c_str());
+        return false;
       }
+      value = args[++i];
+      return true;
+    };
+    if (name == "tenant") {
+      if (!take_value()) return 2;
       if (!kiln::rest::IsValidTenantId(value)) {
         std::fprintf(stderr,
                      "kiln import: --tenant '%s' is not a tenant id (1-64 characters of A-Z, "
@@ -358,13 +362,7 @@ int Import(const std::vector<std::string>& args) {
       continue;
     }
     if (name == "defer-indexes") {
-      if (!has_value) {
-        if (i + 1 >= args.size()) {
-          std::fprintf(stderr, "kiln import: --defer-indexes needs a value\n");
-          return 2;
-        }
-        value = args[++i];
-      }
+      if (!take_value()) return 2;
       if (value != "auto" && value != "on" && value != "off") {
         std::fprintf(stderr,
                      "kiln import: --defer-indexes '%s' is not one of auto, on, off\n",
@@ -375,13 +373,7 @@ int Import(const std::vector<std::string>& args) {
       continue;
     }
     if (name == "workers" || name == "group-writes" || name == "cache-mib") {
-      if (!has_value) {
-        if (i + 1 >= args.size()) {
-          std::fprintf(stderr, "kiln import: --%s needs a value\n", name.c_str());
-          return 2;
-        }
-        value = args[++i];
-      }
+      if (!take_value()) return 2;
       char* end = nullptr;
       long n = std::strtol(value.c_str(), &end, 10);  // NOLINT(google-runtime-int)
       long hi = name == "workers" ? 256 : name == "cache-mib" ? 65536 : 100000;  // NOLINT
