@@ -2,7 +2,6 @@
 // ToTypedJson, ParseJson, EvaluateToTypedJson. Functions live in functions.cc.
 
 #include <boost/json/basic_parser_impl.hpp>
-
 #include <chrono>
 #include <ctime>
 
@@ -66,7 +65,8 @@ Collection EvalBinary(const Node& n, const Collection& focus, const Frame& frame
       if (x && y) return BooleanResult(false);
       return {};
     }
-    default: break;
+    default:
+      break;
   }
   Collection b = Eval(*n.args[1], focus, frame);
   switch (n.op) {
@@ -81,14 +81,17 @@ Collection EvalBinary(const Node& n, const Collection& focus, const Frame& frame
       for (const Item& i : b) AppendUnique(out, i);
       return out;
     }
-    case Op::kEq: return BooleanResult(CollectionsEqual(a, b));
+    case Op::kEq:
+      return BooleanResult(CollectionsEqual(a, b));
     case Op::kNe: {
       auto e = CollectionsEqual(a, b);
       if (!e) return {};
       return BooleanResult(!*e);
     }
-    case Op::kEquiv: return BooleanResult(CollectionsEquivalent(a, b));
-    case Op::kNotEquiv: return BooleanResult(!CollectionsEquivalent(a, b));
+    case Op::kEquiv:
+      return BooleanResult(CollectionsEquivalent(a, b));
+    case Op::kNotEquiv:
+      return BooleanResult(!CollectionsEquivalent(a, b));
     case Op::kLt:
     case Op::kLe:
     case Op::kGt:
@@ -99,10 +102,14 @@ Collection EvalBinary(const Node& n, const Collection& focus, const Frame& frame
       auto c = Compare(*x, *y);
       if (!c) return {};
       switch (n.op) {
-        case Op::kLt: return BooleanResult(*c < 0);
-        case Op::kLe: return BooleanResult(*c <= 0);
-        case Op::kGt: return BooleanResult(*c > 0);
-        default: return BooleanResult(*c >= 0);
+        case Op::kLt:
+          return BooleanResult(*c < 0);
+        case Op::kLe:
+          return BooleanResult(*c <= 0);
+        case Op::kGt:
+          return BooleanResult(*c > 0);
+        default:
+          return BooleanResult(*c >= 0);
       }
     }
     case Op::kIn:
@@ -153,16 +160,20 @@ Collection EvalVariable(const Node& n, const Frame& frame) {
 
 Collection Eval(const Node& n, const Collection& focus, const Frame& frame) {
   switch (n.kind) {
-    case NodeKind::kLiteral: return {n.literal};
-    case NodeKind::kEmpty: return {};
-    case NodeKind::kThis: return focus;
+    case NodeKind::kLiteral:
+      return {n.literal};
+    case NodeKind::kEmpty:
+      return {};
+    case NodeKind::kThis:
+      return focus;
     case NodeKind::kIndex:
       if (frame.index < 0) return {};
       return {Item::Integer(frame.index)};
     case NodeKind::kTotal:
       if (frame.total == nullptr) return {};
       return *frame.total;
-    case NodeKind::kVariable: return EvalVariable(n, frame);
+    case NodeKind::kVariable:
+      return EvalVariable(n, frame);
     case NodeKind::kMember: {
       Collection out;
       if (!n.target) {
@@ -182,7 +193,8 @@ Collection Eval(const Node& n, const Collection& focus, const Frame& frame) {
       }
       return Navigate(Eval(*n.target, focus, frame), n.name);
     }
-    case NodeKind::kFunction: return CallFunction(n, focus, frame);
+    case NodeKind::kFunction:
+      return CallFunction(n, focus, frame);
     case NodeKind::kIndexer: {
       Collection in = Eval(*n.args[0], focus, frame);
       Collection index = Eval(*n.args[1], focus, frame);
@@ -207,7 +219,8 @@ Collection Eval(const Node& n, const Collection& focus, const Frame& frame) {
       }
       return {v};
     }
-    case NodeKind::kBinary: return EvalBinary(n, focus, frame);
+    case NodeKind::kBinary:
+      return EvalBinary(n, focus, frame);
     case NodeKind::kTypeOp: {
       Collection in = Eval(*n.args[0], focus, frame);
       if (n.op == Op::kIs) {
@@ -301,8 +314,8 @@ void AppendTyped(std::string& out, const Item& item) {
     sys = ToSystem(item);
     if (sys && sys->kind != ValueKind::kQuantity) v = &*sys;
   } else {
-    static constexpr std::string_view kNames[] = {"",     "boolean", "integer", "decimal", "string",
-                                                  "date", "dateTime", "time",   "Quantity"};
+    static constexpr std::string_view kNames[] = {
+        "", "boolean", "integer", "decimal", "string", "date", "dateTime", "time", "Quantity"};
     type = kNames[static_cast<int>(item.kind)];
   }
   out += "{\"type\":";
@@ -312,9 +325,15 @@ void AppendTyped(std::string& out, const Item& item) {
     case ValueKind::kElement:
       out += v->node ? json::serialize(*v->node) : "null";
       break;
-    case ValueKind::kBoolean: out += v->boolean ? "true" : "false"; break;
-    case ValueKind::kInteger: out += std::to_string(v->integer); break;
-    case ValueKind::kDecimal: out += FormatDecimal(v->decimal); break;
+    case ValueKind::kBoolean:
+      out += v->boolean ? "true" : "false";
+      break;
+    case ValueKind::kInteger:
+      out += std::to_string(v->integer);
+      break;
+    case ValueKind::kDecimal:
+      out += FormatDecimal(v->decimal);
+      break;
     case ValueKind::kQuantity:
       out += "{\"value\":" + FormatDecimal(v->decimal) +
              ",\"unit\":" + json::serialize(json::string(v->text)) + "}";
@@ -448,8 +467,7 @@ Result<boost::json::value> ParseJson(std::string_view text) {
   return parser.handler().stack.release();
 }
 
-Result<std::string> EvaluateToTypedJson(std::string_view expression,
-                                        std::string_view resource_json,
+Result<std::string> EvaluateToTypedJson(std::string_view expression, std::string_view resource_json,
                                         const EvalContext& context) {
   auto compiled = Compile(expression);
   if (!compiled.ok()) return compiled.take_status();

@@ -17,7 +17,6 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -82,9 +81,9 @@ struct Item {
   // System values.
   bool boolean = false;
   int64_t integer = 0;
-  Decimal decimal;      // kDecimal, and the value of kQuantity
-  std::string text;     // kString; the unit of kQuantity; the literal text of dates and times
-  Temporal temporal;    // kDate, kDateTime, kTime
+  Decimal decimal;    // kDecimal, and the value of kQuantity
+  std::string text;   // kString; the unit of kQuantity; the literal text of dates and times
+  Temporal temporal;  // kDate, kDateTime, kTime
 
   static Item Boolean(bool b);
   static Item Integer(int64_t i);
@@ -151,8 +150,7 @@ Result<boost::json::value> ParseJson(std::string_view text);
 
 // For the command line: compile `expression`, parse `resource_json` and return ToTypedJson of the
 // result, or the first failure.
-Result<std::string> EvaluateToTypedJson(std::string_view expression,
-                                        std::string_view resource_json,
+Result<std::string> EvaluateToTypedJson(std::string_view expression, std::string_view resource_json,
                                         const EvalContext& context = {});
 
 // The string form FHIRPath's toString() gives a System value (dates keep their precision,

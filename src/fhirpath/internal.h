@@ -8,7 +8,6 @@
 #pragma once
 
 #include <boost/json.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,28 +43,42 @@ enum class NodeKind : uint8_t {
 
 enum class Op : uint8_t {
   kNone,
-  kMul, kDiv, kIntDiv, kMod,
-  kAdd, kSub, kConcat,
-  kIs, kAs,
+  kMul,
+  kDiv,
+  kIntDiv,
+  kMod,
+  kAdd,
+  kSub,
+  kConcat,
+  kIs,
+  kAs,
   kUnion,
-  kLt, kLe, kGt, kGe,
-  kEq, kNe, kEquiv, kNotEquiv,
-  kIn, kContains,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kEq,
+  kNe,
+  kEquiv,
+  kNotEquiv,
+  kIn,
+  kContains,
   kAnd,
-  kOr, kXor,
+  kOr,
+  kXor,
   kImplies,
 };
 
 struct Node {
   NodeKind kind = NodeKind::kLiteral;
   Op op = Op::kNone;
-  int function = -1;       // kFunction: index in the function table (functions.cc)
-  std::string name;        // member, function or variable name; type name for kTypeOp/type args
-  std::string type_ns;     // "FHIR", "System" or "" for type specifiers
-  Item literal;            // kLiteral
+  int function = -1;    // kFunction: index in the function table (functions.cc)
+  std::string name;     // member, function or variable name; type name for kTypeOp/type args
+  std::string type_ns;  // "FHIR", "System" or "" for type specifiers
+  Item literal;         // kLiteral
   std::unique_ptr<Node> target;
   std::vector<std::unique_ptr<Node>> args;
-  size_t pos = 0;          // offset in the expression text, for messages
+  size_t pos = 0;  // offset in the expression text, for messages
 };
 
 // Function table (functions.cc). Returns -1 if unknown; sets `arity_error` when the name is known
@@ -87,7 +100,7 @@ struct Env {
 // The iteration variables visible to an expression.
 struct Frame {
   Env* env = nullptr;
-  int64_t index = -1;               // $index, -1 outside iterations
+  int64_t index = -1;                 // $index, -1 outside iterations
   const Collection* total = nullptr;  // $total inside aggregate()
 };
 
@@ -117,9 +130,9 @@ std::string_view SystemTypeName(ValueKind kind);
 bool ItemIsType(const Item& item, std::string_view ns, std::string_view name,
                 bool exact_primitives);
 
-std::optional<Temporal> ParseDate(std::string_view s);       // 2012, 2012-04, 2012-04-15
-std::optional<Temporal> ParseDateTime(std::string_view s);   // date, optionally T time tz
-std::optional<Temporal> ParseTime(std::string_view s);       // hh(:mm(:ss(.fff)))
+std::optional<Temporal> ParseDate(std::string_view s);      // 2012, 2012-04, 2012-04-15
+std::optional<Temporal> ParseDateTime(std::string_view s);  // date, optionally T time tz
+std::optional<Temporal> ParseTime(std::string_view s);      // hh(:mm(:ss(.fff)))
 std::string FormatTemporal(const Temporal& t, ValueKind kind);
 std::optional<int> CompareTemporal(const Temporal& a, const Temporal& b);
 // Adds amount of a calendar unit ("year" ... "millisecond") to a date, dateTime or time.

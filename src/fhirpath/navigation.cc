@@ -51,12 +51,17 @@ std::string_view TypeCode(const fhir::ElementType& t) {
 
 std::string_view GuessType(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::string: return "string";
-    case json::kind::bool_: return "boolean";
+    case json::kind::string:
+      return "string";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "integer";
-    case json::kind::double_: return "decimal";
-    default: return "";
+    case json::kind::uint64:
+      return "integer";
+    case json::kind::double_:
+      return "decimal";
+    default:
+      return "";
   }
 }
 
@@ -153,8 +158,8 @@ void AddMember(const json::object& obj, std::string_view key, const ChildShape& 
     const json::array* ea = extras != nullptr && extras->is_array() ? &extras->as_array() : nullptr;
     size_t n = std::max(va ? va->size() : 0, ea ? ea->size() : 0);
     for (size_t i = 0; i < n; ++i) {
-      AddValue(va && i < va->size() ? &(*va)[i] : nullptr, ea && i < ea->size() ? &(*ea)[i] : nullptr,
-               shape, out);
+      AddValue(va && i < va->size() ? &(*va)[i] : nullptr,
+               ea && i < ea->size() ? &(*ea)[i] : nullptr, shape, out);
     }
     return;
   }
@@ -198,7 +203,8 @@ bool Children(const Item& parent, std::string_view name, Collection& out) {
   PathBuf path(parent.def_path, name);
   if (const fhir::ElementDef* el = parent.def->FindElement(path.view())) {
     auto types = el->types();
-    ChildShape shape = ShapeFor(parent.def, el, types.empty() ? std::string_view() : TypeCode(types[0]));
+    ChildShape shape =
+        ShapeFor(parent.def, el, types.empty() ? std::string_view() : TypeCode(types[0]));
     // R4 types Resource.id as System.String; FHIRPath (and the test suite) call it an id.
     if (name == "id" && parent.def->kind() == fhir::TypeKind::kResource) shape.type_name = "id";
     if (obj != nullptr) AddMember(*obj, name, shape, out);
@@ -212,7 +218,8 @@ bool Children(const Item& parent, std::string_view name, Collection& out) {
       std::string key(name);
       key.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(code[0]))));
       key.append(code.substr(1));
-      if (obj != nullptr && obj->contains(key)) AddMember(*obj, key, ShapeFor(parent.def, el, code), out);
+      if (obj != nullptr && obj->contains(key))
+        AddMember(*obj, key, ShapeFor(parent.def, el, code), out);
     }
     return true;
   }
