@@ -10,14 +10,14 @@
 
 namespace kiln::fhirpath {
 namespace internal {
-namespace {
-
 void AppendUnique(Collection& out, const Item& item) {
   for (const Item& x : out) {
     if (Equal(x, item).value_or(false)) return;
   }
   out.push_back(item);
 }
+
+namespace {
 
 // Children called `name` of every input item. A name that is an element of none of the input
 // items' types is an error (e.g. `name.given1`), as a static check would find; a name that some
@@ -305,6 +305,18 @@ Temporal NowTemporal() {
   return t;
 }
 
+}  // namespace
+
+const Temporal& Now(Env& env) {
+  if (!env.now_set) {
+    env.now = NowTemporal();
+    env.now_set = true;
+  }
+  return env.now;
+}
+
+namespace {
+
 void AppendTyped(std::string& out, const Item& item) {
   const Item* v = &item;
   std::optional<Item> sys;
@@ -432,10 +444,6 @@ Result<Collection> Evaluate(const Expression& expression, const boost::json::val
       env.now = *t;
       env.now_set = true;
     }
-  }
-  if (!env.now_set) {
-    env.now = internal::NowTemporal();
-    env.now_set = true;
   }
   internal::Frame frame;
   frame.env = &env;

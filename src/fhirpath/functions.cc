@@ -630,6 +630,20 @@ bool TakesTypeArgument(int function) {
   return fn == Fn::kOfType || fn == Fn::kAs || fn == Fn::kIs;
 }
 
+const json::value* ResolveItem(const Item& i, const Env& env) {
+  std::string ref;
+  if (i.kind == ValueKind::kElement && i.node != nullptr && i.node->is_object()) {
+    const json::value* r = i.node->as_object().if_contains("reference");
+    if (r == nullptr || !r->is_string()) return nullptr;
+    ref = std::string(r->as_string());
+  } else {
+    Item v = Normalize(i);
+    if (v.kind != ValueKind::kString) return nullptr;
+    ref = v.text;
+  }
+  return ResolveReference(ref, env);
+}
+
 Collection CallFunction(const Node& n, const Collection& focus, const Frame& frame) {
   Collection in = n.target ? Eval(*n.target, focus, frame) : focus;
   Fn fn = kFunctions[n.function].fn;
@@ -1063,7 +1077,7 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
     case Fn::kToday:
     case Fn::kTimeOfDay: {
       Item out;
-      out.temporal = frame.env->now;
+      out.temporal = Now(*frame.env);
       if (fn == Fn::kNow) {
         out.kind = ValueKind::kDateTime;
       } else if (fn == Fn::kToday) {
@@ -1087,18 +1101,7 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
     case Fn::kResolve: {
       Collection out;
       for (const Item& i : in) {
-        std::string ref;
-        if (i.kind == ValueKind::kElement && i.node != nullptr && i.node->is_object()) {
-          const json::value* r = i.node->as_object().if_contains("reference");
-          if (r == nullptr || !r->is_string()) continue;
-          ref = std::string(r->as_string());
-        } else {
-          Item v = Normalize(i);
-          if (v.kind != ValueKind::kString) continue;
-          ref = v.text;
-        }
-        if (const json::value* res = ResolveReference(ref, *frame.env))
-          out.push_back(ResourceItem(*res));
+        if (const json::value* res = ResolveItem(i, *frame.env)) out.push_back(ResourceItem(*res));
       }
       return out;
     }

@@ -93,9 +93,14 @@ bool KnownType(std::string_view ns, std::string_view name);
 struct Env {
   const EvalContext* ctx = nullptr;
   Collection resource;  // %resource, %context, %rootResource
-  Temporal now;
+  Temporal now;         // set from ctx->now, or from the clock by Now() on first use
   bool now_set = false;
 };
+// The instant now(), today() and timeOfDay() use, the same for the whole evaluation. Read from the
+// clock on first use only: reading it (and converting to UTC) for every evaluation showed up in
+// profiles of index extraction, which evaluates dozens of expressions per resource and none of
+// them asks for the time.
+const Temporal& Now(Env& env);
 
 // The iteration variables visible to an expression.
 struct Frame {
@@ -114,6 +119,31 @@ Item ResourceItem(const json::value& resource);
 // Returns false when the definitions say the parent's type has no such element (so that a
 // path naming no element of any input type can be reported).
 bool Children(const Item& parent, std::string_view name, Collection& out);
+// How the children an element lookup finds are typed: by the element's definition, or (when
+// is_resource) each from its own resourceType, or (empty type_name) guessed from the JSON.
+struct ChildShape {
+  std::string_view type_name;
+  const fhir::TypeDef* def = nullptr;
+  std::string_view def_path;
+  bool is_resource = false;  // type from each value's resourceType
+};
+// One JSON member Children() reads for a name on a parent of a known type: `key` (and "_" + key),
+// typed by `shape`; when only_if_present, skipped unless `key` itself is present.
+struct ChildLookup {
+  std::string key;
+  ChildShape shape;
+  bool only_if_present = false;
+};
+// The lookups Children(parent, name, ...) makes when parent.def is `def` and parent.def_path is
+// `def_path`, in order; false when `name` is no element of that type. Resolving them once lets a
+// compiled path skip the definition lookups per item (TypedPath).
+bool ChildLookups(const fhir::TypeDef& def, std::string_view def_path, std::string_view name,
+                  std::vector<ChildLookup>& out);
+// Appends what `lookup` finds in `obj`, exactly as Children() does.
+void AppendChildren(const json::object& obj, const ChildLookup& lookup, Collection& out);
+// The object whose members are the children of `item` (the `_name` object for primitives), or
+// nullptr.
+const json::object* ChildObject(const Item& item);
 // Appends every child of `parent`, in JSON order.
 void AllChildren(const Item& parent, Collection& out);
 // True if the element's type is `name` or derives from it (FHIR types), following bases.
@@ -168,5 +198,9 @@ std::optional<bool> SingletonBoolean(const Collection& c, std::string_view what)
 
 // Resolves a reference string against the resource tree and the host's resolver.
 const json::value* ResolveReference(std::string_view reference, const Env& env);
+// What resolve() gives for one item (a Reference element, or a string), or nullptr.
+const json::value* ResolveItem(const Item& item, const Env& env);
+// Appends `item` unless `out` has an equal one (the union operator `|`).
+void AppendUnique(Collection& out, const Item& item);
 
 }  // namespace kiln::fhirpath::internal

@@ -45,12 +45,18 @@ enum class Special : uint8_t { kNone, kText, kContent };
 struct ComponentPlan {
   fhirpath::Expression expression;
   SearchParamType type = SearchParamType::kToken;
+  // The component's own expression compiled for each type the composite's values may have (see
+  // TypedPath::outputs()); a value of another type, or a null entry, takes `expression`.
+  std::vector<std::unique_ptr<const fhirpath::TypedPath>> typed;
 };
 
 struct ParamPlan {
   const fhir::SearchParamDef* def = nullptr;
   Special special = Special::kNone;
   std::optional<fhirpath::Expression> expression;
+  // The same expression compiled for this type when its shape allows (most do): evaluated
+  // instead of `expression`, with the same result (see fhirpath::TypedPath).
+  std::unique_ptr<const fhirpath::TypedPath> typed;
   std::vector<ComponentPlan> components;
   index_internal::CodeBinding binding;  // token parameters on a bound `code` element
   bool family_words = false;            // string parameters on HumanName.family
@@ -358,6 +364,7 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
         return plan;
       }
       p.expression = std::move(compiled).value();
+      p.typed = fhirpath::TypedPath::Make(*p.expression, type);
       for (std::string_view term : terms) {
         std::optional<std::vector<std::string>> members = RootMembers(term, type);
         if (!members) {
@@ -382,7 +389,15 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
                                            std::string(c.definition()));
             return plan;
           }
-          p.components.push_back({std::move(component).value(), component_def->type()});
+          ComponentPlan component_plan{std::move(component).value(), component_def->type(), {}};
+          if (p.typed) {
+            Result<fhirpath::Expression> own = fhirpath::Compile(c.expression());
+            for (const fhirpath::TypedPath::Focus& focus : p.typed->outputs()) {
+              if (!own.ok()) break;
+              component_plan.typed.push_back(fhirpath::TypedPath::Make(*own, type, focus));
+            }
+          }
+          p.components.push_back(std::move(component_plan));
         }
       }
       if (def.type() == SearchParamType::kString) {
@@ -597,6 +612,11 @@ std::string_view ToString(IndexKind kind) {
 }
 
 Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource) {
+  return index_internal::ExtractIndexWith(resource, /*typed_paths=*/true);
+}
+
+Result<std::vector<IndexEntry>> index_internal::ExtractIndexWith(const boost::json::value& resource,
+                                                                 bool typed_paths) {
   if (!resource.is_object()) return Status::Invalid("index: the resource is not a JSON object");
   const json::object& obj = resource.as_object();
   const json::value* rt = obj.if_contains("resourceType");
@@ -641,8 +661,13 @@ Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource)
                      [&obj](const std::string& m) { return obj.contains(m); })) {
       continue;
     }
-    Result<fhirpath::Collection> values = fhirpath::Evaluate(*p.expression, resource, context);
-    if (!values.ok()) return EvaluationFailure(*p.def, type->name(), values.status());
+    std::optional<fhirpath::Collection> values;
+    if (p.typed && typed_paths) values = p.typed->Evaluate(resource, context);
+    if (!values) {
+      Result<fhirpath::Collection> evaluated = fhirpath::Evaluate(*p.expression, resource, context);
+      if (!evaluated.ok()) return EvaluationFailure(*p.def, type->name(), evaluated.status());
+      values = std::move(evaluated).value();
+    }
     if (values->empty()) continue;
     if (p.components.empty()) {
       index_internal::AddValues(p.def->type(), *values, sink);
@@ -663,10 +688,23 @@ Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource)
       for (size_t c = 0; c < p.components.size() && complete; ++c) {
         const size_t component_begin = out.size();
         sink.component = static_cast<uint8_t>(c);
-        Result<fhirpath::Collection> parts =
-            fhirpath::Evaluate(p.components[c].expression, resource, *composite_context);
-        if (!parts.ok()) return EvaluationFailure(*p.def, type->name(), parts.status());
-        index_internal::AddValues(p.components[c].type, *parts, sink);
+        const ComponentPlan& component = p.components[c];
+        std::optional<fhirpath::Collection> parts;
+        if (typed_paths) {
+          for (const auto& typed : component.typed) {
+            if (typed && typed->Fits(value)) {
+              parts = typed->EvaluateOn(&value, resource, context);
+              break;
+            }
+          }
+        }
+        if (!parts) {
+          Result<fhirpath::Collection> evaluated =
+              fhirpath::Evaluate(component.expression, resource, *composite_context);
+          if (!evaluated.ok()) return EvaluationFailure(*p.def, type->name(), evaluated.status());
+          parts = std::move(evaluated).value();
+        }
+        index_internal::AddValues(component.type, *parts, sink);
         complete = out.size() > component_begin;
       }
       if (complete) {

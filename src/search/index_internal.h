@@ -57,6 +57,11 @@ void AddContent(const boost::json::object& resource, const std::string& narrativ
 // `type` is left empty unless it names an R4 resource type.
 ReferenceValue ParseReference(std::string_view reference);
 
+// ExtractIndex(), evaluating every expression with the general FHIRPath evaluator when
+// typed_paths is false: the reference the compiled paths are tested against.
+Result<std::vector<IndexEntry>> ExtractIndexWith(const boost::json::value& resource,
+                                                 bool typed_paths);
+
 // The XHTML's text: tags dropped (each one separates words), character references decoded,
 // whitespace collapsed.
 std::string XhtmlText(std::string_view xhtml);
