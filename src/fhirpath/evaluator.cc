@@ -366,10 +366,11 @@ class KeepDecimalsHandler {
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
   json::value_stack stack;
+  json::storage_ptr storage;  // where the values go
   std::string number;
 
   bool on_document_begin(json::error_code&) {
-    stack.reset();
+    stack.reset(storage);
     return true;
   }
   bool on_document_end(json::error_code&) { return true; }
@@ -466,9 +467,10 @@ std::string ToTypedJson(const Collection& values) {
   return out;
 }
 
-Result<boost::json::value> ParseJson(std::string_view text) {
+Result<boost::json::value> ParseJson(std::string_view text, boost::json::storage_ptr storage) {
   boost::json::parse_options options;
   boost::json::basic_parser<internal::KeepDecimalsHandler> parser(options);
+  parser.handler().storage = std::move(storage);
   boost::json::error_code ec;
   parser.write_some(false, text.data(), text.size(), ec);
   if (ec) return Status::Invalid("The resource is not valid JSON: " + ec.message());

@@ -16,6 +16,7 @@
 // reconstructed from its shortest round-trip text.
 #pragma once
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <functional>
@@ -200,8 +201,10 @@ class TypedPath {
 // {"value":1.5,"unit":"mg"}.
 std::string ToTypedJson(const Collection& values);
 
-// Parses JSON keeping decimal text (see above). Fails with kInvalid when `text` is not JSON.
-Result<boost::json::value> ParseJson(std::string_view text);
+// Parses JSON keeping decimal text (see above). Fails with kInvalid when `text` is not JSON. The
+// values are allocated from `storage` (default: the heap); a tree that lives for one short task
+// can take a boost::json::monotonic_resource, which makes building it cheap and freeing it free.
+Result<boost::json::value> ParseJson(std::string_view text, boost::json::storage_ptr storage = {});
 
 // For the command line: compile `expression`, parse `resource_json` and return ToTypedJson of the
 // result, or the first failure.

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/json/monotonic_resource.hpp>
 #include <cctype>
 #include <charconv>
 #include <map>
@@ -718,7 +719,11 @@ Result<std::vector<IndexEntry>> index_internal::ExtractIndexWith(const boost::js
 }
 
 Result<std::vector<IndexEntry>> ExtractIndexFromJson(std::string_view json_text) {
-  Result<json::value> parsed = fhirpath::ParseJson(json_text);
+  // The tree lives only for this call, and the entries copy what they keep: an arena (on the
+  // stack for a typical resource) replaces a malloc and a free per JSON node.
+  unsigned char buffer[16384];
+  json::monotonic_resource arena(buffer, sizeof(buffer));
+  Result<json::value> parsed = fhirpath::ParseJson(json_text, &arena);
   if (!parsed.ok()) return parsed.take_status();
   return ExtractIndex(*parsed);
 }
