@@ -139,8 +139,10 @@ struct ChildLookup {
 // compiled path skip the definition lookups per item (TypedPath).
 bool ChildLookups(const fhir::TypeDef& def, std::string_view def_path, std::string_view name,
                   std::vector<ChildLookup>& out);
-// Appends what `lookup` finds in `obj`, exactly as Children() does.
-void AppendChildren(const json::object& obj, const ChildLookup& lookup, Collection& out);
+// Appends what `lookup` finds in `obj`, exactly as Children() does; `present` says the caller
+// has seen lookup.key in obj (skips the only_if_present check).
+void AppendChildren(const json::object& obj, const ChildLookup& lookup, Collection& out,
+                    bool present = false);
 // The object whose members are the children of `item` (the `_name` object for primitives), or
 // nullptr.
 const json::object* ChildObject(const Item& item);

@@ -136,13 +136,19 @@ void AddValue(const json::value* v, const json::value* extras, const ChildShape&
 // Appends obj[key] (and obj["_" + key]) as elements of `shape`, one per array entry.
 void AddMember(const json::object& obj, std::string_view key, const ChildShape& shape,
                Collection& out) {
-  const json::value* v = obj.if_contains(key);
+  // One pass over the names finds both `key` and "_" + key (a JSON object's names are unique),
+  // where two searches would compare every name twice; FHIR objects are small.
+  const json::value* v = nullptr;
   const json::value* extras = nullptr;
-  if (key.size() < 128) {
-    std::array<char, 129> buf;
-    buf[0] = '_';
-    std::memcpy(buf.data() + 1, key.data(), key.size());
-    extras = obj.if_contains(std::string_view(buf.data(), key.size() + 1));
+  const bool has_extras = key.size() < 128;
+  for (const json::key_value_pair& member : obj) {
+    const std::string_view name = member.key();
+    if (name.size() == key.size()) {
+      if (name == key) v = &member.value();
+    } else if (has_extras && name.size() == key.size() + 1 && name[0] == '_' &&
+               name.substr(1) == key) {
+      extras = &member.value();
+    }
   }
   if (v == nullptr && extras == nullptr) return;
   if ((v != nullptr && v->is_array()) || (extras != nullptr && extras->is_array())) {
@@ -235,8 +241,9 @@ bool ChildLookups(const fhir::TypeDef& def, std::string_view def_path, std::stri
                       });
 }
 
-void AppendChildren(const json::object& obj, const ChildLookup& lookup, Collection& out) {
-  if (lookup.only_if_present && !obj.contains(lookup.key)) return;
+void AppendChildren(const json::object& obj, const ChildLookup& lookup, Collection& out,
+                    bool present) {
+  if (lookup.only_if_present && !present && !obj.contains(lookup.key)) return;
   AddMember(obj, lookup.key, lookup.shape, out);
 }
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,10 @@ struct TypedStep {
   };
   Kind kind = Kind::kChildren;
   std::vector<Lookup> lookups;  // kChildren
+  // kChildren on a choice element by its base name (`value`: valueQuantity, valueString...):
+  // every lookup is only_if_present and its key starts with `choice`; one pass over the object's
+  // names finds the ones present, instead of one search per type (up to 50).
+  std::string choice;
   bool pass = false;            // kTypeFilter: the items reaching it are of the type
   bool single = false;          // kTypeFilter from as(): its input must be one item at most
   std::string type_ns;          // kResolveIs
@@ -140,6 +145,14 @@ bool CompileSteps(const std::vector<PathOp>& ops, size_t i, const StaticType& t,
           }
           step.lookups.push_back(std::move(l));
         }
+        const bool all_choices =
+            std::all_of(step.lookups.begin(), step.lookups.end(), [&](const TypedStep::Lookup& l) {
+              return l.lookup.only_if_present && l.lookup.key.starts_with(op.node->name) &&
+                     l.lookup.key.size() > op.node->name.size();
+            });
+        if (step.lookups.size() > 1 && step.lookups.size() <= 64 && all_choices) {
+          step.choice = op.node->name;
+        }
         steps.push_back(std::move(step));
         return true;
       }
@@ -199,6 +212,22 @@ std::unique_ptr<TypedNode> CompileNode(const Node& n, const StaticType& focus, O
   return out;
 }
 
+// Bit i set when obj has step.lookups[i].key (a choice step).
+uint64_t PresentChoices(const json::object& obj, const TypedStep& step) {
+  uint64_t present = 0;
+  for (const json::key_value_pair& member : obj) {
+    const std::string_view key = member.key();
+    if (key.size() <= step.choice.size() || !key.starts_with(step.choice)) continue;
+    for (size_t i = 0; i < step.lookups.size(); ++i) {
+      if (step.lookups[i].lookup.key == key) {
+        present |= uint64_t{1} << i;
+        break;
+      }
+    }
+  }
+  return present;
+}
+
 // Per-evaluation state.
 struct Walk {
   const json::value& resource;
@@ -241,13 +270,21 @@ struct Walk {
         case TypedStep::Kind::kChildren: {
           const json::object* obj = ChildObject(item);
           if (obj == nullptr) return;
-          for (const TypedStep::Lookup& l : step.lookups) {
+          uint64_t present = 0;  // choice steps: the lookups whose key obj has
+          if (!step.choice.empty()) {
+            present = PresentChoices(*obj, step);
+            if (present == 0) return;
+          }
+          for (size_t i = 0; i < step.lookups.size(); ++i) {
+            const TypedStep::Lookup& l = step.lookups[i];
+            const bool known = !step.choice.empty();
+            if (known && (present & (uint64_t{1} << i)) == 0) continue;
             if (l.rest.empty()) {
-              AppendChildren(*obj, l.lookup, out);
+              AppendChildren(*obj, l.lookup, out, known);
               continue;
             }
             Collection children;
-            AppendChildren(*obj, l.lookup, children);
+            AppendChildren(*obj, l.lookup, children, known);
             for (const Item& child : children) Steps(l.rest, child, out);
           }
           return;

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <boost/json/monotonic_resource.hpp>
 #include <cctype>
 #include <charconv>
@@ -23,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -63,11 +65,20 @@ struct ParamPlan {
   bool family_words = false;            // string parameters on HumanName.family
   // When not empty: the expression selects nothing unless the resource has one of these members.
   std::vector<std::string> root_members;
+  std::vector<uint16_t> root_ids;  // the same as indexes in TypePlan::member_names
 };
+
+// The most distinct root member names a plan tracks with ids (more: by name, per parameter).
+constexpr size_t kMaxRootMembers = 512;
 
 struct TypePlan {
   Status status;
   std::vector<ParamPlan> params;
+  // Every root member name some parameter needs, and its index: ExtractIndex() reads the
+  // resource's names once and then tests bits, where testing each parameter's names against the
+  // resource was a search of its members per name.
+  std::vector<std::string> member_names;
+  std::unordered_map<std::string_view, uint16_t> member_ids;  // views of member_names
 };
 
 // --- expressions ---
@@ -419,6 +430,17 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
     }
     plan.params.push_back(std::move(p));
   }
+  std::set<std::string_view> names;
+  for (const ParamPlan& p : plan.params) names.insert(p.root_members.begin(), p.root_members.end());
+  if (names.size() <= kMaxRootMembers) {
+    plan.member_names.assign(names.begin(), names.end());
+    for (size_t i = 0; i < plan.member_names.size(); ++i) {
+      plan.member_ids.emplace(plan.member_names[i], static_cast<uint16_t>(i));
+    }
+    for (ParamPlan& p : plan.params) {
+      for (const std::string& m : p.root_members) p.root_ids.push_back(plan.member_ids.at(m));
+    }
+  }
   return plan;
 }
 
@@ -639,6 +661,12 @@ Result<std::vector<IndexEntry>> index_internal::ExtractIndexWith(const boost::js
   std::optional<fhirpath::EvalContext> composite_context;  // made on the first composite
   std::optional<std::string> narrative;                    // for _text and _content
   uint32_t next_group = 1;
+  std::bitset<kMaxRootMembers> present;  // by TypePlan::member_ids
+  for (const json::key_value_pair& member : obj) {
+    if (auto it = plan.member_ids.find(member.key()); it != plan.member_ids.end()) {
+      present.set(it->second);
+    }
+  }
 
   for (const ParamPlan& p : plan.params) {
     sink.param = p.def->code();
@@ -657,13 +685,19 @@ Result<std::vector<IndexEntry>> index_internal::ExtractIndexWith(const boost::js
       }
       continue;
     }
-    if (!p.root_members.empty() &&
-        std::none_of(p.root_members.begin(), p.root_members.end(),
-                     [&obj](const std::string& m) { return obj.contains(m); })) {
+    if (!p.root_ids.empty()) {
+      if (std::none_of(p.root_ids.begin(), p.root_ids.end(),
+                       [&present](uint16_t id) { return present.test(id); })) {
+        continue;
+      }
+    } else if (!p.root_members.empty() &&
+               std::none_of(p.root_members.begin(), p.root_members.end(),
+                            [&obj](const std::string& m) { return obj.contains(m); })) {
       continue;
     }
+    const bool typed = p.typed && typed_paths;
     std::optional<fhirpath::Collection> values;
-    if (p.typed && typed_paths) values = p.typed->Evaluate(resource, context);
+    if (typed) values = p.typed->Evaluate(resource, context);
     if (!values) {
       Result<fhirpath::Collection> evaluated = fhirpath::Evaluate(*p.expression, resource, context);
       if (!evaluated.ok()) return EvaluationFailure(*p.def, type->name(), evaluated.status());
