@@ -123,40 +123,46 @@ class Handler {
   }
 
   bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
-    key_.append(s.data(), s.size());
+    // A name the parser delivered in one piece is used where it lies (most are).
+    std::string_view key(s.data(), s.size());
+    if (!key_.empty()) {
+      key_.append(key);
+      key = key_;
+    }
     Frame& f = frames_.back();
     for (size_t k = f.first_key; k < keys_.size(); ++k) {
-      if (std::string_view(key_text_).substr(keys_[k].offset, keys_[k].size) == key_)
-        return Fail(ec, "Duplicate JSON property '" + key_ + "'", Path() + key_);
+      if (std::string_view(key_text_).substr(keys_[k].offset, keys_[k].size) == key) {
+        const std::string name(key);
+        return Fail(ec, "Duplicate JSON property '" + name + "'", Path() + name);
+      }
     }
-    keys_.push_back({key_text_.size(), key_.size()});
-    key_text_ += key_;
+    keys_.push_back({key_text_.size(), key.size()});
+    key_text_ += key;
     if (frames_.size() == 1) {
       // A top-level member of the resource.
-      if (key_ == "resourceType") {
+      if (key == "resourceType") {
         sink_ = Sink::kResourceType;
-      } else if (key_ == "id") {
+      } else if (key == "id") {
         sink_ = Sink::kId;
-      } else if (key_ == "meta") {
+      } else if (key == "meta") {
         sink_ = Sink::kMeta;
       } else {
         sink_ = Sink::kNormal;
         out_ = &result.body_rest;
-        AppendMember(*out_, key_, /*leading_comma=*/true);
+        AppendMember(*out_, key, /*leading_comma=*/true);
       }
-      top_key_ = key_;
     } else if (frames_.size() == 2 && f.sink == Sink::kMeta) {
       // A member of meta: versionId and lastUpdated belong to the server.
-      if (key_ == "versionId" || key_ == "lastUpdated") {
+      if (key == "versionId" || key == "lastUpdated") {
         sink_ = Sink::kDiscard;
         out_ = &discard_;
       } else {
         sink_ = Sink::kMeta;
         out_ = &result.meta_rest;
-        AppendMember(*out_, key_, true);
+        AppendMember(*out_, key, true);
       }
     } else {
-      AppendMember(*out_, key_, f.count++ > 0);
+      AppendMember(*out_, key, f.count++ > 0);
     }
     key_.clear();
     return true;
@@ -168,22 +174,26 @@ class Handler {
   }
 
   bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
-    str_.append(s.data(), s.size());
+    std::string_view text(s.data(), s.size());  // in one piece (most are): used where it lies
+    if (!str_.empty()) {
+      str_.append(text);
+      text = str_;
+    }
     if (frames_.size() == 1 && sink_ == Sink::kResourceType) {
-      result.resource_type = std::move(str_);
+      result.resource_type.assign(text);
       saw_resource_type = true;
       str_.clear();
       return true;
     }
     if (frames_.size() == 1 && sink_ == Sink::kId) {
-      result.id = std::move(str_);
+      result.id.assign(text);
       result.has_id = true;
       str_.clear();
       return true;
     }
     if (!BeginValue(ec, false)) return false;
     out_->push_back('"');
-    AppendEscaped(*out_, str_);
+    AppendEscaped(*out_, text);
     out_->push_back('"');
     str_.clear();
     if (frames_.size() == 1) EndTopLevelValue();
@@ -276,7 +286,7 @@ class Handler {
   Sink sink_ = Sink::kNormal;
   std::string* out_ = &discard_;
   std::string discard_;
-  std::string key_, str_, num_, top_key_;
+  std::string key_, str_, num_;  // the parts of a name, string or number delivered in pieces
 };
 
 // 1-based line and column of byte `offset` in `text`, for parse error messages.
