@@ -48,7 +48,8 @@ struct TypedStep {
 };
 
 struct TypedNode {
-  // A union (left | right) when left is set; otherwise a path from the resource.
+  // A union (left | right) when left is set; otherwise a path from the focus (the resource, or a
+  // composite parameter's value).
   std::unique_ptr<TypedNode> left, right;
   bool selects_nothing = false;  // the path starts with another type's name
   std::vector<TypedStep> steps;
