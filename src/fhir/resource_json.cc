@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "core/strings.h"
@@ -12,14 +14,44 @@ namespace {
 namespace json = boost::json;
 using core::AppendJsonEscaped;
 
+// True if one of the 8 bytes of `w` may need escaping in JSON (a control character, '"' or
+// '\\'); may say true for a clean word (then the byte loop decides), never false for one that
+// needs it.
+bool MayNeedEscape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t v) { return ((v - kOnes) & ~v & kHigh) != 0; };
+  const bool control = ((w - 0x20 * kOnes) & ~w & kHigh) != 0;
+  return control || has_zero(w ^ ('"' * kOnes)) || has_zero(w ^ ('\\' * kOnes));
+}
+
+// AppendJsonEscaped with the leading run that needs no escaping found 8 bytes at a time: strings
+// and names are most of a resource and almost never need escaping, and the byte loop was a
+// visible part of preparing a resource. Same output: the run is what the loop would copy.
+void AppendEscaped(std::string& out, std::string_view text) {
+  size_t clean = 0;
+  for (uint64_t w; clean + 8 <= text.size(); clean += 8) {
+    std::memcpy(&w, text.data() + clean, 8);
+    if (MayNeedEscape(w)) break;
+  }
+  if (clean + 8 > text.size()) {
+    // The last bytes (member names are mostly shorter than 8), padded with spaces, which never
+    // need escaping.
+    uint64_t w = 0x2020202020202020ULL;
+    std::memcpy(&w, text.data() + clean, text.size() - clean);
+    if (!MayNeedEscape(w)) clean = text.size();
+  }
+  out.append(text.data(), clean);
+  if (clean < text.size()) AppendJsonEscaped(out, text.substr(clean));
+}
+
 // Where the value of the member being parsed goes.
 enum class Sink { kNormal, kResourceType, kId, kMeta, kDiscard };
 
 struct Frame {
   bool is_object = false;
-  size_t count = 0;               // values (arrays) or members (objects) written so far
-  std::vector<std::string> keys;  // member names seen, to refuse duplicates
-  Sink sink = Sink::kNormal;      // for objects: the sink of the value that opened it
+  size_t count = 0;           // values (arrays) or members (objects) written so far
+  size_t first_key = 0;       // objects: where their member names start in Handler::keys_
+  Sink sink = Sink::kNormal;  // for objects: the sink of the value that opened it
 };
 
 // SAX handler that re-emits compact JSON into the PreparedResource's pieces.
@@ -42,20 +74,22 @@ class Handler {
   bool on_object_begin(json::error_code& ec) {
     if (frames_.empty()) {
       root_is_object = true;
-      frames_.push_back(Frame{true, 0, {}, Sink::kNormal});
+      frames_.push_back(Frame{true, 0, keys_.size(), Sink::kNormal});
       return true;
     }
     if (!BeginValue(ec, /*is_object=*/true)) return false;
-    Frame f;
-    f.is_object = true;
-    f.sink = sink_;
-    frames_.push_back(std::move(f));
+    frames_.push_back(Frame{true, 0, keys_.size(), sink_});
     out_->push_back('{');
     return true;
   }
 
   bool on_object_end(std::size_t, json::error_code&) {
     Sink closing = frames_.back().sink;
+    const size_t first_key = frames_.back().first_key;
+    if (first_key < keys_.size()) {
+      key_text_.resize(keys_[first_key].offset);
+      keys_.resize(first_key);
+    }
     frames_.pop_back();
     if (frames_.empty()) return true;  // end of the resource
     if (frames_.size() == 1) {
@@ -71,7 +105,7 @@ class Handler {
   bool on_array_begin(json::error_code& ec) {
     if (frames_.empty()) return Fail(ec, "The body must be a JSON object (a FHIR resource)", "");
     if (!BeginValue(ec, false)) return false;
-    frames_.push_back(Frame{false, 0, {}, sink_});
+    frames_.push_back(Frame{false, 0, keys_.size(), sink_});
     out_->push_back('[');
     return true;
   }
@@ -89,37 +123,46 @@ class Handler {
   }
 
   bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
-    key_.append(s.data(), s.size());
+    // A name the parser delivered in one piece is used where it lies (most are).
+    std::string_view key(s.data(), s.size());
+    if (!key_.empty()) {
+      key_.append(key);
+      key = key_;
+    }
     Frame& f = frames_.back();
-    if (std::find(f.keys.begin(), f.keys.end(), key_) != f.keys.end())
-      return Fail(ec, "Duplicate JSON property '" + key_ + "'", Path() + key_);
-    f.keys.push_back(key_);
+    for (size_t k = f.first_key; k < keys_.size(); ++k) {
+      if (std::string_view(key_text_).substr(keys_[k].offset, keys_[k].size) == key) {
+        const std::string name(key);
+        return Fail(ec, "Duplicate JSON property '" + name + "'", Path() + name);
+      }
+    }
+    keys_.push_back({key_text_.size(), key.size()});
+    key_text_ += key;
     if (frames_.size() == 1) {
       // A top-level member of the resource.
-      if (key_ == "resourceType") {
+      if (key == "resourceType") {
         sink_ = Sink::kResourceType;
-      } else if (key_ == "id") {
+      } else if (key == "id") {
         sink_ = Sink::kId;
-      } else if (key_ == "meta") {
+      } else if (key == "meta") {
         sink_ = Sink::kMeta;
       } else {
         sink_ = Sink::kNormal;
         out_ = &result.body_rest;
-        AppendMember(*out_, key_, /*leading_comma=*/true);
+        AppendMember(*out_, key, /*leading_comma=*/true);
       }
-      top_key_ = key_;
     } else if (frames_.size() == 2 && f.sink == Sink::kMeta) {
       // A member of meta: versionId and lastUpdated belong to the server.
-      if (key_ == "versionId" || key_ == "lastUpdated") {
+      if (key == "versionId" || key == "lastUpdated") {
         sink_ = Sink::kDiscard;
         out_ = &discard_;
       } else {
         sink_ = Sink::kMeta;
         out_ = &result.meta_rest;
-        AppendMember(*out_, key_, true);
+        AppendMember(*out_, key, true);
       }
     } else {
-      AppendMember(*out_, key_, f.count++ > 0);
+      AppendMember(*out_, key, f.count++ > 0);
     }
     key_.clear();
     return true;
@@ -131,22 +174,26 @@ class Handler {
   }
 
   bool on_string(json::string_view s, std::size_t, json::error_code& ec) {
-    str_.append(s.data(), s.size());
+    std::string_view text(s.data(), s.size());  // in one piece (most are): used where it lies
+    if (!str_.empty()) {
+      str_.append(text);
+      text = str_;
+    }
     if (frames_.size() == 1 && sink_ == Sink::kResourceType) {
-      result.resource_type = std::move(str_);
+      result.resource_type.assign(text);
       saw_resource_type = true;
       str_.clear();
       return true;
     }
     if (frames_.size() == 1 && sink_ == Sink::kId) {
-      result.id = std::move(str_);
+      result.id.assign(text);
       result.has_id = true;
       str_.clear();
       return true;
     }
     if (!BeginValue(ec, false)) return false;
     out_->push_back('"');
-    AppendJsonEscaped(*out_, str_);
+    AppendEscaped(*out_, text);
     out_->push_back('"');
     str_.clear();
     if (frames_.size() == 1) EndTopLevelValue();
@@ -183,7 +230,7 @@ class Handler {
   static void AppendMember(std::string& out, std::string_view key, bool leading_comma) {
     if (leading_comma) out.push_back(',');
     out.push_back('"');
-    AppendJsonEscaped(out, key);
+    AppendEscaped(out, key);
     out += "\":";
   }
 
@@ -227,11 +274,19 @@ class Handler {
     return true;
   }
 
+  // The member names of the open objects, innermost object's last, to refuse duplicates: one
+  // buffer for the whole parse rather than a vector of strings per object (the allocations and
+  // copies of those were a visible part of preparing a resource).
+  struct KeyRef {
+    size_t offset, size;  // in key_text_
+  };
+  std::vector<KeyRef> keys_;
+  std::string key_text_;
   std::vector<Frame> frames_;
   Sink sink_ = Sink::kNormal;
   std::string* out_ = &discard_;
   std::string discard_;
-  std::string key_, str_, num_, top_key_;
+  std::string key_, str_, num_;  // the parts of a name, string or number delivered in pieces
 };
 
 // 1-based line and column of byte `offset` in `text`, for parse error messages.

@@ -2,7 +2,6 @@
 // ToTypedJson, ParseJson, EvaluateToTypedJson. Functions live in functions.cc.
 
 #include <boost/json/basic_parser_impl.hpp>
-
 #include <chrono>
 #include <ctime>
 
@@ -11,14 +10,14 @@
 
 namespace kiln::fhirpath {
 namespace internal {
-namespace {
-
 void AppendUnique(Collection& out, const Item& item) {
   for (const Item& x : out) {
     if (Equal(x, item).value_or(false)) return;
   }
   out.push_back(item);
 }
+
+namespace {
 
 // Children called `name` of every input item. A name that is an element of none of the input
 // items' types is an error (e.g. `name.given1`), as a static check would find; a name that some
@@ -66,7 +65,8 @@ Collection EvalBinary(const Node& n, const Collection& focus, const Frame& frame
       if (x && y) return BooleanResult(false);
       return {};
     }
-    default: break;
+    default:
+      break;
   }
   Collection b = Eval(*n.args[1], focus, frame);
   switch (n.op) {
@@ -81,14 +81,17 @@ Collection EvalBinary(const Node& n, const Collection& focus, const Frame& frame
       for (const Item& i : b) AppendUnique(out, i);
       return out;
     }
-    case Op::kEq: return BooleanResult(CollectionsEqual(a, b));
+    case Op::kEq:
+      return BooleanResult(CollectionsEqual(a, b));
     case Op::kNe: {
       auto e = CollectionsEqual(a, b);
       if (!e) return {};
       return BooleanResult(!*e);
     }
-    case Op::kEquiv: return BooleanResult(CollectionsEquivalent(a, b));
-    case Op::kNotEquiv: return BooleanResult(!CollectionsEquivalent(a, b));
+    case Op::kEquiv:
+      return BooleanResult(CollectionsEquivalent(a, b));
+    case Op::kNotEquiv:
+      return BooleanResult(!CollectionsEquivalent(a, b));
     case Op::kLt:
     case Op::kLe:
     case Op::kGt:
@@ -99,10 +102,14 @@ Collection EvalBinary(const Node& n, const Collection& focus, const Frame& frame
       auto c = Compare(*x, *y);
       if (!c) return {};
       switch (n.op) {
-        case Op::kLt: return BooleanResult(*c < 0);
-        case Op::kLe: return BooleanResult(*c <= 0);
-        case Op::kGt: return BooleanResult(*c > 0);
-        default: return BooleanResult(*c >= 0);
+        case Op::kLt:
+          return BooleanResult(*c < 0);
+        case Op::kLe:
+          return BooleanResult(*c <= 0);
+        case Op::kGt:
+          return BooleanResult(*c > 0);
+        default:
+          return BooleanResult(*c >= 0);
       }
     }
     case Op::kIn:
@@ -153,16 +160,20 @@ Collection EvalVariable(const Node& n, const Frame& frame) {
 
 Collection Eval(const Node& n, const Collection& focus, const Frame& frame) {
   switch (n.kind) {
-    case NodeKind::kLiteral: return {n.literal};
-    case NodeKind::kEmpty: return {};
-    case NodeKind::kThis: return focus;
+    case NodeKind::kLiteral:
+      return {n.literal};
+    case NodeKind::kEmpty:
+      return {};
+    case NodeKind::kThis:
+      return focus;
     case NodeKind::kIndex:
       if (frame.index < 0) return {};
       return {Item::Integer(frame.index)};
     case NodeKind::kTotal:
       if (frame.total == nullptr) return {};
       return *frame.total;
-    case NodeKind::kVariable: return EvalVariable(n, frame);
+    case NodeKind::kVariable:
+      return EvalVariable(n, frame);
     case NodeKind::kMember: {
       Collection out;
       if (!n.target) {
@@ -182,7 +193,8 @@ Collection Eval(const Node& n, const Collection& focus, const Frame& frame) {
       }
       return Navigate(Eval(*n.target, focus, frame), n.name);
     }
-    case NodeKind::kFunction: return CallFunction(n, focus, frame);
+    case NodeKind::kFunction:
+      return CallFunction(n, focus, frame);
     case NodeKind::kIndexer: {
       Collection in = Eval(*n.args[0], focus, frame);
       Collection index = Eval(*n.args[1], focus, frame);
@@ -207,7 +219,8 @@ Collection Eval(const Node& n, const Collection& focus, const Frame& frame) {
       }
       return {v};
     }
-    case NodeKind::kBinary: return EvalBinary(n, focus, frame);
+    case NodeKind::kBinary:
+      return EvalBinary(n, focus, frame);
     case NodeKind::kTypeOp: {
       Collection in = Eval(*n.args[0], focus, frame);
       if (n.op == Op::kIs) {
@@ -292,6 +305,18 @@ Temporal NowTemporal() {
   return t;
 }
 
+}  // namespace
+
+const Temporal& Now(Env& env) {
+  if (!env.now_set) {
+    env.now = NowTemporal();
+    env.now_set = true;
+  }
+  return env.now;
+}
+
+namespace {
+
 void AppendTyped(std::string& out, const Item& item) {
   const Item* v = &item;
   std::optional<Item> sys;
@@ -301,8 +326,8 @@ void AppendTyped(std::string& out, const Item& item) {
     sys = ToSystem(item);
     if (sys && sys->kind != ValueKind::kQuantity) v = &*sys;
   } else {
-    static constexpr std::string_view kNames[] = {"",     "boolean", "integer", "decimal", "string",
-                                                  "date", "dateTime", "time",   "Quantity"};
+    static constexpr std::string_view kNames[] = {
+        "", "boolean", "integer", "decimal", "string", "date", "dateTime", "time", "Quantity"};
     type = kNames[static_cast<int>(item.kind)];
   }
   out += "{\"type\":";
@@ -312,9 +337,15 @@ void AppendTyped(std::string& out, const Item& item) {
     case ValueKind::kElement:
       out += v->node ? json::serialize(*v->node) : "null";
       break;
-    case ValueKind::kBoolean: out += v->boolean ? "true" : "false"; break;
-    case ValueKind::kInteger: out += std::to_string(v->integer); break;
-    case ValueKind::kDecimal: out += FormatDecimal(v->decimal); break;
+    case ValueKind::kBoolean:
+      out += v->boolean ? "true" : "false";
+      break;
+    case ValueKind::kInteger:
+      out += std::to_string(v->integer);
+      break;
+    case ValueKind::kDecimal:
+      out += FormatDecimal(v->decimal);
+      break;
     case ValueKind::kQuantity:
       out += "{\"value\":" + FormatDecimal(v->decimal) +
              ",\"unit\":" + json::serialize(json::string(v->text)) + "}";
@@ -335,10 +366,11 @@ class KeepDecimalsHandler {
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
   json::value_stack stack;
+  json::storage_ptr storage;  // where the values go
   std::string number;
 
   bool on_document_begin(json::error_code&) {
-    stack.reset();
+    stack.reset(storage);
     return true;
   }
   bool on_document_end(json::error_code&) { return true; }
@@ -414,10 +446,6 @@ Result<Collection> Evaluate(const Expression& expression, const boost::json::val
       env.now_set = true;
     }
   }
-  if (!env.now_set) {
-    env.now = internal::NowTemporal();
-    env.now_set = true;
-  }
   internal::Frame frame;
   frame.env = &env;
   try {
@@ -439,17 +467,17 @@ std::string ToTypedJson(const Collection& values) {
   return out;
 }
 
-Result<boost::json::value> ParseJson(std::string_view text) {
+Result<boost::json::value> ParseJson(std::string_view text, boost::json::storage_ptr storage) {
   boost::json::parse_options options;
   boost::json::basic_parser<internal::KeepDecimalsHandler> parser(options);
+  parser.handler().storage = std::move(storage);
   boost::json::error_code ec;
   parser.write_some(false, text.data(), text.size(), ec);
   if (ec) return Status::Invalid("The resource is not valid JSON: " + ec.message());
   return parser.handler().stack.release();
 }
 
-Result<std::string> EvaluateToTypedJson(std::string_view expression,
-                                        std::string_view resource_json,
+Result<std::string> EvaluateToTypedJson(std::string_view expression, std::string_view resource_json,
                                         const EvalContext& context) {
   auto compiled = Compile(expression);
   if (!compiled.ok()) return compiled.take_status();

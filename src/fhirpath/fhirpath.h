@@ -16,12 +16,13 @@
 // reconstructed from its shortest round-trip text.
 #pragma once
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,9 +83,9 @@ struct Item {
   // System values.
   bool boolean = false;
   int64_t integer = 0;
-  Decimal decimal;      // kDecimal, and the value of kQuantity
-  std::string text;     // kString; the unit of kQuantity; the literal text of dates and times
-  Temporal temporal;    // kDate, kDateTime, kTime
+  Decimal decimal;    // kDecimal, and the value of kQuantity
+  std::string text;   // kString; the unit of kQuantity; the literal text of dates and times
+  Temporal temporal;  // kDate, kDateTime, kTime
 
   static Item Boolean(bool b);
   static Item Integer(int64_t i);
@@ -97,7 +98,8 @@ using Collection = std::vector<Item>;
 
 namespace internal {
 struct Node;
-}
+struct TypedNode;
+}  // namespace internal
 
 // A compiled expression. Cheap to copy (shares the immutable tree); thread-safe to evaluate.
 class Expression {
@@ -131,7 +133,8 @@ struct EvalContext {
   Resolver resolver;
   Tracer tracer;
   // The instant now() returns and today() derives from, as FHIR dateTime text; empty means the
-  // system clock at the start of the evaluation.
+  // system clock when the evaluation first asks for it (the same instant for the whole
+  // evaluation).
   std::string now;
 };
 
@@ -141,18 +144,71 @@ struct EvalContext {
 Result<Collection> Evaluate(const Expression& expression, const boost::json::value& resource,
                             const EvalContext& context = {});
 
+// An Expression compiled for resources of one type, for the common shapes of search parameter
+// expressions: paths (`Observation.code`, `Patient.name.given`), choice elements and their
+// type filters (`Observation.value.as(Quantity)`, `(Observation.value as Quantity)`,
+// `.ofType(T)`), reference filters (`Observation.subject.where(resolve() is Patient)`) and unions
+// of these. Each path is resolved against the definitions once, here, instead of per item and
+// per resource (element and type lookups by name, intermediate collections, the evaluator's
+// copies), and it gives exactly the Items Evaluate() gives: Children() and ChildLookups() share
+// one lookup routine, and resolve(), `is`, `as` and `|` call the evaluator's own code.
+// Immutable after Make(); thread-safe to evaluate.
+class TypedPath {
+ public:
+  // The type of a focus or of the items a path yields: the FHIR type name, and where the
+  // children are defined (def + path within def, as in Item; def may be null for primitives).
+  struct Focus {
+    std::string_view type_name;
+    const fhir::TypeDef* def = nullptr;
+    std::string_view def_path;
+  };
+
+  // Compiled for a `type` resource as the focus; nullptr when `expression` has a shape this does
+  // not cover (then use Evaluate()).
+  static std::unique_ptr<const TypedPath> Make(const Expression& expression,
+                                               const fhir::TypeDef& type);
+  // Compiled for a focus of type `focus` inside a `type` resource (a composite search
+  // parameter's component on each value of the composite).
+  static std::unique_ptr<const TypedPath> Make(const Expression& expression,
+                                               const fhir::TypeDef& type, const Focus& focus);
+  ~TypedPath();
+
+  // What Evaluate(expression, resource, context) gives, for a `resource` that is a JSON object
+  // whose resourceType is the type given to Make(). nullopt when Evaluate() would fail (e.g.
+  // as() on several items): the caller then calls Evaluate() for its result or message.
+  std::optional<Collection> Evaluate(const boost::json::value& resource,
+                                     const EvalContext& context) const;
+  // The same with `focus` (which must Fit()) as the focus and `resource` as %resource: what
+  // Evaluate() gives for `%v.select(expression)` with %v = focus.
+  std::optional<Collection> EvaluateOn(const Item* focus, const boost::json::value& resource,
+                                       const EvalContext& context) const;
+  // True if `item` has the focus type this was compiled for.
+  bool Fits(const Item& item) const;
+  // The types of the items Evaluate() yields; empty when some are known only from the data.
+  const std::vector<Focus>& outputs() const { return outputs_; }
+
+ private:
+  TypedPath(std::unique_ptr<const internal::TypedNode> root, const fhir::TypeDef& type,
+            const Focus& focus, std::vector<Focus> outputs);
+  std::unique_ptr<const internal::TypedNode> root_;
+  const fhir::TypeDef& type_;
+  Focus focus_;
+  std::vector<Focus> outputs_;
+};
+
 // Prints a collection as typed JSON: [{"type":"string","value":"Chalmers"}, ...]. Elements of
 // complex types print their JSON as the value; dates and times print as FHIR text; quantities as
 // {"value":1.5,"unit":"mg"}.
 std::string ToTypedJson(const Collection& values);
 
-// Parses JSON keeping decimal text (see above). Fails with kInvalid when `text` is not JSON.
-Result<boost::json::value> ParseJson(std::string_view text);
+// Parses JSON keeping decimal text (see above). Fails with kInvalid when `text` is not JSON. The
+// values are allocated from `storage` (default: the heap); a tree that lives for one short task
+// can take a boost::json::monotonic_resource, which makes building it cheap and freeing it free.
+Result<boost::json::value> ParseJson(std::string_view text, boost::json::storage_ptr storage = {});
 
 // For the command line: compile `expression`, parse `resource_json` and return ToTypedJson of the
 // result, or the first failure.
-Result<std::string> EvaluateToTypedJson(std::string_view expression,
-                                        std::string_view resource_json,
+Result<std::string> EvaluateToTypedJson(std::string_view expression, std::string_view resource_json,
                                         const EvalContext& context = {});
 
 // The string form FHIRPath's toString() gives a System value (dates keep their precision,

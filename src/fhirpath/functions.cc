@@ -18,17 +18,102 @@ namespace kiln::fhirpath::internal {
 namespace {
 
 enum class Fn : int {
-  kEmpty, kExists, kAll, kAllTrue, kAnyTrue, kAllFalse, kAnyFalse, kSubsetOf, kSupersetOf,
-  kCount, kDistinct, kIsDistinct, kWhere, kSelect, kRepeat, kOfType, kAs, kIs, kSingle, kFirst,
-  kLast, kTail, kSkip, kTake, kIntersect, kExclude, kUnion, kCombine, kIif, kToBoolean,
-  kConvertsToBoolean, kToInteger, kConvertsToInteger, kToDecimal, kConvertsToDecimal, kToString,
-  kConvertsToString, kToQuantity, kConvertsToQuantity, kToDate, kConvertsToDate, kToDateTime,
-  kConvertsToDateTime, kToTime, kConvertsToTime, kIndexOf, kSubstring, kStartsWith, kEndsWith,
-  kContains, kUpper, kLower, kReplace, kMatches, kMatchesFull, kReplaceMatches, kLength, kToChars,
-  kTrim, kSplit, kJoin, kEncode, kDecode, kEscape, kUnescape, kAbs, kCeiling, kExp, kFloor, kLn,
-  kLog, kPower, kRound, kSqrt, kTruncate, kChildren, kDescendants, kTrace, kNow, kToday,
-  kTimeOfDay, kNot, kResolve, kExtension, kHasValue, kGetValue, kHtmlChecks, kConformsTo,
-  kMemberOf, kAggregate, kSort, kType, kPrecision, kLowBoundary, kHighBoundary, kComparable,
+  kEmpty,
+  kExists,
+  kAll,
+  kAllTrue,
+  kAnyTrue,
+  kAllFalse,
+  kAnyFalse,
+  kSubsetOf,
+  kSupersetOf,
+  kCount,
+  kDistinct,
+  kIsDistinct,
+  kWhere,
+  kSelect,
+  kRepeat,
+  kOfType,
+  kAs,
+  kIs,
+  kSingle,
+  kFirst,
+  kLast,
+  kTail,
+  kSkip,
+  kTake,
+  kIntersect,
+  kExclude,
+  kUnion,
+  kCombine,
+  kIif,
+  kToBoolean,
+  kConvertsToBoolean,
+  kToInteger,
+  kConvertsToInteger,
+  kToDecimal,
+  kConvertsToDecimal,
+  kToString,
+  kConvertsToString,
+  kToQuantity,
+  kConvertsToQuantity,
+  kToDate,
+  kConvertsToDate,
+  kToDateTime,
+  kConvertsToDateTime,
+  kToTime,
+  kConvertsToTime,
+  kIndexOf,
+  kSubstring,
+  kStartsWith,
+  kEndsWith,
+  kContains,
+  kUpper,
+  kLower,
+  kReplace,
+  kMatches,
+  kMatchesFull,
+  kReplaceMatches,
+  kLength,
+  kToChars,
+  kTrim,
+  kSplit,
+  kJoin,
+  kEncode,
+  kDecode,
+  kEscape,
+  kUnescape,
+  kAbs,
+  kCeiling,
+  kExp,
+  kFloor,
+  kLn,
+  kLog,
+  kPower,
+  kRound,
+  kSqrt,
+  kTruncate,
+  kChildren,
+  kDescendants,
+  kTrace,
+  kNow,
+  kToday,
+  kTimeOfDay,
+  kNot,
+  kResolve,
+  kExtension,
+  kHasValue,
+  kGetValue,
+  kHtmlChecks,
+  kConformsTo,
+  kMemberOf,
+  kAggregate,
+  kSort,
+  kType,
+  kPrecision,
+  kLowBoundary,
+  kHighBoundary,
+  kComparable,
 };
 
 struct FnInfo {
@@ -39,48 +124,103 @@ struct FnInfo {
 };
 
 constexpr FnInfo kFunctions[] = {
-    {"empty", Fn::kEmpty, 0, 0}, {"exists", Fn::kExists, 0, 1}, {"all", Fn::kAll, 1, 1},
-    {"allTrue", Fn::kAllTrue, 0, 0}, {"anyTrue", Fn::kAnyTrue, 0, 0},
-    {"allFalse", Fn::kAllFalse, 0, 0}, {"anyFalse", Fn::kAnyFalse, 0, 0},
-    {"subsetOf", Fn::kSubsetOf, 1, 1}, {"supersetOf", Fn::kSupersetOf, 1, 1},
-    {"count", Fn::kCount, 0, 0}, {"distinct", Fn::kDistinct, 0, 0},
-    {"isDistinct", Fn::kIsDistinct, 0, 0}, {"where", Fn::kWhere, 1, 1},
-    {"select", Fn::kSelect, 1, 1}, {"repeat", Fn::kRepeat, 1, 1}, {"ofType", Fn::kOfType, 1, 1},
-    {"as", Fn::kAs, 1, 1}, {"is", Fn::kIs, 1, 1}, {"single", Fn::kSingle, 0, 0},
-    {"first", Fn::kFirst, 0, 0}, {"last", Fn::kLast, 0, 0}, {"tail", Fn::kTail, 0, 0},
-    {"skip", Fn::kSkip, 1, 1}, {"take", Fn::kTake, 1, 1}, {"intersect", Fn::kIntersect, 1, 1},
-    {"exclude", Fn::kExclude, 1, 1}, {"union", Fn::kUnion, 1, 1},
-    {"combine", Fn::kCombine, 1, 1}, {"iif", Fn::kIif, 2, 3},
-    {"toBoolean", Fn::kToBoolean, 0, 0}, {"convertsToBoolean", Fn::kConvertsToBoolean, 0, 0},
-    {"toInteger", Fn::kToInteger, 0, 0}, {"convertsToInteger", Fn::kConvertsToInteger, 0, 0},
-    {"toDecimal", Fn::kToDecimal, 0, 0}, {"convertsToDecimal", Fn::kConvertsToDecimal, 0, 0},
-    {"toString", Fn::kToString, 0, 0}, {"convertsToString", Fn::kConvertsToString, 0, 0},
-    {"toQuantity", Fn::kToQuantity, 0, 1}, {"convertsToQuantity", Fn::kConvertsToQuantity, 0, 1},
-    {"toDate", Fn::kToDate, 0, 0}, {"convertsToDate", Fn::kConvertsToDate, 0, 0},
-    {"toDateTime", Fn::kToDateTime, 0, 0}, {"convertsToDateTime", Fn::kConvertsToDateTime, 0, 0},
-    {"toTime", Fn::kToTime, 0, 0}, {"convertsToTime", Fn::kConvertsToTime, 0, 0},
-    {"indexOf", Fn::kIndexOf, 1, 1}, {"substring", Fn::kSubstring, 1, 2},
-    {"startsWith", Fn::kStartsWith, 1, 1}, {"endsWith", Fn::kEndsWith, 1, 1},
-    {"contains", Fn::kContains, 1, 1}, {"upper", Fn::kUpper, 0, 0}, {"lower", Fn::kLower, 0, 0},
-    {"replace", Fn::kReplace, 2, 2}, {"matches", Fn::kMatches, 1, 1},
-    {"matchesFull", Fn::kMatchesFull, 1, 1}, {"replaceMatches", Fn::kReplaceMatches, 2, 2},
-    {"length", Fn::kLength, 0, 0}, {"toChars", Fn::kToChars, 0, 0}, {"trim", Fn::kTrim, 0, 0},
-    {"split", Fn::kSplit, 1, 1}, {"join", Fn::kJoin, 0, 1}, {"encode", Fn::kEncode, 1, 1},
-    {"decode", Fn::kDecode, 1, 1}, {"escape", Fn::kEscape, 1, 1},
-    {"unescape", Fn::kUnescape, 1, 1}, {"abs", Fn::kAbs, 0, 0}, {"ceiling", Fn::kCeiling, 0, 0},
-    {"exp", Fn::kExp, 0, 0}, {"floor", Fn::kFloor, 0, 0}, {"ln", Fn::kLn, 0, 0},
-    {"log", Fn::kLog, 1, 1}, {"power", Fn::kPower, 1, 1}, {"round", Fn::kRound, 0, 1},
-    {"sqrt", Fn::kSqrt, 0, 0}, {"truncate", Fn::kTruncate, 0, 0},
-    {"children", Fn::kChildren, 0, 0}, {"descendants", Fn::kDescendants, 0, 0},
-    {"trace", Fn::kTrace, 1, 2}, {"now", Fn::kNow, 0, 0}, {"today", Fn::kToday, 0, 0},
-    {"timeOfDay", Fn::kTimeOfDay, 0, 0}, {"not", Fn::kNot, 0, 0},
-    {"resolve", Fn::kResolve, 0, 0}, {"extension", Fn::kExtension, 1, 1},
-    {"hasValue", Fn::kHasValue, 0, 0}, {"getValue", Fn::kGetValue, 0, 0},
-    {"htmlChecks", Fn::kHtmlChecks, 0, 0}, {"htmlchecks", Fn::kHtmlChecks, 0, 0},
-    {"conformsTo", Fn::kConformsTo, 1, 1}, {"memberOf", Fn::kMemberOf, 1, 1},
-    {"aggregate", Fn::kAggregate, 1, 2}, {"sort", Fn::kSort, 0, 8},
-    {"type", Fn::kType, 0, 0}, {"precision", Fn::kPrecision, 0, 0}, {"lowBoundary", Fn::kLowBoundary, 0, 1},
-    {"highBoundary", Fn::kHighBoundary, 0, 1}, {"comparable", Fn::kComparable, 1, 1},
+    {"empty", Fn::kEmpty, 0, 0},
+    {"exists", Fn::kExists, 0, 1},
+    {"all", Fn::kAll, 1, 1},
+    {"allTrue", Fn::kAllTrue, 0, 0},
+    {"anyTrue", Fn::kAnyTrue, 0, 0},
+    {"allFalse", Fn::kAllFalse, 0, 0},
+    {"anyFalse", Fn::kAnyFalse, 0, 0},
+    {"subsetOf", Fn::kSubsetOf, 1, 1},
+    {"supersetOf", Fn::kSupersetOf, 1, 1},
+    {"count", Fn::kCount, 0, 0},
+    {"distinct", Fn::kDistinct, 0, 0},
+    {"isDistinct", Fn::kIsDistinct, 0, 0},
+    {"where", Fn::kWhere, 1, 1},
+    {"select", Fn::kSelect, 1, 1},
+    {"repeat", Fn::kRepeat, 1, 1},
+    {"ofType", Fn::kOfType, 1, 1},
+    {"as", Fn::kAs, 1, 1},
+    {"is", Fn::kIs, 1, 1},
+    {"single", Fn::kSingle, 0, 0},
+    {"first", Fn::kFirst, 0, 0},
+    {"last", Fn::kLast, 0, 0},
+    {"tail", Fn::kTail, 0, 0},
+    {"skip", Fn::kSkip, 1, 1},
+    {"take", Fn::kTake, 1, 1},
+    {"intersect", Fn::kIntersect, 1, 1},
+    {"exclude", Fn::kExclude, 1, 1},
+    {"union", Fn::kUnion, 1, 1},
+    {"combine", Fn::kCombine, 1, 1},
+    {"iif", Fn::kIif, 2, 3},
+    {"toBoolean", Fn::kToBoolean, 0, 0},
+    {"convertsToBoolean", Fn::kConvertsToBoolean, 0, 0},
+    {"toInteger", Fn::kToInteger, 0, 0},
+    {"convertsToInteger", Fn::kConvertsToInteger, 0, 0},
+    {"toDecimal", Fn::kToDecimal, 0, 0},
+    {"convertsToDecimal", Fn::kConvertsToDecimal, 0, 0},
+    {"toString", Fn::kToString, 0, 0},
+    {"convertsToString", Fn::kConvertsToString, 0, 0},
+    {"toQuantity", Fn::kToQuantity, 0, 1},
+    {"convertsToQuantity", Fn::kConvertsToQuantity, 0, 1},
+    {"toDate", Fn::kToDate, 0, 0},
+    {"convertsToDate", Fn::kConvertsToDate, 0, 0},
+    {"toDateTime", Fn::kToDateTime, 0, 0},
+    {"convertsToDateTime", Fn::kConvertsToDateTime, 0, 0},
+    {"toTime", Fn::kToTime, 0, 0},
+    {"convertsToTime", Fn::kConvertsToTime, 0, 0},
+    {"indexOf", Fn::kIndexOf, 1, 1},
+    {"substring", Fn::kSubstring, 1, 2},
+    {"startsWith", Fn::kStartsWith, 1, 1},
+    {"endsWith", Fn::kEndsWith, 1, 1},
+    {"contains", Fn::kContains, 1, 1},
+    {"upper", Fn::kUpper, 0, 0},
+    {"lower", Fn::kLower, 0, 0},
+    {"replace", Fn::kReplace, 2, 2},
+    {"matches", Fn::kMatches, 1, 1},
+    {"matchesFull", Fn::kMatchesFull, 1, 1},
+    {"replaceMatches", Fn::kReplaceMatches, 2, 2},
+    {"length", Fn::kLength, 0, 0},
+    {"toChars", Fn::kToChars, 0, 0},
+    {"trim", Fn::kTrim, 0, 0},
+    {"split", Fn::kSplit, 1, 1},
+    {"join", Fn::kJoin, 0, 1},
+    {"encode", Fn::kEncode, 1, 1},
+    {"decode", Fn::kDecode, 1, 1},
+    {"escape", Fn::kEscape, 1, 1},
+    {"unescape", Fn::kUnescape, 1, 1},
+    {"abs", Fn::kAbs, 0, 0},
+    {"ceiling", Fn::kCeiling, 0, 0},
+    {"exp", Fn::kExp, 0, 0},
+    {"floor", Fn::kFloor, 0, 0},
+    {"ln", Fn::kLn, 0, 0},
+    {"log", Fn::kLog, 1, 1},
+    {"power", Fn::kPower, 1, 1},
+    {"round", Fn::kRound, 0, 1},
+    {"sqrt", Fn::kSqrt, 0, 0},
+    {"truncate", Fn::kTruncate, 0, 0},
+    {"children", Fn::kChildren, 0, 0},
+    {"descendants", Fn::kDescendants, 0, 0},
+    {"trace", Fn::kTrace, 1, 2},
+    {"now", Fn::kNow, 0, 0},
+    {"today", Fn::kToday, 0, 0},
+    {"timeOfDay", Fn::kTimeOfDay, 0, 0},
+    {"not", Fn::kNot, 0, 0},
+    {"resolve", Fn::kResolve, 0, 0},
+    {"extension", Fn::kExtension, 1, 1},
+    {"hasValue", Fn::kHasValue, 0, 0},
+    {"getValue", Fn::kGetValue, 0, 0},
+    {"htmlChecks", Fn::kHtmlChecks, 0, 0},
+    {"htmlchecks", Fn::kHtmlChecks, 0, 0},
+    {"conformsTo", Fn::kConformsTo, 1, 1},
+    {"memberOf", Fn::kMemberOf, 1, 1},
+    {"aggregate", Fn::kAggregate, 1, 2},
+    {"sort", Fn::kSort, 0, 8},
+    {"type", Fn::kType, 0, 0},
+    {"precision", Fn::kPrecision, 0, 0},
+    {"lowBoundary", Fn::kLowBoundary, 0, 1},
+    {"highBoundary", Fn::kHighBoundary, 0, 1},
+    {"comparable", Fn::kComparable, 1, 1},
 };
 
 constexpr size_t kMaxRegexLength = 1000;
@@ -208,12 +348,18 @@ Collection Math(const Collection& in, Fn fn, const Collection* arg) {
     case Fn::kAbs:
       if (is_int) return {Item::Integer(v.integer < 0 ? -v.integer : v.integer)};
       return {Item::Dec({std::fabs(d), v.decimal.scale})};
-    case Fn::kCeiling: return {Item::Integer(static_cast<int64_t>(std::ceil(d)))};
-    case Fn::kFloor: return {Item::Integer(static_cast<int64_t>(std::floor(d)))};
-    case Fn::kTruncate: return {Item::Integer(static_cast<int64_t>(std::trunc(d)))};
-    case Fn::kExp: return dec(std::exp(d));
-    case Fn::kLn: return dec(std::log(d));
-    case Fn::kSqrt: return dec(std::sqrt(d));
+    case Fn::kCeiling:
+      return {Item::Integer(static_cast<int64_t>(std::ceil(d)))};
+    case Fn::kFloor:
+      return {Item::Integer(static_cast<int64_t>(std::floor(d)))};
+    case Fn::kTruncate:
+      return {Item::Integer(static_cast<int64_t>(std::trunc(d)))};
+    case Fn::kExp:
+      return dec(std::exp(d));
+    case Fn::kLn:
+      return dec(std::log(d));
+    case Fn::kSqrt:
+      return dec(std::sqrt(d));
     case Fn::kLog: {
       const Item* b = Singleton(*arg, "log");
       if (b == nullptr) return {};
@@ -225,11 +371,13 @@ Collection Math(const Collection& in, Fn fn, const Collection* arg) {
       const Item* e = Singleton(*arg, "power");
       if (e == nullptr) return {};
       Item ev = Normalize(*e);
-      if (ev.kind != ValueKind::kInteger && ev.kind != ValueKind::kDecimal) Fail("power() needs a number");
+      if (ev.kind != ValueKind::kInteger && ev.kind != ValueKind::kDecimal)
+        Fail("power() needs a number");
       double p = ev.kind == ValueKind::kInteger ? double(ev.integer) : ev.decimal.value;
       double r = std::pow(d, p);
       if (std::isnan(r) || std::isinf(r)) return {};
-      if (is_int && ev.kind == ValueKind::kInteger && p >= 0) return {Item::Integer(static_cast<int64_t>(r))};
+      if (is_int && ev.kind == ValueKind::kInteger && p >= 0)
+        return {Item::Integer(static_cast<int64_t>(r))};
       return dec(r);
     }
     case Fn::kRound: {
@@ -244,7 +392,8 @@ Collection Math(const Collection& in, Fn fn, const Collection* arg) {
       double r = std::round(d * f) / f;
       return {Item::Dec({r, static_cast<int>(places)})};
     }
-    default: return {};
+    default:
+      return {};
   }
 }
 
@@ -274,13 +423,20 @@ std::optional<std::string> Base64Decode(std::string_view s) {
   int bits = 0;
   for (char c : s) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return std::nullopt;
     acc = (acc << 6) | uint32_t(v);
     bits += 6;
     if (bits >= 8) {
@@ -323,17 +479,29 @@ Collection EscapeUnescape(const std::string& s, const std::string& format, bool 
     if (escape) {
       for (char c : s) {
         switch (c) {
-          case '<': out += "&lt;"; break;
-          case '>': out += "&gt;"; break;
-          case '&': out += "&amp;"; break;
-          case '"': out += "&quot;"; break;
-          case '\'': out += "&#39;"; break;
-          default: out.push_back(c);
+          case '<':
+            out += "&lt;";
+            break;
+          case '>':
+            out += "&gt;";
+            break;
+          case '&':
+            out += "&amp;";
+            break;
+          case '"':
+            out += "&quot;";
+            break;
+          case '\'':
+            out += "&#39;";
+            break;
+          default:
+            out.push_back(c);
         }
       }
     } else {
       static const std::pair<std::string_view, char> kEntities[] = {
-          {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''}, {"&apos;", '\''}};
+          {"&lt;", '<'},   {"&gt;", '>'},   {"&amp;", '&'},
+          {"&quot;", '"'}, {"&#39;", '\''}, {"&apos;", '\''}};
       for (size_t i = 0; i < s.size();) {
         bool done = false;
         for (const auto& [e, c] : kEntities) {
@@ -369,7 +537,8 @@ Collection EscapeUnescape(const std::string& s, const std::string& format, bool 
 // Digits after the point a decimal is known to; for boundaries.
 Collection Boundary(const Item& in, std::optional<int64_t> precision, bool high) {
   Item v = Normalize(in);
-  if (v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal || v.kind == ValueKind::kQuantity) {
+  if (v.kind == ValueKind::kInteger || v.kind == ValueKind::kDecimal ||
+      v.kind == ValueKind::kQuantity) {
     bool is_int = v.kind == ValueKind::kInteger;
     double d = is_int ? double(v.integer) : v.decimal.value;
     int scale = is_int ? 0 : (v.decimal.scale >= 0 ? v.decimal.scale : 8);
@@ -386,25 +555,46 @@ Collection Boundary(const Item& in, std::optional<int64_t> precision, bool high)
   }
   if (v.kind == ValueKind::kDate || v.kind == ValueKind::kDateTime || v.kind == ValueKind::kTime) {
     Temporal t = v.temporal;
-    int p = int(precision.value_or(v.kind == ValueKind::kDate ? 8 : v.kind == ValueKind::kTime ? 9 : 17));
-    uint8_t target = v.kind == ValueKind::kTime
-                         ? (p <= 2 ? 4 : p <= 4 ? 5 : p <= 6 ? 6 : 7)
-                         : (p <= 4 ? 1 : p <= 6 ? 2 : p <= 8 ? 3 : p <= 10 ? 4 : p <= 12 ? 5 : p <= 14 ? 6 : 7);
+    int p = int(precision.value_or(v.kind == ValueKind::kDate   ? 8
+                                   : v.kind == ValueKind::kTime ? 9
+                                                                : 17));
+    uint8_t target = v.kind == ValueKind::kTime ? (p <= 2   ? 4
+                                                   : p <= 4 ? 5
+                                                   : p <= 6 ? 6
+                                                            : 7)
+                                                : (p <= 4    ? 1
+                                                   : p <= 6  ? 2
+                                                   : p <= 8  ? 3
+                                                   : p <= 10 ? 4
+                                                   : p <= 12 ? 5
+                                                   : p <= 14 ? 6
+                                                             : 7);
     if (v.kind == ValueKind::kDate && target > 3) return {};
     for (uint8_t q = t.precision + 1; q <= target; ++q) {
       switch (q) {
-        case 2: t.month = high ? 12 : 1; break;
+        case 2:
+          t.month = high ? 12 : 1;
+          break;
         case 3: {
           static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
           int dm = kDays[t.month - 1];
-          if (t.month == 2 && ((t.year % 4 == 0 && t.year % 100 != 0) || t.year % 400 == 0)) dm = 29;
+          if (t.month == 2 && ((t.year % 4 == 0 && t.year % 100 != 0) || t.year % 400 == 0))
+            dm = 29;
           t.day = static_cast<int8_t>(high ? dm : 1);
           break;
         }
-        case 4: t.hour = high ? 23 : 0; break;
-        case 5: t.minute = high ? 59 : 0; break;
-        case 6: t.second = high ? 59 : 0; break;
-        case 7: t.millis = high ? 999 : 0; break;
+        case 4:
+          t.hour = high ? 23 : 0;
+          break;
+        case 5:
+          t.minute = high ? 59 : 0;
+          break;
+        case 6:
+          t.second = high ? 59 : 0;
+          break;
+        case 7:
+          t.millis = high ? 999 : 0;
+          break;
       }
     }
     t.precision = target;
@@ -440,23 +630,40 @@ bool TakesTypeArgument(int function) {
   return fn == Fn::kOfType || fn == Fn::kAs || fn == Fn::kIs;
 }
 
+const json::value* ResolveItem(const Item& i, const Env& env) {
+  std::string ref;
+  if (i.kind == ValueKind::kElement && i.node != nullptr && i.node->is_object()) {
+    const json::value* r = i.node->as_object().if_contains("reference");
+    if (r == nullptr || !r->is_string()) return nullptr;
+    ref = std::string(r->as_string());
+  } else {
+    Item v = Normalize(i);
+    if (v.kind != ValueKind::kString) return nullptr;
+    ref = v.text;
+  }
+  return ResolveReference(ref, env);
+}
+
 Collection CallFunction(const Node& n, const Collection& focus, const Frame& frame) {
   Collection in = n.target ? Eval(*n.target, focus, frame) : focus;
   Fn fn = kFunctions[n.function].fn;
   auto arg = [&](size_t k) { return Eval(*n.args[k], focus, frame); };
   switch (fn) {
-    case Fn::kEmpty: return Bool(in.empty());
+    case Fn::kEmpty:
+      return Bool(in.empty());
     case Fn::kExists:
       if (n.args.empty()) return Bool(!in.empty());
       for (size_t i = 0; i < in.size(); ++i) {
-        if (SingletonBoolean(EvalOn(*n.args[0], in[i], int64_t(i), frame), "exists").value_or(false)) {
+        if (SingletonBoolean(EvalOn(*n.args[0], in[i], int64_t(i), frame), "exists")
+                .value_or(false)) {
           return Bool(true);
         }
       }
       return Bool(false);
     case Fn::kAll:
       for (size_t i = 0; i < in.size(); ++i) {
-        if (!SingletonBoolean(EvalOn(*n.args[0], in[i], int64_t(i), frame), "all").value_or(false)) {
+        if (!SingletonBoolean(EvalOn(*n.args[0], in[i], int64_t(i), frame), "all")
+                 .value_or(false)) {
           return Bool(false);
         }
       }
@@ -485,7 +692,8 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
       }
       return Bool(true);
     }
-    case Fn::kCount: return {Item::Integer(static_cast<int64_t>(in.size()))};
+    case Fn::kCount:
+      return {Item::Integer(static_cast<int64_t>(in.size()))};
     case Fn::kDistinct: {
       Collection out;
       for (const Item& i : in) AddUnique(out, i);
@@ -499,7 +707,8 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
     case Fn::kWhere: {
       Collection out;
       for (size_t i = 0; i < in.size(); ++i) {
-        if (SingletonBoolean(EvalOn(*n.args[0], in[i], int64_t(i), frame), "where").value_or(false)) {
+        if (SingletonBoolean(EvalOn(*n.args[0], in[i], int64_t(i), frame), "where")
+                .value_or(false)) {
           out.push_back(in[i]);
         }
       }
@@ -610,14 +819,22 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
       if (n.args.size() > 2) return Eval(*n.args[2], self, f);
       return {};
     }
-    case Fn::kToBoolean: return Convert(in, ValueKind::kBoolean, false, n.name);
-    case Fn::kConvertsToBoolean: return Convert(in, ValueKind::kBoolean, true, n.name);
-    case Fn::kToInteger: return Convert(in, ValueKind::kInteger, false, n.name);
-    case Fn::kConvertsToInteger: return Convert(in, ValueKind::kInteger, true, n.name);
-    case Fn::kToDecimal: return Convert(in, ValueKind::kDecimal, false, n.name);
-    case Fn::kConvertsToDecimal: return Convert(in, ValueKind::kDecimal, true, n.name);
-    case Fn::kToString: return Convert(in, ValueKind::kString, false, n.name);
-    case Fn::kConvertsToString: return Convert(in, ValueKind::kString, true, n.name);
+    case Fn::kToBoolean:
+      return Convert(in, ValueKind::kBoolean, false, n.name);
+    case Fn::kConvertsToBoolean:
+      return Convert(in, ValueKind::kBoolean, true, n.name);
+    case Fn::kToInteger:
+      return Convert(in, ValueKind::kInteger, false, n.name);
+    case Fn::kConvertsToInteger:
+      return Convert(in, ValueKind::kInteger, true, n.name);
+    case Fn::kToDecimal:
+      return Convert(in, ValueKind::kDecimal, false, n.name);
+    case Fn::kConvertsToDecimal:
+      return Convert(in, ValueKind::kDecimal, true, n.name);
+    case Fn::kToString:
+      return Convert(in, ValueKind::kString, false, n.name);
+    case Fn::kConvertsToString:
+      return Convert(in, ValueKind::kString, true, n.name);
     case Fn::kToQuantity:
     case Fn::kConvertsToQuantity: {
       bool test = fn == Fn::kConvertsToQuantity;
@@ -627,19 +844,27 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
         if (unit && *unit != q[0].text) {
           // Only the same or calendar-equivalent units convert without a UCUM service.
           auto e = Equal(Item::Quantity({1, 0}, q[0].text), Item::Quantity({1, 0}, *unit));
-          if (!e.value_or(false)) q.clear();
-          else q[0].text = *unit;
+          if (!e.value_or(false))
+            q.clear();
+          else
+            q[0].text = *unit;
         }
       }
       if (test) return in.empty() ? Collection{} : Bool(!q.empty());
       return q;
     }
-    case Fn::kToDate: return Convert(in, ValueKind::kDate, false, n.name);
-    case Fn::kConvertsToDate: return Convert(in, ValueKind::kDate, true, n.name);
-    case Fn::kToDateTime: return Convert(in, ValueKind::kDateTime, false, n.name);
-    case Fn::kConvertsToDateTime: return Convert(in, ValueKind::kDateTime, true, n.name);
-    case Fn::kToTime: return Convert(in, ValueKind::kTime, false, n.name);
-    case Fn::kConvertsToTime: return Convert(in, ValueKind::kTime, true, n.name);
+    case Fn::kToDate:
+      return Convert(in, ValueKind::kDate, false, n.name);
+    case Fn::kConvertsToDate:
+      return Convert(in, ValueKind::kDate, true, n.name);
+    case Fn::kToDateTime:
+      return Convert(in, ValueKind::kDateTime, false, n.name);
+    case Fn::kConvertsToDateTime:
+      return Convert(in, ValueKind::kDateTime, true, n.name);
+    case Fn::kToTime:
+      return Convert(in, ValueKind::kTime, false, n.name);
+    case Fn::kConvertsToTime:
+      return Convert(in, ValueKind::kTime, true, n.name);
     case Fn::kIndexOf: {
       Item h;
       const std::string* s = InputString(in, n.name, h);
@@ -671,7 +896,8 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
       if (s == nullptr || !sub) return {};
       if (fn == Fn::kStartsWith) return Bool(s->compare(0, sub->size(), *sub) == 0);
       if (fn == Fn::kEndsWith) {
-        return Bool(s->size() >= sub->size() && s->compare(s->size() - sub->size(), sub->size(), *sub) == 0);
+        return Bool(s->size() >= sub->size() &&
+                    s->compare(s->size() - sub->size(), sub->size(), *sub) == 0);
       }
       return Bool(s->find(*sub) != std::string::npos);
     }
@@ -770,7 +996,8 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
       size_t pos = 0;
       while (true) {
         size_t f = s->find(*sep, pos);
-        out.push_back(Item::String(s->substr(pos, f == std::string::npos ? std::string::npos : f - pos)));
+        out.push_back(
+            Item::String(s->substr(pos, f == std::string::npos ? std::string::npos : f - pos)));
         if (f == std::string::npos) break;
         pos = f + sep->size();
       }
@@ -794,7 +1021,8 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
       const std::string* s = InputString(in, n.name, h);
       auto format = StringArg(arg(0), n.name);
       if (s == nullptr || !format) return {};
-      if (fn == Fn::kEncode || fn == Fn::kDecode) return EncodeDecode(*s, *format, fn == Fn::kEncode);
+      if (fn == Fn::kEncode || fn == Fn::kDecode)
+        return EncodeDecode(*s, *format, fn == Fn::kEncode);
       return EscapeUnescape(*s, *format, fn == Fn::kEscape);
     }
     case Fn::kAbs:
@@ -849,7 +1077,7 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
     case Fn::kToday:
     case Fn::kTimeOfDay: {
       Item out;
-      out.temporal = frame.env->now;
+      out.temporal = Now(*frame.env);
       if (fn == Fn::kNow) {
         out.kind = ValueKind::kDateTime;
       } else if (fn == Fn::kToday) {
@@ -873,17 +1101,7 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
     case Fn::kResolve: {
       Collection out;
       for (const Item& i : in) {
-        std::string ref;
-        if (i.kind == ValueKind::kElement && i.node != nullptr && i.node->is_object()) {
-          const json::value* r = i.node->as_object().if_contains("reference");
-          if (r == nullptr || !r->is_string()) continue;
-          ref = std::string(r->as_string());
-        } else {
-          Item v = Normalize(i);
-          if (v.kind != ValueKind::kString) continue;
-          ref = v.text;
-        }
-        if (const json::value* res = ResolveReference(ref, *frame.env)) out.push_back(ResourceItem(*res));
+        if (const json::value* res = ResolveItem(i, *frame.env)) out.push_back(ResourceItem(*res));
       }
       return out;
     }
@@ -913,7 +1131,8 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
       if (!s) return {};
       return {std::move(*s)};
     }
-    case Fn::kHtmlChecks: return Bool(true);
+    case Fn::kHtmlChecks:
+      return Bool(true);
     case Fn::kConformsTo: {
       auto url = StringArg(arg(0), n.name);
       const Item* x = Singleton(in, n.name);
@@ -942,8 +1161,9 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
             if (!c.is_object()) continue;
             const json::value* s = c.as_object().if_contains("system");
             const json::value* k = c.as_object().if_contains("code");
-            auto r = fhir::CheckCode(*vs, s && s->is_string() ? std::string_view(s->as_string()) : "",
-                                     k && k->is_string() ? std::string_view(k->as_string()) : "");
+            auto r =
+                fhir::CheckCode(*vs, s && s->is_string() ? std::string_view(s->as_string()) : "",
+                                k && k->is_string() ? std::string_view(k->as_string()) : "");
             if (r == fhir::CodeCheck::kInValueSet) return Bool(true);
             if (r == fhir::CodeCheck::kNotExpandable) any_unknown = true;
           }
@@ -1008,7 +1228,8 @@ Collection CallFunction(const Node& n, const Collection& focus, const Frame& fra
         Item t;
         bool fhir = i.kind == ValueKind::kElement;
         if (fhir && i.type_name.empty()) continue;
-        t.node = &TypeInfoNode(fhir ? "FHIR" : "System", fhir ? i.type_name : SystemTypeName(i.kind));
+        t.node =
+            &TypeInfoNode(fhir ? "FHIR" : "System", fhir ? i.type_name : SystemTypeName(i.kind));
         t.type_name = "TypeInfo";
         out.push_back(std::move(t));
       }

@@ -51,12 +51,17 @@ std::string_view TypeCode(const fhir::ElementType& t) {
 
 std::string_view GuessType(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::string: return "string";
-    case json::kind::bool_: return "boolean";
+    case json::kind::string:
+      return "string";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "integer";
-    case json::kind::double_: return "decimal";
-    default: return "";
+    case json::kind::uint64:
+      return "integer";
+    case json::kind::double_:
+      return "decimal";
+    default:
+      return "";
   }
 }
 
@@ -65,14 +70,6 @@ bool CapitalizedEquals(std::string_view code, std::string_view suffix) {
   if (std::toupper(static_cast<unsigned char>(code[0])) != suffix[0]) return false;
   return code.substr(1) == suffix.substr(1);
 }
-
-// How children of an element of a given type are described.
-struct ChildShape {
-  std::string_view type_name;
-  const fhir::TypeDef* def = nullptr;
-  std::string_view def_path;
-  bool is_resource = false;  // type from each value's resourceType
-};
 
 ChildShape ShapeFor(const fhir::TypeDef* parent_def, const fhir::ElementDef* el,
                     std::string_view code) {
@@ -112,6 +109,9 @@ void AddValue(const json::value* v, const json::value* extras, const ChildShape&
   if (v != nullptr && v->is_null()) v = nullptr;
   if (extras != nullptr && extras->is_null()) extras = nullptr;
   if (v == nullptr && extras == nullptr) return;
+  // Room for a few from the start: collections are short, and growing 1, 2, 4 moved every Item
+  // (about 150 bytes) at each step.
+  if (out.capacity() == 0) out.reserve(4);
   if (shape.is_resource) {
     if (v != nullptr) out.push_back(ResourceItem(*v));
     return;
@@ -139,13 +139,19 @@ void AddValue(const json::value* v, const json::value* extras, const ChildShape&
 // Appends obj[key] (and obj["_" + key]) as elements of `shape`, one per array entry.
 void AddMember(const json::object& obj, std::string_view key, const ChildShape& shape,
                Collection& out) {
-  const json::value* v = obj.if_contains(key);
+  // One pass over the names finds both `key` and "_" + key (a JSON object's names are unique),
+  // where two searches would compare every name twice; FHIR objects are small.
+  const json::value* v = nullptr;
   const json::value* extras = nullptr;
-  if (key.size() < 128) {
-    std::array<char, 129> buf;
-    buf[0] = '_';
-    std::memcpy(buf.data() + 1, key.data(), key.size());
-    extras = obj.if_contains(std::string_view(buf.data(), key.size() + 1));
+  const bool has_extras = key.size() < 128;
+  for (const json::key_value_pair& member : obj) {
+    const std::string_view name = member.key();
+    if (name.size() == key.size()) {
+      if (name == key) v = &member.value();
+    } else if (has_extras && name.size() == key.size() + 1 && name[0] == '_' &&
+               name.substr(1) == key) {
+      extras = &member.value();
+    }
   }
   if (v == nullptr && extras == nullptr) return;
   if ((v != nullptr && v->is_array()) || (extras != nullptr && extras->is_array())) {
@@ -153,15 +159,76 @@ void AddMember(const json::object& obj, std::string_view key, const ChildShape& 
     const json::array* ea = extras != nullptr && extras->is_array() ? &extras->as_array() : nullptr;
     size_t n = std::max(va ? va->size() : 0, ea ? ea->size() : 0);
     for (size_t i = 0; i < n; ++i) {
-      AddValue(va && i < va->size() ? &(*va)[i] : nullptr, ea && i < ea->size() ? &(*ea)[i] : nullptr,
-               shape, out);
+      AddValue(va && i < va->size() ? &(*va)[i] : nullptr,
+               ea && i < ea->size() ? &(*ea)[i] : nullptr, shape, out);
     }
     return;
   }
   AddValue(v, extras, shape, out);
 }
 
-// The object whose members are the children of `item` (the `_name` object for primitives).
+// Where the shape of one lookup comes from; made only when the lookup is taken (a choice element
+// has up to 50 types, and a resource holds one of them).
+struct ShapeSource {
+  const fhir::TypeDef* def;
+  const fhir::ElementDef* el;
+  std::string_view code;
+  bool resource_id;  // R4 types Resource.id as System.String; FHIRPath calls it an id
+  ChildShape Make() const {
+    ChildShape shape = ShapeFor(def, el, code);
+    if (resource_id) shape.type_name = "id";
+    return shape;
+  }
+};
+
+// The lookups behind Children() for a parent typed `def` at `def_path`: calls
+// take(key, only_if_present, shape_source) for each JSON member to read, in order. Returns false
+// when `name` is no element of that type. Children() and ChildLookups() (the compiled form
+// TypedPath uses) both go through here, so that they cannot disagree.
+template <class Take>
+bool VisitLookups(const fhir::TypeDef& def, std::string_view def_path, std::string_view name,
+                  Take&& take) {
+  PathBuf path(def_path, name);
+  if (const fhir::ElementDef* el = def.FindElement(path.view())) {
+    auto types = el->types();
+    const bool resource_id = name == "id" && def.kind() == fhir::TypeKind::kResource;
+    take(name, false,
+         ShapeSource{&def, el, types.empty() ? std::string_view() : TypeCode(types[0]),
+                     resource_id});
+    return true;
+  }
+  // A choice element by its base name: value -> valueQuantity, valueString, ... (each taken only
+  // when present: `_valueString` alone does not make a value).
+  PathBuf choice(def_path, name, "[x]");
+  if (const fhir::ElementDef* el = def.FindElement(choice.view())) {
+    for (const fhir::ElementType& t : el->types()) {
+      std::string_view code = TypeCode(t);
+      std::string key(name);
+      key.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(code[0]))));
+      key.append(code.substr(1));
+      take(std::string_view(key), true, ShapeSource{&def, el, code, false});
+    }
+    return true;
+  }
+  // A choice element by its full name: valueQuantity.
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (!std::isupper(static_cast<unsigned char>(name[i]))) continue;
+    PathBuf base(def_path, name.substr(0, i), "[x]");
+    const fhir::ElementDef* el = def.FindElement(base.view());
+    if (el == nullptr) continue;
+    for (const fhir::ElementType& t : el->types()) {
+      std::string_view code = TypeCode(t);
+      if (CapitalizedEquals(code, name.substr(i))) {
+        take(name, false, ShapeSource{&def, el, code, false});
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 const json::object* ChildObject(const Item& item) {
   if (item.kind != ValueKind::kElement) return nullptr;
   if (item.node != nullptr && item.node->is_object()) return &item.node->as_object();
@@ -169,7 +236,19 @@ const json::object* ChildObject(const Item& item) {
   return nullptr;
 }
 
-}  // namespace
+bool ChildLookups(const fhir::TypeDef& def, std::string_view def_path, std::string_view name,
+                  std::vector<ChildLookup>& out) {
+  return VisitLookups(def, def_path, name,
+                      [&out](std::string_view key, bool only_if_present, const ShapeSource& s) {
+                        out.push_back({std::string(key), s.Make(), only_if_present});
+                      });
+}
+
+void AppendChildren(const json::object& obj, const ChildLookup& lookup, Collection& out,
+                    bool present) {
+  if (lookup.only_if_present && !present && !obj.contains(lookup.key)) return;
+  AddMember(obj, lookup.key, lookup.shape, out);
+}
 
 Item ResourceItem(const json::value& resource) {
   Item item;
@@ -190,47 +269,16 @@ Item ResourceItem(const json::value& resource) {
 
 bool Children(const Item& parent, std::string_view name, Collection& out) {
   if (parent.kind != ValueKind::kElement) return false;
-  if (parent.def == nullptr) {
-    if (const json::object* obj = ChildObject(parent)) AddMember(*obj, name, ChildShape{}, out);
-    return true;
-  }
   const json::object* obj = ChildObject(parent);
-  PathBuf path(parent.def_path, name);
-  if (const fhir::ElementDef* el = parent.def->FindElement(path.view())) {
-    auto types = el->types();
-    ChildShape shape = ShapeFor(parent.def, el, types.empty() ? std::string_view() : TypeCode(types[0]));
-    // R4 types Resource.id as System.String; FHIRPath (and the test suite) call it an id.
-    if (name == "id" && parent.def->kind() == fhir::TypeKind::kResource) shape.type_name = "id";
-    if (obj != nullptr) AddMember(*obj, name, shape, out);
+  if (parent.def == nullptr) {
+    if (obj != nullptr) AddMember(*obj, name, ChildShape{}, out);
     return true;
   }
-  // A choice element by its base name: value -> valueQuantity, valueString, ...
-  PathBuf choice(parent.def_path, name, "[x]");
-  if (const fhir::ElementDef* el = parent.def->FindElement(choice.view())) {
-    for (const fhir::ElementType& t : el->types()) {
-      std::string_view code = TypeCode(t);
-      std::string key(name);
-      key.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(code[0]))));
-      key.append(code.substr(1));
-      if (obj != nullptr && obj->contains(key)) AddMember(*obj, key, ShapeFor(parent.def, el, code), out);
-    }
-    return true;
-  }
-  // A choice element by its full name: valueQuantity.
-  for (size_t i = 1; i < name.size(); ++i) {
-    if (!std::isupper(static_cast<unsigned char>(name[i]))) continue;
-    PathBuf base(parent.def_path, name.substr(0, i), "[x]");
-    const fhir::ElementDef* el = parent.def->FindElement(base.view());
-    if (el == nullptr) continue;
-    for (const fhir::ElementType& t : el->types()) {
-      std::string_view code = TypeCode(t);
-      if (CapitalizedEquals(code, name.substr(i))) {
-        if (obj != nullptr) AddMember(*obj, name, ShapeFor(parent.def, el, code), out);
-        return true;
-      }
-    }
-  }
-  return false;
+  return VisitLookups(*parent.def, parent.def_path, name,
+                      [&](std::string_view key, bool only_if_present, const ShapeSource& source) {
+                        if (obj == nullptr || (only_if_present && !obj->contains(key))) return;
+                        AddMember(*obj, key, source.Make(), out);
+                      });
 }
 
 void AllChildren(const Item& parent, Collection& out) {

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
+#include <boost/json/monotonic_resource.hpp>
 #include <cctype>
 #include <charconv>
 #include <map>
@@ -22,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -45,22 +48,37 @@ enum class Special : uint8_t { kNone, kText, kContent };
 struct ComponentPlan {
   fhirpath::Expression expression;
   SearchParamType type = SearchParamType::kToken;
+  // The component's own expression compiled for each type the composite's values may have (see
+  // TypedPath::outputs()); a value of another type, or a null entry, takes `expression`.
+  std::vector<std::unique_ptr<const fhirpath::TypedPath>> typed;
 };
 
 struct ParamPlan {
   const fhir::SearchParamDef* def = nullptr;
   Special special = Special::kNone;
   std::optional<fhirpath::Expression> expression;
+  // The same expression compiled for this type when its shape allows (most do): evaluated
+  // instead of `expression`, with the same result (see fhirpath::TypedPath).
+  std::unique_ptr<const fhirpath::TypedPath> typed;
   std::vector<ComponentPlan> components;
   index_internal::CodeBinding binding;  // token parameters on a bound `code` element
   bool family_words = false;            // string parameters on HumanName.family
   // When not empty: the expression selects nothing unless the resource has one of these members.
   std::vector<std::string> root_members;
+  std::vector<uint16_t> root_ids;  // the same as indexes in TypePlan::member_names
 };
+
+// The most distinct root member names a plan tracks with ids (more: by name, per parameter).
+constexpr size_t kMaxRootMembers = 512;
 
 struct TypePlan {
   Status status;
   std::vector<ParamPlan> params;
+  // Every root member name some parameter needs, and its index: ExtractIndex() reads the
+  // resource's names once and then tests bits, where testing each parameter's names against the
+  // resource was a search of its members per name.
+  std::vector<std::string> member_names;
+  std::unordered_map<std::string_view, uint16_t> member_ids;  // views of member_names
 };
 
 // --- expressions ---
@@ -358,6 +376,7 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
         return plan;
       }
       p.expression = std::move(compiled).value();
+      p.typed = fhirpath::TypedPath::Make(*p.expression, type);
       for (std::string_view term : terms) {
         std::optional<std::vector<std::string>> members = RootMembers(term, type);
         if (!members) {
@@ -382,7 +401,15 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
                                            std::string(c.definition()));
             return plan;
           }
-          p.components.push_back({std::move(component).value(), component_def->type()});
+          ComponentPlan component_plan{std::move(component).value(), component_def->type(), {}};
+          if (p.typed) {
+            Result<fhirpath::Expression> own = fhirpath::Compile(c.expression());
+            for (const fhirpath::TypedPath::Focus& focus : p.typed->outputs()) {
+              if (!own.ok()) break;
+              component_plan.typed.push_back(fhirpath::TypedPath::Make(*own, type, focus));
+            }
+          }
+          p.components.push_back(std::move(component_plan));
         }
       }
       if (def.type() == SearchParamType::kString) {
@@ -402,6 +429,17 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
       }
     }
     plan.params.push_back(std::move(p));
+  }
+  std::set<std::string_view> names;
+  for (const ParamPlan& p : plan.params) names.insert(p.root_members.begin(), p.root_members.end());
+  if (names.size() <= kMaxRootMembers) {
+    plan.member_names.assign(names.begin(), names.end());
+    for (size_t i = 0; i < plan.member_names.size(); ++i) {
+      plan.member_ids.emplace(plan.member_names[i], static_cast<uint16_t>(i));
+    }
+    for (ParamPlan& p : plan.params) {
+      for (const std::string& m : p.root_members) p.root_ids.push_back(plan.member_ids.at(m));
+    }
   }
   return plan;
 }
@@ -597,6 +635,11 @@ std::string_view ToString(IndexKind kind) {
 }
 
 Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource) {
+  return index_internal::ExtractIndexWith(resource, /*typed_paths=*/true);
+}
+
+Result<std::vector<IndexEntry>> index_internal::ExtractIndexWith(const boost::json::value& resource,
+                                                                 bool typed_paths) {
   if (!resource.is_object()) return Status::Invalid("index: the resource is not a JSON object");
   const json::object& obj = resource.as_object();
   const json::value* rt = obj.if_contains("resourceType");
@@ -618,6 +661,12 @@ Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource)
   std::optional<fhirpath::EvalContext> composite_context;  // made on the first composite
   std::optional<std::string> narrative;                    // for _text and _content
   uint32_t next_group = 1;
+  std::bitset<kMaxRootMembers> present;  // by TypePlan::member_ids
+  for (const json::key_value_pair& member : obj) {
+    if (auto it = plan.member_ids.find(member.key()); it != plan.member_ids.end()) {
+      present.set(it->second);
+    }
+  }
 
   for (const ParamPlan& p : plan.params) {
     sink.param = p.def->code();
@@ -636,13 +685,24 @@ Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource)
       }
       continue;
     }
-    if (!p.root_members.empty() &&
-        std::none_of(p.root_members.begin(), p.root_members.end(),
-                     [&obj](const std::string& m) { return obj.contains(m); })) {
+    if (!p.root_ids.empty()) {
+      if (std::none_of(p.root_ids.begin(), p.root_ids.end(),
+                       [&present](uint16_t id) { return present.test(id); })) {
+        continue;
+      }
+    } else if (!p.root_members.empty() &&
+               std::none_of(p.root_members.begin(), p.root_members.end(),
+                            [&obj](const std::string& m) { return obj.contains(m); })) {
       continue;
     }
-    Result<fhirpath::Collection> values = fhirpath::Evaluate(*p.expression, resource, context);
-    if (!values.ok()) return EvaluationFailure(*p.def, type->name(), values.status());
+    const bool typed = p.typed && typed_paths;
+    std::optional<fhirpath::Collection> values;
+    if (typed) values = p.typed->Evaluate(resource, context);
+    if (!values) {
+      Result<fhirpath::Collection> evaluated = fhirpath::Evaluate(*p.expression, resource, context);
+      if (!evaluated.ok()) return EvaluationFailure(*p.def, type->name(), evaluated.status());
+      values = std::move(evaluated).value();
+    }
     if (values->empty()) continue;
     if (p.components.empty()) {
       index_internal::AddValues(p.def->type(), *values, sink);
@@ -663,10 +723,23 @@ Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource)
       for (size_t c = 0; c < p.components.size() && complete; ++c) {
         const size_t component_begin = out.size();
         sink.component = static_cast<uint8_t>(c);
-        Result<fhirpath::Collection> parts =
-            fhirpath::Evaluate(p.components[c].expression, resource, *composite_context);
-        if (!parts.ok()) return EvaluationFailure(*p.def, type->name(), parts.status());
-        index_internal::AddValues(p.components[c].type, *parts, sink);
+        const ComponentPlan& component = p.components[c];
+        std::optional<fhirpath::Collection> parts;
+        if (typed_paths) {
+          for (const auto& typed : component.typed) {
+            if (typed && typed->Fits(value)) {
+              parts = typed->EvaluateOn(&value, resource, context);
+              break;
+            }
+          }
+        }
+        if (!parts) {
+          Result<fhirpath::Collection> evaluated =
+              fhirpath::Evaluate(component.expression, resource, *composite_context);
+          if (!evaluated.ok()) return EvaluationFailure(*p.def, type->name(), evaluated.status());
+          parts = std::move(evaluated).value();
+        }
+        index_internal::AddValues(component.type, *parts, sink);
         complete = out.size() > component_begin;
       }
       if (complete) {
@@ -680,7 +753,11 @@ Result<std::vector<IndexEntry>> ExtractIndex(const boost::json::value& resource)
 }
 
 Result<std::vector<IndexEntry>> ExtractIndexFromJson(std::string_view json_text) {
-  Result<json::value> parsed = fhirpath::ParseJson(json_text);
+  // The tree lives only for this call, and the entries copy what they keep: an arena (on the
+  // stack for a typical resource) replaces a malloc and a free per JSON node.
+  unsigned char buffer[16384];
+  json::monotonic_resource arena(buffer, sizeof(buffer));
+  Result<json::value> parsed = fhirpath::ParseJson(json_text, &arena);
   if (!parsed.ok()) return parsed.take_status();
   return ExtractIndex(*parsed);
 }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -57,6 +56,11 @@ void AddContent(const boost::json::object& resource, const std::string& narrativ
 // A reference string split into its parts (kind, type, id, version, url); see ReferenceValue.
 // `type` is left empty unless it names an R4 resource type.
 ReferenceValue ParseReference(std::string_view reference);
+
+// ExtractIndex(), evaluating every expression with the general FHIRPath evaluator when
+// typed_paths is false: the reference the compiled paths are tested against.
+Result<std::vector<IndexEntry>> ExtractIndexWith(const boost::json::value& resource,
+                                                 bool typed_paths);
 
 // The XHTML's text: tags dropped (each one separates words), character references decoded,
 // whitespace collapsed.

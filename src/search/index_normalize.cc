@@ -205,15 +205,84 @@ constexpr UcumUnit kUcumUnits[] = {
 
 }  // namespace
 
+// What each ASCII character becomes: Classify() and AppendFolded() worked out once, into a
+// table, since nearly every character of a value is ASCII and the two calls per character were
+// most of the cost of normalising.
+struct AsciiFolds {
+  std::array<Fold, 0x80> fold;
+  std::array<char, 0x80> folded;  // for kKeep
+};
+
+const AsciiFolds& Ascii() {
+  static const AsciiFolds table = [] {
+    AsciiFolds t;
+    for (int32_t c = 0; c < 0x80; ++c) {
+      t.fold[c] = Classify(c);
+      std::string one;
+      AppendFolded(one, c);
+      t.folded[c] = one.size() == 1 ? one[0] : '\0';
+    }
+    return t;
+  }();
+  return table;
+}
+
+// NormalizeString of an all-ASCII text, written straight into place: each character gives at most
+// one, and a run of separators one space, so the text's length is enough.
+std::string NormalizeAscii(std::string_view text, const AsciiFolds& ascii) {
+  std::string out(text.size(), ' ');
+  char* d = out.data();
+  size_t n = 0;
+  bool pending_space = false;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ascii.fold[c]) {
+      case Fold::kDrop:
+        continue;
+      case Fold::kSpace:
+        pending_space = true;
+        continue;
+      case Fold::kKeep:
+        break;
+    }
+    if (pending_space && n > 0) d[n++] = ' ';
+    pending_space = false;
+    d[n++] = ascii.folded[c];
+  }
+  out.resize(n);
+  return out;
+}
+
 std::string NormalizeString(std::string_view text) {
+  const AsciiFolds& ascii = Ascii();
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return NormalizeAscii(text, ascii);
+  }
   std::string out;
   out.reserve(text.size());
   bool pending_space = false;
   size_t pos = 0;
   while (pos < text.size()) {
-    // ASCII fast path: most values are plain ASCII.
     const auto c = static_cast<unsigned char>(text[pos]);
-    int32_t cp = c < 0x80 ? (++pos, c) : NextCodePoint(text, pos);
+    if (c < 0x80) {
+      // The table holds exactly what the general path below does for an ASCII character.
+      ++pos;
+      switch (ascii.fold[c]) {
+        case Fold::kDrop:
+          continue;
+        case Fold::kSpace:
+          pending_space = true;
+          continue;
+        case Fold::kKeep:
+          break;
+      }
+      if (pending_space && !out.empty()) out.push_back(' ');
+      pending_space = false;
+      out.push_back(ascii.folded[c]);
+      continue;
+    }
+    int32_t cp = NextCodePoint(text, pos);
     if (cp < 0) continue;
     switch (Classify(cp)) {
       case Fold::kDrop:

@@ -667,7 +667,13 @@ ReferenceValue ParseReference(std::string_view text) {
   ref.kind = absolute ? ReferenceKind::kAbsolute : ReferenceKind::kLocal;
   if (text.starts_with("urn:")) return ref;
   std::string_view path = text;
-  if (size_t q = path.find_first_of("?#"); q != std::string_view::npos) path = path.substr(0, q);
+  // (A loop rather than find_first_of("?#"), which searches the set once per character.)
+  for (size_t q = 0; q < path.size(); ++q) {
+    if (path[q] == '?' || path[q] == '#') {
+      path = path.substr(0, q);
+      break;
+    }
+  }
   std::string_view version;
   if (size_t h = path.find("/_history/"); h != std::string_view::npos) {
     version = path.substr(h + 10);

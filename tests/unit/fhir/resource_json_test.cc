@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "core/strings.h"
+
 namespace kiln::fhir {
 namespace {
 
@@ -31,6 +36,50 @@ TEST(ResourceJson, ReEscapesStrings) {
   std::string out = Render(R"({"resourceType":"Patient","text":{"div":"<div>\"q\"\n\u00e9\u0001</div>"}})");
   EXPECT_NE(out.find(R"("div":"<div>\"q\"\n)" "\xc3\xa9" R"(\u0001</div>")"), std::string::npos)
       << out;
+}
+
+// Strings and names are copied 8 bytes at a time where nothing needs escaping: every ASCII
+// character (and a two-byte one) at every place of strings around the 8-byte steps must still
+// come out escaped exactly as core::AppendJsonEscaped escapes it.
+TEST(ResourceJson, EscapesEveryCharacterAtEveryPlace) {
+  std::vector<std::string> specials;
+  for (int c = 0; c < 0x80; ++c) specials.emplace_back(1, static_cast<char>(c));
+  specials.emplace_back("\xc3\xa9");
+  for (const std::string& special : specials) {
+    for (size_t length = 1; length <= 18; ++length) {
+      for (size_t at = 0; at < length; ++at) {
+        std::string text(length, 'a');
+        text.replace(at, 1, special);
+        std::string escaped;
+        core::AppendJsonEscaped(escaped, text);
+        const std::string member = "\"k" + escaped + "\":\"" + escaped + "\"";
+        auto r = PrepareResource("{\"resourceType\":\"Basic\"," + member + "}");
+        ASSERT_TRUE(r.ok()) << r.status().message();
+        EXPECT_EQ(
+            RenderResource(*r, "i", 1, "t"),
+            R"({"resourceType":"Basic","id":"i","meta":{"versionId":"1","lastUpdated":"t"},)" +
+                member + "}")
+            << "character " << static_cast<int>(static_cast<unsigned char>(special[0])) << " at "
+            << at << " of " << length;
+      }
+    }
+  }
+}
+
+// Names are checked for repeats per object: the same name in sibling or nested objects is fine,
+// a repeat after a nested object closed is not.
+TEST(ResourceJson, RepeatedNamesPerObject) {
+  EXPECT_TRUE(PrepareResource(R"({"resourceType":"Basic","a":{"x":1,"y":{"x":2}},"b":{"x":1},)"
+                              R"("c":[{"x":1},{"x":2,"y":[{"x":3}]}]})")
+                  .ok());
+  for (const char* body :
+       {R"({"resourceType":"Basic","a":{"x":1,"y":{"x":2},"x":3}})",
+        R"({"resourceType":"Basic","a":{"y":{"z":2}},"b":1,"a":2})",
+        R"({"resourceType":"Basic","c":[{"x":1},{"x":2,"y":[{"x":3}],"x":4}]})"}) {
+    auto r = PrepareResource(body);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.status().message().find("Duplicate"), std::string::npos) << body;
+  }
 }
 
 TEST(ResourceJson, CapturesTypeAndId) {
