@@ -229,7 +229,7 @@ const std::vector<Setting>& Settings() {
        "docs/operations.md).",
        Bool(&Config::reindex)},
       {"store-cache-mib", "N",
-       "Page cache of the store's writer connection in MiB, used as needed (default 256; each "
+       "Page cache of the store's writer connection in MiB, used as needed (default 32; each "
        "reader connection keeps 32). More keeps more of a large store's indexes in memory "
        "for writes.",
        Int(&Config::store_cache_mib, 1, 1048576)},

@@ -34,7 +34,7 @@ struct Config {
   int64_t audit_log_max_bytes = 100 * 1024 * 1024;  // rotate at this size; 0: never
   int audit_log_keep = 0;                           // rotated files kept; 0: all
   std::string sync = "full";           // SQLite synchronous mode: full (durable) or normal
-  int store_cache_mib = 256;           // the SQLite writer's page cache (readers: 32 MiB each)
+  int store_cache_mib = 32;            // the SQLite writer's page cache (readers: 32 MiB each)
   std::string validation = "enforce";  // enforce, warn-only or off
   bool validate_narrative = true;
   int default_count = 20;
