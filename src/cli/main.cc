@@ -585,8 +585,15 @@ int Import(const std::vector<std::string>& args) {
     std::printf("Stopped at the first failure (--stop-on-error): nothing after it was "
                 "imported.\n");
   }
+  if (!index_build.status.ok()) {
+    // Everything above is stored; only the indexes are missing, and they stay recorded.
+    std::printf("Building the search value indexes failed: %s. The resources are stored; the next "
+                "kiln serve (or kiln import --defer-indexes off) builds the indexes before it "
+                "opens the store.\n",
+                index_build.status.message().c_str());
+  }
   std::fflush(stdout);
-  return failed > 0 ? 1 : 0;
+  return failed > 0 || !index_build.status.ok() ? 1 : 0;
 }
 
 // kiln fhirpath EXPRESSION FILE.json: for users debugging search parameters and invariants.
