@@ -151,6 +151,38 @@ TEST(DeferredIndexesTest, ABulkLoadAfterAnInterruptedOneKeepsThemDeferred) {
   EXPECT_EQ(ValueIndexes(db), kAllValueIndexes);
 }
 
+TEST(DeferredIndexesTest, AFailedBuildIsReportedAndStaysRecorded) {
+  TempDir tmp;
+  SqliteOptions options;
+  options.data_dir = tmp.path();
+  options.defer_value_indexes = true;
+  auto store = OpenOrDie(options);
+  SavePatients(*store);
+  const std::string db = store->database_path();
+  {
+    // A definition that cannot be built (its table does not exist), recorded beside the others.
+    Result<std::unique_ptr<Connection>> c =
+        Connection::Open(db, Connection::Mode::kReadWrite, "", 1000);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)
+                    ->Exec("INSERT INTO deferred_index (name, sql) VALUES ('idx_zzz', "
+                           "'CREATE INDEX idx_zzz ON no_such_table (a)')")
+                    .ok());
+  }
+  store->Close();
+  DeferredIndexBuild build = store->deferred_index_build();
+  EXPECT_FALSE(build.status.ok());
+  EXPECT_NE(build.status.message().find("idx_zzz"), std::string::npos) << build.status.message();
+  // The whole build rolled back: everything stays recorded, and the next open says what fails.
+  EXPECT_EQ(Deferred(db), 9);
+  EXPECT_TRUE(ValueIndexes(db).empty());
+  SqliteOptions plain;
+  plain.data_dir = tmp.path();
+  Result<std::unique_ptr<Store>> reopened = OpenSqliteStore(plain);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_NE(reopened.status().message().find("idx_zzz"), std::string::npos);
+}
+
 TEST(DeferredIndexesTest, NothingDeferredNothingBuilt) {
   TempDir tmp;
   auto store = OpenOrDie(tmp.path());
