@@ -262,40 +262,33 @@ std::string NormalizeString(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   bool pending_space = false;
+  // Whether a character of class `fold` is appended; a kept one is preceded by the space that
+  // earlier spaces left pending (none at the start).
+  auto keep = [&](Fold fold) {
+    switch (fold) {
+      case Fold::kDrop:
+        return false;
+      case Fold::kSpace:
+        pending_space = true;
+        return false;
+      case Fold::kKeep:
+        break;
+    }
+    if (pending_space && !out.empty()) out.push_back(' ');
+    pending_space = false;
+    return true;
+  };
   size_t pos = 0;
   while (pos < text.size()) {
     const auto c = static_cast<unsigned char>(text[pos]);
     if (c < 0x80) {
       // The table holds exactly what the general path below does for an ASCII character.
       ++pos;
-      switch (ascii.fold[c]) {
-        case Fold::kDrop:
-          continue;
-        case Fold::kSpace:
-          pending_space = true;
-          continue;
-        case Fold::kKeep:
-          break;
-      }
-      if (pending_space && !out.empty()) out.push_back(' ');
-      pending_space = false;
-      out.push_back(ascii.folded[c]);
+      if (keep(ascii.fold[c])) out.push_back(ascii.folded[c]);
       continue;
     }
     int32_t cp = NextCodePoint(text, pos);
-    if (cp < 0) continue;
-    switch (Classify(cp)) {
-      case Fold::kDrop:
-        continue;
-      case Fold::kSpace:
-        pending_space = true;
-        continue;
-      case Fold::kKeep:
-        break;
-    }
-    if (pending_space && !out.empty()) out.push_back(' ');
-    pending_space = false;
-    AppendFolded(out, cp);
+    if (cp >= 0 && keep(Classify(cp))) AppendFolded(out, cp);
   }
   return out;
 }

@@ -46,6 +46,15 @@ int64_t Deferred(const std::string& db) {
   return c.ok() ? *(*c)->QueryInt("SELECT count(*) FROM deferred_index") : -1;
 }
 
+// Runs `fn` on a read-write connection of its own to `db` (what another process would do).
+template <typename Fn>
+void WithConnection(const std::string& db, Fn fn) {
+  Result<std::unique_ptr<Connection>> c =
+      Connection::Open(db, Connection::Mode::kReadWrite, "", 1000);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  fn(**c);
+}
+
 const std::vector<std::string> kAllValueIndexes = {
     "idx_date_by_value",    "idx_number_by_value", "idx_quantity_by_value", "idx_reference_by_id",
     "idx_reference_by_url", "idx_string_by_value", "idx_token_by_value",    "idx_uri_by_value"};
@@ -105,19 +114,16 @@ TEST(DeferredIndexesTest, AnInterruptedBulkLoadIsFinishedByTheNextOpen) {
     SavePatients(*store);
   }
   const std::string db = tmp.Sub("kiln.db");
-  {
-    // What a bulk load killed before its Close() leaves: the indexes dropped and recorded.
-    Result<std::unique_ptr<Connection>> c =
-        Connection::Open(db, Connection::Mode::kReadWrite, "", 1000);
-    ASSERT_TRUE(c.ok());
-    Result<int> deferred = DeferValueIndexes(**c);
+  // What a bulk load killed before its Close() leaves: the indexes dropped and recorded.
+  WithConnection(db, [](Connection& c) {
+    Result<int> deferred = DeferValueIndexes(c);
     ASSERT_TRUE(deferred.ok()) << deferred.status().message();
     EXPECT_EQ(*deferred, 8);
     // Deferring again changes nothing.
-    deferred = DeferValueIndexes(**c);
+    deferred = DeferValueIndexes(c);
     ASSERT_TRUE(deferred.ok());
     EXPECT_EQ(*deferred, 8);
-  }
+  });
   EXPECT_TRUE(ValueIndexes(db).empty());
   auto store = OpenOrDie(tmp.path());
   ASSERT_NE(store, nullptr);
@@ -136,12 +142,7 @@ TEST(DeferredIndexesTest, ABulkLoadAfterAnInterruptedOneKeepsThemDeferred) {
     SavePatients(*store);
   }  // Close() built them; defer again, then re-run as a bulk load
   const std::string db = tmp.Sub("kiln.db");
-  {
-    Result<std::unique_ptr<Connection>> c =
-        Connection::Open(db, Connection::Mode::kReadWrite, "", 1000);
-    ASSERT_TRUE(c.ok());
-    ASSERT_TRUE(DeferValueIndexes(**c).ok());
-  }
+  WithConnection(db, [](Connection& c) { ASSERT_TRUE(DeferValueIndexes(c).ok()); });
   auto store = OpenOrDie(options);
   EXPECT_TRUE(ValueIndexes(db).empty());
   EXPECT_EQ(Deferred(db), 8);
@@ -159,16 +160,12 @@ TEST(DeferredIndexesTest, AFailedBuildIsReportedAndStaysRecorded) {
   auto store = OpenOrDie(options);
   SavePatients(*store);
   const std::string db = store->database_path();
-  {
-    // A definition that cannot be built (its table does not exist), recorded beside the others.
-    Result<std::unique_ptr<Connection>> c =
-        Connection::Open(db, Connection::Mode::kReadWrite, "", 1000);
-    ASSERT_TRUE(c.ok());
-    ASSERT_TRUE((*c)
-                    ->Exec("INSERT INTO deferred_index (name, sql) VALUES ('idx_zzz', "
-                           "'CREATE INDEX idx_zzz ON no_such_table (a)')")
+  // A definition that cannot be built (its table does not exist), recorded beside the others.
+  WithConnection(db, [](Connection& c) {
+    ASSERT_TRUE(c.Exec("INSERT INTO deferred_index (name, sql) VALUES ('idx_zzz', "
+                       "'CREATE INDEX idx_zzz ON no_such_table (a)')")
                     .ok());
-  }
+  });
   store->Close();
   DeferredIndexBuild build = store->deferred_index_build();
   EXPECT_FALSE(build.status.ok());
