@@ -165,42 +165,30 @@ uint16_t GroupInteractionBit(std::string_view interaction) {
 }
 
 Result<GroupRules> ParseGroupRules(std::string_view text) {
-  boost::system::error_code ec;
-  json::value doc = json::parse(text, ec);
-  if (ec) return RulesError("", "not valid JSON (" + ec.message() + ")");
-  if (!doc.is_object()) return RulesError("", "the rules must be a JSON object");
-  const json::object& top = doc.as_object();
-  if (Status s = CheckRulesVersion(top); !s.ok()) return s;
   GroupRules rules;
-  bool has_groups = false;
-  for (const auto& [key, value] : top) {
-    if (key == "version" || key == "description") continue;
-    if (key != "groups")
-      return RulesError(std::string(key),
-                        "unknown member (the rules have version, groups, description)");
-    has_groups = true;
-    if (!value.is_object() || value.as_object().empty())
-      return RulesError("groups",
-                        "must be a non-empty object: group name -> rule (or list of rules)");
-    for (const auto& [name, group] : value.as_object()) {
-      const std::string where = "groups." + std::string(name);
-      if (name.empty()) return RulesError("groups", "a group name is empty");
-      std::vector<GroupRule>& list = rules.groups[std::string(name)];
-      if (group.is_array()) {
-        if (group.as_array().empty()) return RulesError(where, "has no rule");
-        for (size_t i = 0; i < group.as_array().size(); ++i) {
-          auto rule = ParseRule(group.as_array()[i], where + "[" + std::to_string(i) + "]");
-          if (!rule.ok()) return rule.take_status();
-          list.push_back(std::move(rule).value());
+  Status status = ParseRulesDocument(
+      text, "groups", "group name -> rule (or list of rules)",
+      [&rules](const json::object& groups) -> Status {
+        for (const auto& [name, group] : groups) {
+          const std::string where = "groups." + std::string(name);
+          if (name.empty()) return RulesError("groups", "a group name is empty");
+          std::vector<GroupRule>& list = rules.groups[std::string(name)];
+          if (group.is_array()) {
+            if (group.as_array().empty()) return RulesError(where, "has no rule");
+            for (size_t i = 0; i < group.as_array().size(); ++i) {
+              auto rule = ParseRule(group.as_array()[i], where + "[" + std::to_string(i) + "]");
+              if (!rule.ok()) return rule.take_status();
+              list.push_back(std::move(rule).value());
+            }
+          } else {
+            auto rule = ParseRule(group, where);
+            if (!rule.ok()) return rule.take_status();
+            list.push_back(std::move(rule).value());
+          }
         }
-      } else {
-        auto rule = ParseRule(group, where);
-        if (!rule.ok()) return rule.take_status();
-        list.push_back(std::move(rule).value());
-      }
-    }
-  }
-  if (!has_groups) return RulesError("", "'groups' is missing");
+        return Status::Ok();
+      });
+  if (!status.ok()) return status;
   return rules;
 }
 

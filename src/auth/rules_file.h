@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -22,6 +23,13 @@ Status RulesError(const std::string& where, const std::string& what);
 
 // The file's "version" member must be 1 (FHIR Works writes 1.0).
 Status CheckRulesVersion(const boost::json::object& top);
+
+// The shape every rules file has: a JSON object with "version" (CheckRulesVersion), an optional
+// "description", and `member`, a non-empty object (`shape` says what it maps, for the message),
+// handed to `body` when the walk over the members meets it. Any other member, a missing or empty
+// `member`, or what `body` returns is the error.
+Status ParseRulesDocument(std::string_view text, std::string_view member, std::string_view shape,
+                          const std::function<Status(const boost::json::object&)>& body);
 
 template <typename Rules>
 Result<Rules> LoadRulesFile(std::string_view setting, const std::string& path,

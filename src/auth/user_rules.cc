@@ -53,47 +53,36 @@ std::string_view DefaultUserRulesJson() {
 }
 
 Result<UserRules> ParseUserRules(std::string_view text) {
-  boost::system::error_code ec;
-  json::value doc = json::parse(text, ec);
-  if (ec) return RulesError("", "not valid JSON (" + ec.message() + ")");
-  if (!doc.is_object()) return RulesError("", "the rules must be a JSON object");
-  const json::object& top = doc.as_object();
-  if (Status s = CheckRulesVersion(top); !s.ok()) return s;
   UserRules rules;
-  bool has_rules = false;
-  for (const auto& [key, value] : top) {
-    if (key == "version" || key == "description") continue;
-    if (key != "fhirUser")
-      return RulesError(std::string(key),
-                        "unknown member (the rules have version, fhirUser, description)");
-    has_rules = true;
-    if (!value.is_object() || value.as_object().empty())
-      return RulesError("fhirUser", "must be a non-empty object: resource type (or *) -> rule");
-    for (const auto& [type, rule] : value.as_object()) {
-      const std::string where = "fhirUser." + std::string(type);
-      if (type != "*" && !fhir::IsResourceType(type))
-        return RulesError(where, RulesQuoted(type) + " is not an R4 resource type (or *)");
-      std::string_view name = rule.is_string() ? std::string_view(rule.as_string()) : "";
-      UserAccess access;
-      if (name == "scopes") {
-        access = UserAccess::kScopes;
-      } else if (name == "own-compartment") {
-        // Kiln applies the Patient compartment only (the user is its focal resource).
-        if (type != "Patient")
-          return RulesError(where, "own-compartment is only available for Patient users");
-        access = UserAccess::kOwnCompartment;
-      } else if (name == "deny") {
-        access = UserAccess::kDeny;
-      } else {
-        return RulesError(where, "must be \"scopes\", \"own-compartment\" or \"deny\"");
-      }
-      if (type == "*")
-        rules.other = access;
-      else
-        rules.by_type.emplace(std::string(type), access);
-    }
-  }
-  if (!has_rules) return RulesError("", "'fhirUser' is missing");
+  Status status = ParseRulesDocument(
+      text, "fhirUser", "resource type (or *) -> rule",
+      [&rules](const json::object& by_type) -> Status {
+        for (const auto& [type, rule] : by_type) {
+          const std::string where = "fhirUser." + std::string(type);
+          if (type != "*" && !fhir::IsResourceType(type))
+            return RulesError(where, RulesQuoted(type) + " is not an R4 resource type (or *)");
+          std::string_view name = rule.is_string() ? std::string_view(rule.as_string()) : "";
+          UserAccess access;
+          if (name == "scopes") {
+            access = UserAccess::kScopes;
+          } else if (name == "own-compartment") {
+            // Kiln applies the Patient compartment only (the user is its focal resource).
+            if (type != "Patient")
+              return RulesError(where, "own-compartment is only available for Patient users");
+            access = UserAccess::kOwnCompartment;
+          } else if (name == "deny") {
+            access = UserAccess::kDeny;
+          } else {
+            return RulesError(where, "must be \"scopes\", \"own-compartment\" or \"deny\"");
+          }
+          if (type == "*")
+            rules.other = access;
+          else
+            rules.by_type.emplace(std::string(type), access);
+        }
+        return Status::Ok();
+      });
+  if (!status.ok()) return status;
   return rules;
 }
 
