@@ -230,17 +230,24 @@ echo "== 6. Memory of kiln after the read and create runs"
 echo "  VmHWM (peak RSS) $PEAK_RSS_MB MB, VmRSS now $NOW_RSS_MB MB"
 stop_pid "$KPID"
 
+# read_logged NAME ACCESS_LOG [KILN ARGS...]: read by id for LOG_DURATION s on a kiln started with
+# those logging settings (3b, 3c); prints the figures, leaves them in R_*, and the server running.
+read_logged() {
+  local name=$1 access_log=$2
+  start_kiln "$DATA" "$access_log" "kiln-$name" "${@:3}"
+  wait_quiet 15
+  ((WARMUP > 0)) && run_wrk "read$name-warmup" read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
+  run_wrk "read$name" read.lua "$LOG_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+  echo "  $(fmt_int "$R_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
+    " ($R_NON2XX non-2xx, $R_ERR socket errors)"
+  echo "  CPU: $R_CPU"
+}
+
 # ---------------------------------------------------------------- 3b: read by id, access log on
 echo
 echo "== 3b. Read by id again with the access log ON (JSON lines to a file), ${LOG_DURATION} s"
-start_kiln "$DATA" true kiln-log
-wait_quiet 15
-((WARMUP > 0)) && run_wrk readlog-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
-run_wrk readlog read.lua "$LOG_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+read_logged log true
 LOG_RPS=$R_RPS LOG_P99=$R_P99
-echo "  $(fmt_int "$LOG_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
-  " ($R_NON2XX non-2xx, $R_ERR socket errors)"
-echo "  CPU: $R_CPU"
 echo "  access log: $(awk 'END {print NR}' "$TMP/kiln-log.log") lines,"\
   "$(du -m "$TMP/kiln-log.log" | cut -f1) MB"
 stop_pid "$KPID"
@@ -248,14 +255,8 @@ stop_pid "$KPID"
 # ---------------------------------------------------------------- 3c: read by id, audit log on
 echo
 echo "== 3c. Read by id again with the audit log ON (--audit-log, hash-chained), ${LOG_DURATION} s"
-start_kiln "$DATA" false kiln-audit --audit-log "$TMP/audit.log"
-wait_quiet 15
-((WARMUP > 0)) && run_wrk readaudit-warmup read.lua "$WARMUP" "http://127.0.0.1:$KPORT" "$KPID"
-run_wrk readaudit read.lua "$LOG_DURATION" "http://127.0.0.1:$KPORT" "$KPID"
+read_logged audit false --audit-log "$TMP/audit.log"
 AUDIT_RPS=$R_RPS AUDIT_P99=$R_P99
-echo "  $(fmt_int "$AUDIT_RPS") req/s  p50 $R_P50 ms  p90 $R_P90 ms  p99 $R_P99 ms  max $R_MAX ms"\
-  " ($R_NON2XX non-2xx, $R_ERR socket errors)"
-echo "  CPU: $R_CPU"
 stop_pid "$KPID"
 echo "  audit log: $(du -m "$TMP/audit.log" | cut -f1) MB; $("$KILN" audit verify "$TMP/audit.log" | head -1)"
 
