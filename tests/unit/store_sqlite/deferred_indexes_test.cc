@@ -55,6 +55,14 @@ void WithConnection(const std::string& db, Fn fn) {
   fn(**c);
 }
 
+// The options of a bulk load into `dir`.
+SqliteOptions BulkLoad(const std::string& dir) {
+  SqliteOptions options;
+  options.data_dir = dir;
+  options.defer_value_indexes = true;
+  return options;
+}
+
 const std::vector<std::string> kAllValueIndexes = {
     "idx_date_by_value",    "idx_number_by_value", "idx_quantity_by_value", "idx_reference_by_id",
     "idx_reference_by_url", "idx_string_by_value", "idx_token_by_value",    "idx_uri_by_value"};
@@ -86,9 +94,7 @@ void ExpectSearchesWork(Store& store) {
 
 TEST(DeferredIndexesTest, ABulkLoadBuildsTheValueIndexesAtClose) {
   TempDir tmp;
-  SqliteOptions options;
-  options.data_dir = tmp.path();
-  options.defer_value_indexes = true;
+  const SqliteOptions options = BulkLoad(tmp.path());
   auto store = OpenOrDie(options);
   ASSERT_NE(store, nullptr);
   const std::string db = store->database_path();
@@ -134,9 +140,7 @@ TEST(DeferredIndexesTest, AnInterruptedBulkLoadIsFinishedByTheNextOpen) {
 
 TEST(DeferredIndexesTest, ABulkLoadAfterAnInterruptedOneKeepsThemDeferred) {
   TempDir tmp;
-  SqliteOptions options;
-  options.data_dir = tmp.path();
-  options.defer_value_indexes = true;
+  const SqliteOptions options = BulkLoad(tmp.path());
   {
     auto store = OpenOrDie(options);
     SavePatients(*store);
@@ -154,9 +158,7 @@ TEST(DeferredIndexesTest, ABulkLoadAfterAnInterruptedOneKeepsThemDeferred) {
 
 TEST(DeferredIndexesTest, AFailedBuildIsReportedAndStaysRecorded) {
   TempDir tmp;
-  SqliteOptions options;
-  options.data_dir = tmp.path();
-  options.defer_value_indexes = true;
+  const SqliteOptions options = BulkLoad(tmp.path());
   auto store = OpenOrDie(options);
   SavePatients(*store);
   const std::string db = store->database_path();
