@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/strings.h"
 
 namespace kiln::auth {
 namespace {
@@ -179,13 +180,6 @@ AuthResult SmartAuthenticator::Verify(std::string_view token, bool may_block) {
 
 namespace {
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // A scope's query value as a search value: percent-escapes decoded (scopes may carry `%7C` for
 // `|`); nullopt when an escape is malformed.
 std::optional<std::string> DecodeFilterValue(std::string_view v) {
@@ -196,8 +190,8 @@ std::optional<std::string> DecodeFilterValue(std::string_view v) {
       continue;
     }
     if (i + 2 >= v.size()) return std::nullopt;
-    int hi = HexDigit(v[i + 1]);
-    int lo = HexDigit(v[i + 2]);
+    int hi = core::HexDigitValue(v[i + 1]);
+    int lo = core::HexDigitValue(v[i + 2]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out += static_cast<char>(hi * 16 + lo);
     i += 2;

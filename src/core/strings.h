@@ -26,4 +26,7 @@ std::string_view TrimSpaces(std::string_view text);
 // ASCII lower-case copy.
 std::string ToLowerAscii(std::string_view text);
 
+// The value of hex digit `c` (0-9, a-f, A-F), or -1.
+int HexDigitValue(char c);
+
 }  // namespace kiln::core

@@ -9,13 +9,6 @@
 namespace kiln::rest {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Result<std::string> DecodeComponent(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -24,8 +17,8 @@ Result<std::string> DecodeComponent(std::string_view text) {
     if (c == '+') {
       out.push_back(' ');
     } else if (c == '%') {
-      int hi = i + 2 < text.size() ? HexValue(text[i + 1]) : -1;
-      int lo = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
+      int hi = i + 2 < text.size() ? core::HexDigitValue(text[i + 1]) : -1;
+      int lo = i + 2 < text.size() ? core::HexDigitValue(text[i + 2]) : -1;
       if (hi < 0 || lo < 0)
         return Status::Invalid("The form body has a malformed percent-escape near '" +
                                std::string(text.substr(i, 3)) + "'");

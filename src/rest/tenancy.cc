@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "core/ids.h"
+#include "core/strings.h"
 
 namespace kiln::rest {
 namespace {
@@ -146,15 +147,9 @@ Result<std::array<unsigned char, 32>> LoadCursorSecret(const std::string& path, 
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   std::array<unsigned char, 32> secret{};
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   if (text.size() != 64) return bad("must hold 64 hex digits (256 bits)");
   for (size_t i = 0; i < 32; ++i) {
-    int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+    int hi = core::HexDigitValue(text[2 * i]), lo = core::HexDigitValue(text[2 * i + 1]);
     if (hi < 0 || lo < 0) return bad("must hold 64 hex digits (256 bits)");
     secret[i] = static_cast<unsigned char>(hi << 4 | lo);
   }

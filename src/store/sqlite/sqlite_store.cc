@@ -555,6 +555,10 @@ class SqliteStoreImpl final : public SqliteStore {
   Status OpenWriter();
   Status OpenReaders();
   Status ConfigureConnection(Connection& connection, bool writer);
+  // The writer's page cache in KiB: its own size, or the readers' when none is set.
+  int64_t WriterCacheKib() const {
+    return options_.writer_cache_kib > 0 ? options_.writer_cache_kib : options_.cache_kib;
+  }
   // Replaces SQLite's automatic checkpoints on the writer by the Checkpointer and its WAL hook.
   Status StartCheckpointer();
   // At open: defers the value indexes (a bulk load), or builds those an interrupted one left.
@@ -664,8 +668,7 @@ Status SqliteStoreImpl::Open() {
 }
 
 Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer) {
-  const int64_t cache_kib =
-      writer && options_.writer_cache_kib > 0 ? options_.writer_cache_kib : options_.cache_kib;
+  const int64_t cache_kib = writer ? WriterCacheKib() : options_.cache_kib;
   std::string pragmas = "PRAGMA cache_size = -" + std::to_string(cache_kib) +
                         "; PRAGMA mmap_size = " + std::to_string(options_.mmap_bytes) +
                         "; PRAGMA temp_store = MEMORY";
@@ -754,9 +757,8 @@ DeferredIndexBuild SqliteStoreImpl::BuildValueIndexes() {
                       "; PRAGMA cache_size = -16384";
   (void)writer_->Exec(setup.c_str());
   Result<int> built = BuildDeferredIndexes(*writer_);
-  std::string restore = "PRAGMA threads = 0; PRAGMA cache_size = -" +
-                        std::to_string(options_.writer_cache_kib > 0 ? options_.writer_cache_kib
-                                                                     : options_.cache_kib);
+  std::string restore =
+      "PRAGMA threads = 0; PRAGMA cache_size = -" + std::to_string(WriterCacheKib());
   (void)writer_->Exec(restore.c_str());
   if (built.ok()) {
     build.indexes = *built;
