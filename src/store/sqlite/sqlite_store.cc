@@ -676,8 +676,11 @@ Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer)
     // kFull: the commit itself does not sync; the LogSyncer syncs before acknowledging.
     Synchronous level =
         options_.synchronous == Synchronous::kFull ? Synchronous::kNormal : options_.synchronous;
+    // The log file is kept at up to 256 MiB after a restart, above the checkpoint cycle
+    // (checkpointer.h): a limit below the cycle made every cycle cut the file and grow it again,
+    // and appending to a file is dearer than overwriting its cached pages.
     pragmas += "; PRAGMA synchronous = " + std::to_string(SynchronousLevel(level)) +
-               "; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864";
+               "; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 268435456";
   }
   return connection.Exec(pragmas.c_str());
 }
