@@ -2,9 +2,10 @@
 //
 // With PRAGMA synchronous=FULL SQLite fsyncs the write-ahead log inside every COMMIT, so the
 // store's single writer thread sits idle for the length of each fsync before it can start the
-// next group. Instead, for Synchronous::kFull, the writer connection runs with synchronous=NORMAL
-// (a COMMIT writes the group's pages to the log and returns; checkpoints still sync the log before
-// copying it and the database file after) and hands each committed group here. This thread
+// next group. Instead, for Synchronous::kFull, the writer's COMMIT only writes the group's pages
+// to the log and returns (its sync is turned into a write-out of the buffered frames by
+// log_buffer_vfs.h's LogCommitScope; checkpoints still sync the log before copying it and the
+// database file after), and the writer hands each committed group here. This thread
 // fdatasyncs the log file and only then runs the group's done callbacks, so no write is
 // acknowledged before the log that holds it is on disk, while the writer already builds the next
 // group. One sync covers every group committed before it started.

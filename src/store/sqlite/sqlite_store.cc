@@ -29,6 +29,7 @@
 #include "store/sqlite/deferred_indexes.h"
 #include "store/sqlite/include_sql.h"
 #include "store/sqlite/lock_file.h"
+#include "store/sqlite/log_buffer_vfs.h"
 #include "store/sqlite/log_syncer.h"
 #include "store/sqlite/method_code.h"
 #include "store/sqlite/schema.h"
@@ -639,9 +640,9 @@ class SqliteStoreImpl final : public SqliteStore {
   bool stopping_ = false;           // guarded by queue_mu_
   std::thread writer_thread_;
 
-  bool opened_ = false;  // Open() succeeded; set before the store is shared
-  mutable std::mutex close_mu_;  // serialises Close()
-  bool closed_ = false;          // guarded by close_mu_
+  bool opened_ = false;                // Open() succeeded; set before the store is shared
+  mutable std::mutex close_mu_;        // serialises Close()
+  bool closed_ = false;                // guarded by close_mu_
   DeferredIndexBuild deferred_build_;  // guarded by close_mu_: what Close() built
 
   std::atomic<int64_t> commits_{0};
@@ -673,9 +674,11 @@ Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer)
                         "; PRAGMA mmap_size = " + std::to_string(options_.mmap_bytes) +
                         "; PRAGMA temp_store = MEMORY";
   if (writer) {
-    // kFull: the commit itself does not sync; the LogSyncer syncs before acknowledging.
+    // FULL unless kOff: the commit's sync of the log is where the log-buffering VFS writes the
+    // commit's frames out (OpenWriter); inside RunGroup it syncs nothing, and the LogSyncer
+    // (kFull) syncs before acknowledging. Checkpoints sync alike at NORMAL and FULL.
     Synchronous level =
-        options_.synchronous == Synchronous::kFull ? Synchronous::kNormal : options_.synchronous;
+        options_.synchronous == Synchronous::kOff ? Synchronous::kOff : Synchronous::kFull;
     // The log file is kept at up to 256 MiB after a restart, above the checkpoint cycle
     // (checkpointer.h): a limit below the cycle made every cycle cut the file and grow it again,
     // and appending to a file is dearer than overwriting its cached pages.
@@ -686,8 +689,18 @@ Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer)
 }
 
 Status SqliteStoreImpl::OpenWriter() {
+  // The writer's log writes go through the log-buffering VFS (log_buffer_vfs.h), which needs
+  // SQLite to sync the log at each commit: synchronous=FULL (ConfigureConnection), with those
+  // syncs made cheap by RunGroup's LogCommitScope. Without syncs (kOff) nothing would write the
+  // buffer out before a commit is published, so that setting keeps the plain VFS.
+  std::string writer_vfs = options_.vfs;
+  if (options_.synchronous != Synchronous::kOff) {
+    Result<std::string> buffered = LogBufferVfs(options_.vfs);
+    if (!buffered.ok()) return buffered.take_status();
+    writer_vfs = *buffered;
+  }
   Result<std::unique_ptr<Connection>> opened = Connection::Open(
-      database_path_, Connection::Mode::kReadWrite, options_.vfs, options_.busy_timeout_ms);
+      database_path_, Connection::Mode::kReadWrite, writer_vfs, options_.busy_timeout_ms);
   if (!opened.ok()) return opened.take_status();
   writer_ = std::move(*opened);
 
@@ -737,13 +750,14 @@ Status SqliteStoreImpl::PrepareValueIndexes() {
   Result<int> pending = DeferredIndexCount(*writer_);
   if (!pending.ok()) return pending.take_status();
   if (*pending == 0) return Status::Ok();
-  core::LogWarn("building the search value indexes an interrupted bulk load (kiln import) left "
-                "deferred; the store opens when they are built",
-                {{"indexes", static_cast<long long>(*pending)}});
+  core::LogWarn(
+      "building the search value indexes an interrupted bulk load (kiln import) left "
+      "deferred; the store opens when they are built",
+      {{"indexes", static_cast<long long>(*pending)}});
   DeferredIndexBuild build = BuildValueIndexes();
   if (!build.status.ok()) return build.status;
-  core::LogInfo("deferred value indexes built", {{"indexes", static_cast<long long>(build.indexes)},
-                                                 {"seconds", build.seconds}});
+  core::LogInfo("deferred value indexes built",
+                {{"indexes", static_cast<long long>(build.indexes)}, {"seconds", build.seconds}});
   return Status::Ok();
 }
 
@@ -756,8 +770,8 @@ DeferredIndexBuild SqliteStoreImpl::BuildValueIndexes() {
   // population the largest index (4M rows) took 9.1-10.8 s that way against 11.3 s with the
   // import's 512 MiB cache (two runs each, warm).
   unsigned cores = std::thread::hardware_concurrency();
-  std::string setup = "PRAGMA threads = " + std::to_string(cores > 1 ? cores : 1) +
-                      "; PRAGMA cache_size = -16384";
+  std::string setup =
+      "PRAGMA threads = " + std::to_string(cores > 1 ? cores : 1) + "; PRAGMA cache_size = -16384";
   (void)writer_->Exec(setup.c_str());
   Result<int> built = BuildDeferredIndexes(*writer_);
   std::string restore =
@@ -768,8 +782,7 @@ DeferredIndexBuild SqliteStoreImpl::BuildValueIndexes() {
   } else {
     build.status = built.take_status();
   }
-  build.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  build.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return build;
 }
 
@@ -802,12 +815,12 @@ void SqliteStoreImpl::CheckpointIfDue() {
   if (!checkpointer_ || !checkpointer_->AfterCommit(log_frames_)) return;
   int log = 0;
   int copied = 0;
-  int rc = sqlite3_wal_checkpoint_v2(writer_->db(), "main", SQLITE_CHECKPOINT_PASSIVE, &log,
-                                     &copied);
+  int rc =
+      sqlite3_wal_checkpoint_v2(writer_->db(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
   writer_checkpoints_.fetch_add(1, std::memory_order_relaxed);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
     core::LogWarn("checkpoint failed", {{"database", database_path_},
-                                         {"error", writer_->Error(rc, "checkpointing").message()}});
+                                        {"error", writer_->Error(rc, "checkpointing").message()}});
   }
 }
 
@@ -1118,10 +1131,17 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
       syncer_ && syncer_->Failed()
           ? Status::Unavailable("the store takes no writes since syncing its log to disk failed")
           : Run(*writer_, kBeginImmediate, kBeginImmediateSql);
+  // The log is open once a transaction has begun. Its commit syncs below only write the buffered
+  // frames out: durability is the LogSyncer's (kFull) or the checkpoints' (kNormal).
+  sqlite3_file* log = nullptr;
+  if (group_failure.ok() && sqlite3_file_control(writer_->db(), "main",
+                                                 SQLITE_FCNTL_JOURNAL_POINTER, &log) != SQLITE_OK) {
+    log = nullptr;
+  }
+  std::optional<LogCommitScope> commit_scope(std::in_place, log);
   bool without_savepoints = false;
   if (group_failure.ok() && group.size() > 1 &&
-      std::all_of(group.begin(), group.end(),
-                  [](const PendingWrite& w) { return w.rerunnable; })) {
+      std::all_of(group.begin(), group.end(), [](const PendingWrite& w) { return w.rerunnable; })) {
     without_savepoints = RunWithoutSavepoints(group);
     if (without_savepoints) {
       ok_count = static_cast<int64_t>(group.size());
@@ -1153,6 +1173,8 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
   }
   pending_text_.clear();  // flushed, or rolled back with the group
   text_flushed_ = 0;
+  // Ended before any checkpoint: a checkpoint's sync of the log must be a real one.
+  commit_scope.reset();
 
   if (group_failure.ok()) {
     committed_state_ = state_;
@@ -1195,9 +1217,7 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
                         (*done)(result->ok() ? std::move(sync_failure) : std::move(*result));
                       }});
     }
-    sqlite3_file* log = nullptr;
-    int rc = sqlite3_file_control(writer_->db(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
-    if (rc != SQLITE_OK) log = nullptr;  // the syncer then fails the group, refusing to guess
+    // A null log makes the syncer fail the group, refusing to guess.
     syncer_->Submit(log, std::move(acks));
     CheckpointIfDue();
     return;
@@ -1551,15 +1571,14 @@ void SqliteStoreImpl::Close() {
   writer_.reset();
   lock_.reset();
   SqliteCounters c = Counters();
-  core::LogInfo("store closed", {{"commits", static_cast<long long>(c.commits)},
-                                 {"writes_committed", static_cast<long long>(c.writes_committed)},
-                                 {"writes_failed", static_cast<long long>(c.writes_failed)},
-                                 {"largest_group", static_cast<long long>(c.largest_group)},
-                                 {"background_checkpoints",
-                                  static_cast<long long>(c.background_checkpoints)},
-                                 {"writer_checkpoints",
-                                  static_cast<long long>(c.writer_checkpoints)},
-                                 {"log_frames", static_cast<long long>(c.log_frames)}});
+  core::LogInfo("store closed",
+                {{"commits", static_cast<long long>(c.commits)},
+                 {"writes_committed", static_cast<long long>(c.writes_committed)},
+                 {"writes_failed", static_cast<long long>(c.writes_failed)},
+                 {"largest_group", static_cast<long long>(c.largest_group)},
+                 {"background_checkpoints", static_cast<long long>(c.background_checkpoints)},
+                 {"writer_checkpoints", static_cast<long long>(c.writer_checkpoints)},
+                 {"log_frames", static_cast<long long>(c.log_frames)}});
 }
 
 }  // namespace
