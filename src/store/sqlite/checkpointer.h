@@ -35,12 +35,13 @@
 namespace kiln::store::sqlite {
 
 struct CheckpointOptions {
-  // 128 MiB of 4 KiB pages: start a background pass. Each cycle ends in one catch-up on the
-  // writer (a copy and a database fsync, 30-100 ms on a large store), so a longer cycle costs the
-  // writer less: 1M-resource store, 32 connections creating, three alternating 10 s runs, 32 MiB
-  // 3,062/3,026/3,649 creates/s (writer 2.3-2.6 s of each 10 s in catch-ups) against 128 MiB
-  // 3,519/4,176/3,801 (1.4-1.7 s). Longer pauses: p99 55 -> 100 ms.
-  int64_t start_frames = 32768;
+  // 256 MiB of 4 KiB pages: start a background pass. Each cycle ends in one catch-up on the
+  // writer (a copy and a database fsync, 100-200 ms on a large store, hardly less when more
+  // background passes shrink what is left to copy), so a longer cycle costs the writer less.
+  // 1M-resource store, 32 connections creating, alternating 10 s runs: 32 MiB 3,062/3,026/3,649
+  // creates/s against 128 MiB 3,519/4,176/3,801; later 128 MiB 3,639/4,578 against 256 MiB
+  // 5,553/4,923/4,858. Longer pauses: create p99 55 ms (32 MiB), 100-150 ms, 160-200 ms.
+  int64_t start_frames = 65536;
   int64_t catch_up_frames = 2048;      // a remainder the writer copies itself after one pass
   int64_t hard_limit_frames = 262144;  // 1 GiB: the writer checkpoints whatever the state
 };

@@ -679,11 +679,11 @@ Status SqliteStoreImpl::ConfigureConnection(Connection& connection, bool writer)
     // (kFull) syncs before acknowledging. Checkpoints sync alike at NORMAL and FULL.
     Synchronous level =
         options_.synchronous == Synchronous::kOff ? Synchronous::kOff : Synchronous::kFull;
-    // The log file is kept at up to 256 MiB after a restart, above the checkpoint cycle
+    // The log file is kept at up to 512 MiB after a restart, above the checkpoint cycle
     // (checkpointer.h): a limit below the cycle made every cycle cut the file and grow it again,
     // and appending to a file is dearer than overwriting its cached pages.
     pragmas += "; PRAGMA synchronous = " + std::to_string(SynchronousLevel(level)) +
-               "; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 268435456";
+               "; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 536870912";
   }
   return connection.Exec(pragmas.c_str());
 }
