@@ -89,6 +89,15 @@ start_kiln() {
   BASE=http://127.0.0.1:$KPORT/fhir
 }
 
+# warm_store [DATA_DIR]: reads the store's files once, so that a figure measures kiln with its data in the
+# page cache, as on a server that has been serving them. This VM's proactive page reclaim (DAMON)
+# empties an idle page cache at about 100 MB/s (a freshly read 5.7 GB kiln.db was down to 1.4 GB
+# after 50 s): without this, figure 1 measured disk reads (1-connection p99 14-17 ms, against
+# 1.7-2.6 ms right after the file had been read).
+warm_store() {  # warm_store [DATA_DIR]
+  cat "${1:-$DATA}"/kiln.db* >/dev/null 2>&1 || true
+}
+
 # step CMD...: runs CMD in the background, its output indented, and waits for it, so that Ctrl-C or
 # SIGTERM stop the script at once even during a long load (bash runs traps only after a foreground
 # command ends); returns CMD's exit status.
@@ -253,6 +262,7 @@ latency() {  # latency KEY LABEL PATHS
   echo
   echo "== $label"
   wait_quiet "$STEP_WAIT"
+  warm_store
   ((WARMUP > 0)) && run_wrk "$key-warmup" "$WARMUP" "$WRK_THREADS" "$CONNECTIONS" "$paths"
   run_wrk "$key-c1" "$DURATION" 1 1 "$paths"
   LAT[$key-c1-p50]=$R_P50 LAT[$key-c1-p99]=$R_P99 LAT[$key-c1-rps]=$R_RPS
@@ -273,6 +283,7 @@ echo
 echo "== 3. Search mix, $CONNECTIONS connections, ${DURATION} s: Observation?patient&code&date 3,"\
   "Patient?family&birthdate 2, Encounter?patient 2, Condition?code 1, Observation?code&_count=10 2"
 wait_quiet "$STEP_WAIT"
+warm_store
 ((WARMUP > 0)) && run_wrk mix-warmup "$WARMUP" "$WRK_THREADS" "$CONNECTIONS" "$MIX"
 run_wrk mix "$DURATION" "$WRK_THREADS" "$CONNECTIONS" "$MIX"
 MIX_RPS=$R_RPS MIX_P50=$R_P50 MIX_P99=$R_P99
@@ -283,6 +294,7 @@ echo "  CPU: $R_CPU"
 echo
 echo "== 4. GET Observation?_summary=count (median of 5 after one warm-up), one connection"
 wait_quiet "$STEP_WAIT"
+warm_store
 out=$(node "$POP/measure.mjs" count "$BASE/Observation?_summary=count" --repeat 5) || die "count failed"
 mget() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$out"; }
 COUNT_TOTAL=$(mget total) COUNT_MS=$(mget median_ms) COUNT_RATE=$(mget counted_per_s)
@@ -293,6 +305,7 @@ echo "  total $(fmt_int "$COUNT_TOTAL") Observations in $COUNT_MS ms (best $(mge
 echo
 echo "== 5. Paging: Observation?_count=1000, following next links to $(fmt_int "$PAGE_LIMIT") matches, one connection"
 wait_quiet "$STEP_WAIT"
+warm_store
 # One unreported pass first, as the other figures have a warm-up: the first walk after a load (or a
 # restart) reads the resources' pages from disk, which measures the disk, not the server. The cold
 # figure is printed too.
@@ -335,6 +348,7 @@ sync
 create_run() {  # create_run DATA_DIR NAME [CONNECTIONS]
   start_kiln "$1" "$2"
   wait_quiet "$STEP_WAIT"
+  warm_store "$1"
   WRK_SCRIPT=create_population.lua BENCH_NDJSON=$CREATE_NDJSON run_wrk "$2" "$DURATION" \
     "$WRK_THREADS" "${3:-$CONNECTIONS}" ""
   stop_pid "$KPID"
