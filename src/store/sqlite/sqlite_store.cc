@@ -577,6 +577,8 @@ class SqliteStoreImpl final : public SqliteStore {
   // whole transaction back (a write failed), for RunGroup to run them again one savepoint each.
   bool RunWithoutSavepoints(std::vector<PendingWrite>& group);
   Status RunOne(PendingWrite& write);
+  // Runs the only write of a group without a savepoint.
+  Status RunAlone(PendingWrite& write);
   // Calls the write's closure, turning exceptions into a failed Status.
   Status Invoke(PendingWrite& write);
   Status Append(const std::string& tenant, StoredResource& version,
@@ -1102,6 +1104,22 @@ bool SqliteStoreImpl::RunWithoutSavepoints(std::vector<PendingWrite>& group) {
   return false;
 }
 
+// A group of one write needs no savepoint: when the write fails, rolling the whole transaction
+// back undoes exactly that write, and an empty transaction takes its place so that the group ends
+// as RunOne's would. (A savepoint copies every page the write changes into its journal first: for
+// a 998-entry transaction Bundle, the copying was 6% of the writer's samples.)
+Status SqliteStoreImpl::RunAlone(PendingWrite& write) {
+  Status status = Invoke(write);
+  if (status.ok() || sqlite3_get_autocommit(writer_->db()) != 0) return status;
+  (void)Run(*writer_, kRollback, kRollbackSql);
+  state_ = committed_state_;
+  pending_text_.clear();
+  text_flushed_ = 0;
+  // If this fails, no transaction is open, and RunGroup fails the group for it.
+  (void)Run(*writer_, kBeginImmediate, kBeginImmediateSql);
+  return status;
+}
+
 Status SqliteStoreImpl::RunOne(PendingWrite& write) {
   Status status = Run(*writer_, kSavepoint, kSavepointSql);
   if (!status.ok()) return status;
@@ -1151,7 +1169,7 @@ void SqliteStoreImpl::RunGroup(std::vector<PendingWrite>& group) {
   }
   if (group_failure.ok() && !without_savepoints) {
     for (size_t i = 0; i < group.size(); ++i) {
-      results[i] = RunOne(group[i]);
+      results[i] = group.size() == 1 ? RunAlone(group[i]) : RunOne(group[i]);
       if (sqlite3_get_autocommit(writer_->db()) != 0) {
         // SQLite rolled the whole transaction back (disk full, I/O error): the writes before this
         // one are gone too, so none of the group may be acknowledged.

@@ -322,6 +322,36 @@ TEST(GroupCommitTest, CloseFromADoneCallbackStopsWritesWithoutDeadlock) {
   EXPECT_TRUE(reopened->Read(Key("Patient", "p1"))->has_value());
 }
 
+TEST(GroupCommitTest, AWriteAloneThatFailsAfterWritingLeavesNothing) {
+  // A group of one write runs without a savepoint (RunAlone): its failure rolls the whole
+  // transaction back, and the store goes on as after any failed write.
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(Put(*store, "Patient", "before", "{}").ok());
+  const int64_t commits_before = store->Counters().commits;
+  Status failed = store->WriteAndWait([](StoreTxn& txn) {
+    Status status = AppendNext(txn, kDefaultTenant, "Patient", "half", R"({"v":1})");
+    if (!status.ok()) return status;
+    status = AppendNext(txn, kDefaultTenant, "Patient", "before", R"({"v":2})");
+    if (!status.ok()) return status;
+    return Status::Conflict("changed my mind");
+  });
+  EXPECT_EQ(failed.error(), ErrorCode::kConflict);
+  EXPECT_FALSE(store->Read(Key("Patient", "half"))->has_value());
+  EXPECT_EQ((*store->Read(Key("Patient", "before")))->info.version, 1);
+  EXPECT_EQ(store->Counters().commits, commits_before + 1);  // the empty group still ends
+  StoredResource update;
+  ASSERT_TRUE(Put(*store, "Patient", "before", R"({"v":2})", &update).ok());
+  EXPECT_EQ(update.info.version, 2);
+  ASSERT_TRUE(Put(*store, "Patient", "half", "{}").ok());
+  store->Close();
+
+  auto reopened = OpenOrDie(dir.path());
+  EXPECT_EQ((*reopened->Read(Key("Patient", "before")))->info.version, 2);
+  EXPECT_EQ((*reopened->Read(Key("Patient", "half")))->info.version, 1);
+}
+
 TEST(GroupCommitTest, AFailedCommitFailsTheWholeGroup) {
   TempDir dir;
   SqliteOptions options;
