@@ -342,6 +342,17 @@ CREATE TABLE deferred_index (
   sql  TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    {8, R"sql(
+-- Searches by a local reference say `kind = 0` (search_sql.cc, include_sql.cc). With kind outside
+-- idx_reference_by_id, SQLite read the table row of every index entry to check it: on the 1M
+-- population the 381 rows of a patient's `patient` references took 0.26-0.46 ms that way against
+-- 0.05 ms from the index alone. kind goes before rid: queries give it by equality, so one
+-- target's rows stay in rid order. An index that a bulk load had deferred is built here and no
+-- longer recorded as deferred (the next bulk load defers it again).
+DROP INDEX IF EXISTS idx_reference_by_id;
+CREATE INDEX idx_reference_by_id ON idx_reference (param, id, type, kind, rid);
+DELETE FROM deferred_index WHERE name = 'idx_reference_by_id';
+)sql"},
 };
 
 }  // namespace

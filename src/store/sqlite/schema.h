@@ -18,7 +18,7 @@ namespace kiln::store::sqlite {
 // "KILN" in ASCII.
 inline constexpr int32_t kApplicationId = 0x4B494C4E;
 // The newest schema this build knows. Bump it with every new entry in the migration table.
-inline constexpr int64_t kSchemaVersion = 7;
+inline constexpr int64_t kSchemaVersion = 8;
 
 // Checks that the database behind `connection` is empty or a Kiln database of a known version and
 // migrates it to kSchemaVersion. Errors name the file: kInternal for a foreign, corrupt or too-new

@@ -10,6 +10,7 @@
 
 #include "search_test_util.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
 #include "test_util.h"
 
@@ -189,6 +190,41 @@ TEST(DeferredIndexesTest, NothingDeferredNothingBuilt) {
   store->Close();
   EXPECT_EQ(store->deferred_index_build().indexes, 0);
   EXPECT_EQ(ValueIndexes(tmp.Sub("kiln.db")), kAllValueIndexes);
+}
+
+TEST(DeferredIndexesTest, MigrationEightRebuildsTheReferenceIndexDeferredOrNot) {
+  // Schema 8 puts `kind` into idx_reference_by_id. A schema-7 store whose value indexes a bulk
+  // load left deferred gets that index built by the migration, no longer recorded as deferred;
+  // the others stay deferred and build as before.
+  TempDir tmp;
+  const std::string db = tmp.Sub("kiln.db");
+  WithConnection(db, [](Connection& c) {
+    ASSERT_TRUE(MigrateTo(c, 7).ok());
+    Result<int> deferred = DeferValueIndexes(c);
+    ASSERT_TRUE(deferred.ok());
+    EXPECT_EQ(*deferred, static_cast<int>(kAllValueIndexes.size()));
+    ASSERT_TRUE(MigrateTo(c, 8).ok());
+    EXPECT_EQ(*c.QueryText("SELECT sql FROM sqlite_schema WHERE name = 'idx_reference_by_id'"),
+              "CREATE INDEX idx_reference_by_id ON idx_reference (param, id, type, kind, rid)");
+  });
+  EXPECT_EQ(Deferred(db), static_cast<int64_t>(kAllValueIndexes.size()) - 1);
+  WithConnection(db, [](Connection& c) {
+    Result<int> built = BuildDeferredIndexes(c);
+    ASSERT_TRUE(built.ok()) << built.status().message();
+    EXPECT_EQ(*built, static_cast<int>(kAllValueIndexes.size()) - 1);
+  });
+  EXPECT_EQ(ValueIndexes(db), kAllValueIndexes);
+  EXPECT_EQ(Deferred(db), 0);
+
+  // Not deferred: rebuilt in place.
+  TempDir other;
+  WithConnection(other.Sub("kiln.db"), [](Connection& c) {
+    ASSERT_TRUE(MigrateTo(c, 7).ok());
+    ASSERT_TRUE(MigrateTo(c, 8).ok());
+    EXPECT_EQ(*c.QueryText("SELECT sql FROM sqlite_schema WHERE name = 'idx_reference_by_id'"),
+              "CREATE INDEX idx_reference_by_id ON idx_reference (param, id, type, kind, rid)");
+  });
+  EXPECT_EQ(ValueIndexes(other.Sub("kiln.db")), kAllValueIndexes);
 }
 
 }  // namespace

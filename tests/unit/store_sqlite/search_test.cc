@@ -362,7 +362,7 @@ TEST(SqliteSearchMigration, UpgradesSchemaOneInPlace) {
       Connection::Open(path, Connection::Mode::kReadOnly, "", 1000);
   ASSERT_TRUE(connection.ok());
   EXPECT_EQ(*SchemaVersion(**connection), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 7);
+  EXPECT_EQ(kSchemaVersion, 8);
 }
 
 TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
