@@ -579,6 +579,9 @@ class SqliteStoreImpl final : public SqliteStore {
   Status RunOne(PendingWrite& write);
   // Runs the only write of a group without a savepoint.
   Status RunAlone(PendingWrite& write);
+  // Rolls the group's open transaction back (unless SQLite already did) and forgets the writer
+  // state its writes changed (state_, the full-text rows not yet written).
+  void RollBackGroup();
   // Calls the write's closure, turning exceptions into a failed Status.
   Status Invoke(PendingWrite& write);
   Status Append(const std::string& tenant, StoredResource& version,
@@ -1096,12 +1099,16 @@ bool SqliteStoreImpl::RunWithoutSavepoints(std::vector<PendingWrite>& group) {
   }
   if (ok) return true;
   // Back to where the group began; RunGroup begins again and runs each write in a savepoint.
+  RollBackGroup();
+  rerun_groups_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+void SqliteStoreImpl::RollBackGroup() {
   if (sqlite3_get_autocommit(writer_->db()) == 0) (void)Run(*writer_, kRollback, kRollbackSql);
   state_ = committed_state_;
   pending_text_.clear();
   text_flushed_ = 0;
-  rerun_groups_.fetch_add(1, std::memory_order_relaxed);
-  return false;
 }
 
 // A group of one write needs no savepoint: when the write fails, rolling the whole transaction
@@ -1111,10 +1118,7 @@ bool SqliteStoreImpl::RunWithoutSavepoints(std::vector<PendingWrite>& group) {
 Status SqliteStoreImpl::RunAlone(PendingWrite& write) {
   Status status = Invoke(write);
   if (status.ok() || sqlite3_get_autocommit(writer_->db()) != 0) return status;
-  (void)Run(*writer_, kRollback, kRollbackSql);
-  state_ = committed_state_;
-  pending_text_.clear();
-  text_flushed_ = 0;
+  RollBackGroup();
   // If this fails, no transaction is open, and RunGroup fails the group for it.
   (void)Run(*writer_, kBeginImmediate, kBeginImmediateSql);
   return status;
