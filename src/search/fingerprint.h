@@ -27,7 +27,9 @@ namespace kiln::search {
 // 5: no _id entries: stores answer _id from the resource row.
 // 6: no _lastUpdated entries either (SQLite schema migration 6 indexes resource.last_updated).
 // 7: union parameters (UnionMembers: Observation combo-code ...) get no entries of their own.
-inline constexpr int64_t kIndexExtractorVersion = 7;
+// 8: nor do composites made of their components' own parameters (ComposedOfOwnParams:
+//    Observation code-value-quantity, code-value-concept).
+inline constexpr int64_t kIndexExtractorVersion = 8;
 
 // Incremental FNV-1a (64-bit). Each Add*() is length- or type-delimited, so ("ab","c") and
 // ("a","bc") hash differently. Value type.

@@ -367,6 +367,7 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
       if (def.expression().empty() || def.type() == SearchParamType::kSpecial) continue;
       if (def.code() == "_id" || def.code() == "_lastUpdated") continue;
       if (!UnionMembers(def.code()).empty()) continue;  // its members' entries stand for it
+      if (ComposedOfOwnParams(def.code())) continue;    // its components' parameters' entries do
       std::vector<std::string_view> terms = TermsFor(def.expression(), type.name());
       if (terms.empty()) continue;
       std::string text = Join(terms);
@@ -603,7 +604,80 @@ const UnionMap& Unions() {
   return *unions;
 }
 
+// A term in one spelling for comparing paths: without surrounding parentheses and blanks, and
+// with a cast written as a function: "(Observation.value as Quantity)" -> "Observation.value.as(
+// Quantity)". Only a cast at the end of the term is rewritten (R4's own terms have no other).
+std::string PathForm(std::string_view term) {
+  term = BareTerm(term);
+  std::vector<std::string_view> parts = SplitTopLevel(term, ' ');
+  if (parts.size() == 3 && parts[1] == "as") {
+    return std::string(parts[0]) + ".as(" + std::string(parts[2]) + ")";
+  }
+  return std::string(term);
+}
+
+// The terms of `q` on `type` in PathForm, leaving out those that never give index values of q's
+// kind: a SampledData is a series, not a quantity (index_values.cc does not index it).
+std::set<std::string> IndexedPaths(const fhir::SearchParamDef& q, std::string_view type) {
+  std::set<std::string> paths;
+  for (std::string_view term : TermsFor(q.expression(), type)) {
+    std::string path = PathForm(term);
+    if (q.type() == SearchParamType::kQuantity && path.ends_with(".as(SampledData)")) continue;
+    paths.insert(std::move(path));
+  }
+  return paths;
+}
+
+// Whether `composite`, on `type`, is ComposedOfOwnParams (index.h): its expression selects the
+// resource itself, and each component's values are exactly those of the parameter the component's
+// definition names, a plain parameter of the same type whose terms on `type` are the component's
+// terms below the resource (compared as written, casts spelled alike), without a bound code (that
+// parameter's own token entries would then differ from a component's).
+bool ComposedOfOwnParamsOn(const fhir::SearchParamDef& composite, const fhir::TypeDef& type) {
+  std::vector<std::string_view> terms = TermsFor(composite.expression(), type.name());
+  if (terms.size() != 1 || BareTerm(terms[0]) != type.name()) return false;
+  if (composite.components().empty()) return false;
+  for (const fhir::SearchParamComponent& c : composite.components()) {
+    const fhir::SearchParamDef* q = fhir::FindSearchParamByUrl(c.definition());
+    if (q == nullptr || q->type() == SearchParamType::kComposite ||
+        q->type() == SearchParamType::kSpecial || q->type() == SearchParamType::kReference) {
+      return false;
+    }
+    const fhir::SearchParamDef* own = type.FindSearchParam(q->code());
+    if (own == nullptr || own->url() != q->url()) return false;
+    std::set<std::string> component_paths;
+    for (std::string_view term : UnionTerms(c.expression())) {
+      component_paths.insert(std::string(type.name()) + "." + PathForm(term));
+    }
+    if (component_paths != IndexedPaths(*q, type.name())) return false;
+    for (std::string_view term : TermsFor(q->expression(), type.name())) {
+      if (!CodeValueSet(term, type.name()).empty()) return false;
+    }
+  }
+  return true;
+}
+
+// The codes of the composite parameters that are ComposedOfOwnParams on every type that has them.
+std::set<std::string, std::less<>> BuildComposedOfOwnParams() {
+  std::set<std::string, std::less<>> composed;
+  std::set<std::string, std::less<>> rejected;
+  for (const fhir::TypeDef& type : fhir::ResourceTypes()) {
+    for (const fhir::SearchParamDef& def : type.search_params()) {
+      if (def.type() != SearchParamType::kComposite) continue;
+      std::string code(def.code());
+      (ComposedOfOwnParamsOn(def, type) ? composed : rejected).insert(std::move(code));
+    }
+  }
+  for (const std::string& code : rejected) composed.erase(code);
+  return composed;
+}
+
 }  // namespace
+
+bool ComposedOfOwnParams(std::string_view code) {
+  static const auto* composed = new std::set<std::string, std::less<>>(BuildComposedOfOwnParams());
+  return composed->contains(code);
+}
 
 const std::vector<std::string>& UnionMembers(std::string_view code) {
   static const std::vector<std::string> kNone;

@@ -84,7 +84,6 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -213,6 +212,18 @@ Result<std::vector<IndexEntry>> ExtractIndexFromJson(std::string_view json_text)
 // members' entries. Only parameters that are such a union on every type that has them, and not
 // references (chains and includes follow a reference parameter's own rows).
 const std::vector<std::string>& UnionMembers(std::string_view code);
+
+// Whether composite parameter `code` is made of its components' own parameters: on every type
+// that has it, its expression selects the resource itself (so the whole resource is its one
+// composite value) and each component's values are exactly those of the plain parameter the
+// component's definition names (Observation's code-value-quantity is code and value-quantity;
+// code-value-concept likewise). Found from the definitions, not listed by hand. Such a parameter
+// gets no index entries of its own, and stores match it as "the resource has an entry of each
+// component's parameter that matches that component's value". Composites over a repeating
+// element (component-code-value-quantity: both values from the same Observation.component) and
+// those whose components select other values than the named parameter (code-value-string: value-
+// string also indexes CodeableConcept.text) keep their own grouped entries.
+bool ComposedOfOwnParams(std::string_view code);
 
 // Compiles every search parameter expression of every resource type now rather than on first
 // use (start-up warm-up, and the test that all of R4's expressions compile). Returns the first

@@ -542,7 +542,9 @@ Result<std::string> NearCondition(Params& p, const Criterion& c, const std::stri
 // A composite parameter (R4 search 3.1.1.4.8): the values of its components must come from the
 // same composite value, i.e. from index rows with the same group (index.h). Component 0's rows
 // are the driving set; each further component is an EXISTS over the same resource's rows (its
-// key range) with the same group.
+// key range) with the same group. A composite made of its components' own parameters
+// (search::ComposedOfOwnParams: the resource is its one composite value) has no rows of its own:
+// its components match those parameters' rows of the same resource, in any group.
 Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
   std::vector<const char*> tables;
@@ -551,9 +553,21 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
     if (table == nullptr) return Unsupported(c, "this composite parameter's components");
     tables.push_back(table);
   }
+  const bool own_params = search::ComposedOfOwnParams(c.code);
   if (c.kind == Criterion::Kind::kMissing) {
     std::string rows = std::string("SELECT rid FROM ") + tables[0] +
                        " WHERE param = " + p.Text(c.code) + " AND component = 0";
+    if (own_params) {
+      // A value needs every component: rows of each component's parameter.
+      rows = std::string("SELECT c0.rid FROM ") + tables[0] +
+             " AS c0 WHERE c0.param = " + p.Text(std::string(c.components[0].def->code()));
+      for (size_t i = 1; i < c.components.size(); ++i) {
+        std::string part_alias = "c" + std::to_string(i);
+        rows += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
+                " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " + part_alias +
+                ".param = " + p.Text(std::string(c.components[i].def->code())) + ")";
+      }
+    }
     return alias + (c.missing ? ".rid NOT IN (" : ".rid IN (") + rows + ")";
   }
   std::string any;
@@ -573,6 +587,15 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
       Result<std::string> condition = TermCondition(p, part, part_term);
       if (!condition.ok()) return condition.take_status();
       std::string part_alias = "c" + std::to_string(i);
+      if (own_params) {
+        const std::string param = p.Text(std::string(c.components[i].def->code()));
+        sql += i == 0 ? "SELECT c0.rid FROM " + std::string(tables[0]) +
+                            " AS c0 WHERE c0.param = " + param + " AND (" + *condition + ")"
+                      : " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " +
+                            part_alias + " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " +
+                            part_alias + ".param = " + param + " AND (" + *condition + "))";
+        continue;
+      }
       if (i == 0) {
         sql = "SELECT c0.rid FROM " + std::string(tables[0]) +
               " AS c0 WHERE c0.param = " + p.Text(c.code) + " AND c0.component = 0 AND (" +

@@ -281,25 +281,22 @@ TEST(IndexTest, ObservationExample) {
   EXPECT_THAT(Values<TokenValue>(entries, "status"),
               ElementsAre(Token("http://hl7.org/fhir/observation-status", "final")));
 
-  // code-value-quantity: one group holding the codes (component 0) and the value (component 1).
-  std::vector<IndexEntry> cvq;
+  // code-value-quantity is made of code and value-quantity (ComposedOfOwnParams): no entries of
+  // its own. combo-code-value-quantity (Observation | Observation.component) keeps one group
+  // holding the codes (component 0) and the value (component 1).
+  EXPECT_THAT(Debug(entries, "code-value-quantity"), IsEmpty());
+  std::vector<IndexEntry> combo;
   for (const IndexEntry& e : entries) {
-    if (e.param == "code-value-quantity") cvq.push_back(e);
+    if (e.param == "combo-code-value-quantity") combo.push_back(e);
   }
-  ASSERT_EQ(cvq.size(), 5u);
-  for (const IndexEntry& e : cvq) EXPECT_EQ(e.group, cvq[0].group);
-  EXPECT_NE(cvq[0].group, 0u);
-  EXPECT_EQ(cvq[0].component, 0);
-  EXPECT_EQ(std::get<TokenValue>(cvq[0].value),
+  ASSERT_EQ(combo.size(), 5u);
+  for (const IndexEntry& e : combo) EXPECT_EQ(e.group, combo[0].group);
+  EXPECT_NE(combo[0].group, 0u);
+  EXPECT_EQ(combo[0].component, 0);
+  EXPECT_EQ(std::get<TokenValue>(combo[0].value),
             Token("http://loinc.org", "29463-7", "body weight"));
-  EXPECT_EQ(cvq[4].component, 1);
-  EXPECT_EQ(std::get<QuantityValue>(cvq[4].value), weight);
-  // combo-code-value-quantity has its own group for the same value.
-  for (const IndexEntry& e : entries) {
-    if (e.param == "combo-code-value-quantity") {
-      EXPECT_NE(e.group, cvq[0].group);
-    }
-  }
+  EXPECT_EQ(combo[4].component, 1);
+  EXPECT_EQ(std::get<QuantityValue>(combo[4].value), weight);
   // No components in this Observation: no component-* groups.
   EXPECT_THAT(Debug(entries, "component-code-value-quantity"), IsEmpty());
   EXPECT_THAT(Debug(entries, "code-value-concept"), IsEmpty());
@@ -578,9 +575,34 @@ TEST(IndexTest, UnionParametersAreFoundFromTheExpressionsAndGetNoEntries) {
         "valueQuantity":{"value":120,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]})");
   EXPECT_THAT(Debug(entries, "combo-code"), IsEmpty());
   EXPECT_THAT(Debug(entries, "combo-value-quantity"), IsEmpty());
-  EXPECT_THAT(Values<TokenValue>(entries, "code"), ElementsAre(Token("http://loinc.org", "85354-9")));
+  EXPECT_THAT(Values<TokenValue>(entries, "code"),
+              ElementsAre(Token("http://loinc.org", "85354-9")));
   EXPECT_THAT(Values<TokenValue>(entries, "component-code"),
               ElementsAre(Token("http://loinc.org", "8480-6")));
+}
+
+TEST(IndexTest, CompositesMadeOfTheirComponentsOwnParametersAreFoundAndGetNoEntries) {
+  // The Observation itself is the one composite value, and each component is a parameter of it.
+  EXPECT_TRUE(ComposedOfOwnParams("code-value-quantity"));  // value-quantity's SampledData term
+                                                            // gives no entries
+  EXPECT_TRUE(ComposedOfOwnParams("code-value-concept"));
+  // Values from one repeating element must pair up: grouped entries stay.
+  EXPECT_FALSE(ComposedOfOwnParams("component-code-value-quantity"));
+  EXPECT_FALSE(ComposedOfOwnParams("combo-code-value-quantity"));
+  EXPECT_FALSE(ComposedOfOwnParams("context-type-value"));
+  // value-string also indexes (value as CodeableConcept).text, which the component does not.
+  EXPECT_FALSE(ComposedOfOwnParams("code-value-string"));
+  // value.as(DateTime) is not spelled as value-date's (Observation.value as dateTime).
+  EXPECT_FALSE(ComposedOfOwnParams("code-value-date"));
+  EXPECT_FALSE(ComposedOfOwnParams("code"));
+  const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",
+      "code":{"coding":[{"system":"http://loinc.org","code":"72166-2"}]},
+      "valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"266919005"}]}})");
+  EXPECT_THAT(Debug(entries, "code-value-concept"), IsEmpty());
+  EXPECT_THAT(Values<TokenValue>(entries, "code"),
+              ElementsAre(Token("http://loinc.org", "72166-2")));
+  EXPECT_THAT(Values<TokenValue>(entries, "value-concept"),
+              ElementsAre(Token("http://snomed.info/sct", "266919005")));
 }
 
 TEST(IndexTest, ATextThatRepeatsADisplayGetsNoEntryOfItsOwn) {
