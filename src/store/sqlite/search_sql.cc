@@ -555,9 +555,11 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
   }
   const bool own_params = search::ComposedOfOwnParams(c.code);
   if (c.kind == Criterion::Kind::kMissing) {
-    std::string rows = std::string("SELECT rid FROM ") + tables[0] +
-                       " WHERE param = " + p.Text(c.code) + " AND component = 0";
-    if (own_params) {
+    std::string rows;
+    if (!own_params) {
+      rows = std::string("SELECT rid FROM ") + tables[0] + " WHERE param = " + p.Text(c.code) +
+             " AND component = 0";
+    } else {
       // A value needs every component: rows of each component's parameter.
       rows = std::string("SELECT c0.rid FROM ") + tables[0] +
              " AS c0 WHERE c0.param = " + p.Text(std::string(c.components[0].def->code()));
