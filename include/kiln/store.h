@@ -36,8 +36,8 @@ struct SearchPage {
   std::vector<StoredResource> included;
   // Problems that did not stop the search, e.g. the include cap (Query::max_includes) was hit.
   std::vector<Issue> warnings;
-  std::optional<int64_t> total;         // all matches; set for _total=accurate or estimate
-  std::string next_cursor;              // empty: no more; otherwise Query::cursor of the next page
+  std::optional<int64_t> total;  // all matches; set for _total=accurate or estimate
+  std::string next_cursor;       // empty: no more; otherwise Query::cursor of the next page
   // Query::cursor of the page before this one; empty on the first page.
   std::string previous_cursor;
 };
@@ -85,6 +85,12 @@ class StoreTxn {
   // Sets (or, with nullopt, removes) an integer fact about the store (Store::ReadMeta), committed
   // with the rest of this transaction. Keys the store keeps for itself are refused (kInvalid).
   virtual Status SetMeta(const std::string& key, std::optional<int64_t> value);
+
+  // One step of compacting the search index after most of it was rewritten (a rebuild): about
+  // `pages` pages of work. Returns true when the step did some, so another may follow (each in a
+  // transaction of its own, so other writes go on in between); false once nothing is left. The
+  // default has nothing to compact (false).
+  virtual Result<bool> CompactSearchIndex(int64_t pages);
 };
 
 // A closure run inside the write transaction. Returning a failed Status rolls back its effects
@@ -106,7 +112,7 @@ struct HistoryQuery {
   // Paging cursor: only versions with seq < before_seq. History is newest first (seq descending),
   // so new writes never shift the pages that follow the first one.
   std::optional<int64_t> before_seq;
-  int count = 20;  // page size (0 allowed: no entries, only whether more exist)
+  int count = 20;           // page size (0 allowed: no entries, only whether more exist)
   bool want_total = false;  // compute HistoryPage::total (all matching versions, ignoring paging)
 };
 
@@ -198,15 +204,11 @@ class StoreWrapper : public Store {
                                                     int64_t version) override {
     return target_.ReadVersion(key, version);
   }
-  Result<HistoryPage> History(const HistoryQuery& query) override {
-    return target_.History(query);
-  }
+  Result<HistoryPage> History(const HistoryQuery& query) override { return target_.History(query); }
   Result<SearchPage> Search(const std::string& tenant, const search::Query& query) override {
     return target_.Search(tenant, query);
   }
-  void Write(WriteFn fn, WriteDone done) override {
-    target_.Write(std::move(fn), std::move(done));
-  }
+  void Write(WriteFn fn, WriteDone done) override { target_.Write(std::move(fn), std::move(done)); }
   void WriteRerunnable(WriteFn fn, WriteDone done) override {
     target_.WriteRerunnable(std::move(fn), std::move(done));
   }

@@ -168,12 +168,34 @@ Status Reindexer::Run(const ReindexPlan& plan) {
                    {"skipped_updated", static_cast<LogInt>(p.skipped)},
                    {"seconds", p.seconds},
                    {"resources_per_second", p.rate}});
+    status = CompactIndex();
   } else if (status.ok()) {
     core::LogInfo("search index rebuild stopped; it resumes at the next start",
                   {{"done", static_cast<LogInt>(p.done)}, {"total", static_cast<LogInt>(p.total)}});
   }
   Report(/*final_line=*/true);
   return status;
+}
+
+Status Reindexer::CompactIndex() {
+  const int64_t start = SteadyMicros();
+  int steps = 0;
+  bool more = true;
+  while (more && !stop_.load()) {
+    Status status = store_.WriteAndWait([&more](StoreTxn& txn) -> Status {
+      Result<bool> step = txn.CompactSearchIndex(kCompactPagesPerStep);
+      if (!step.ok()) return step.take_status();
+      more = *step;
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    ++steps;
+    if (more && options_.pause.count() > 0 && !Sleep(options_.pause)) break;
+  }
+  core::LogInfo(more ? "search index compaction stopped" : "search index compacted",
+                {{"steps", static_cast<LogInt>(steps)},
+                 {"seconds", static_cast<double>(SteadyMicros() - start) / 1e6}});
+  return Status::Ok();
 }
 
 Status Reindexer::RunBatches(int64_t cursor) {

@@ -33,6 +33,7 @@ Result<bool> StoreTxn::ReplaceIndex(const ResourceKey&, int64_t,
 Status StoreTxn::SetMeta(const std::string&, std::optional<int64_t>) {
   return NotImplemented("this store keeps no metadata");
 }
+Result<bool> StoreTxn::CompactSearchIndex(int64_t) { return false; }
 Result<ScanPage> Store::ScanCurrent(int64_t, int) {
   return NotImplemented("this store cannot scan its resources");
 }

@@ -548,6 +548,7 @@ class SqliteStoreImpl final : public SqliteStore {
     Status SetMeta(const std::string& key, std::optional<int64_t> value) override {
       return store_.SetMeta(key, value);
     }
+    Result<bool> CompactSearchIndex(int64_t pages) override { return store_.MergeText(pages); }
 
    private:
     SqliteStoreImpl& store_;
@@ -596,6 +597,8 @@ class SqliteStoreImpl final : public SqliteStore {
   Result<bool> ReplaceIndex(const ResourceKey& key, int64_t expected_version,
                             const std::vector<search::IndexEntry>& entries);
   Status SetMeta(const std::string& key, std::optional<int64_t> value);
+  // StoreTxn::CompactSearchIndex: merges idx_text's segments (see the definition).
+  Result<bool> MergeText(int64_t pages);
 
   // Smallest seq whose row has last_updated >= `t` (max_seq + 1 if none), by binary search over
   // seq. Only meaningful while history is time ordered (last_updated increases with seq).
@@ -1446,6 +1449,28 @@ Status SqliteStoreImpl::SaveState() {
 }
 
 // --- index maintenance -----------------------------------------------------------------------
+
+// FTS5 keeps a deleted or replaced row's terms in its old segments, with a tombstone in a newer
+// one, until a merge takes both in. Its automatic merges only join segments of the same size, so
+// after a rebuild has replaced every row the big segments of the first load are never merged:
+// on the 1M-resource population a rebuild left idx_text_data at 477 MB, 51 MB once merged.
+// A negative 'merge' merges every segment, as 'optimize' does, but stops after about `pages`
+// pages written; a step that changed fewer than two rows found nothing left (FTS5's own rule).
+Result<bool> SqliteStoreImpl::MergeText(int64_t pages) {
+  if (pages < 1) return Status::Invalid("a compaction step needs at least one page");
+  if (Status status = FlushText(); !status.ok()) return status;
+  Connection& db = *writer_;
+  sqlite3_stmt* stmt = nullptr;
+  const char* sql = "INSERT INTO idx_text (idx_text, rank) VALUES ('merge', ?1)";
+  int rc = sqlite3_prepare_v2(db.db(), sql, -1, &stmt, nullptr);
+  if (rc != SQLITE_OK) return db.Error(rc, sql);
+  const sqlite3_int64 before = sqlite3_total_changes64(db.db());
+  sqlite3_bind_int64(stmt, 1, -pages);
+  rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) return db.Error(rc, sql);
+  return sqlite3_total_changes64(db.db()) - before >= 2;
+}
 
 Result<ScanPage> SqliteStoreImpl::ScanCurrent(int64_t cursor, int limit) {
   if (limit < 1) return Status::Invalid("a scan page needs a limit of at least 1");

@@ -269,6 +269,119 @@ TEST_F(ReindexerTest, StopIsPromptAndTheNextRunResumes) {
   EXPECT_EQ(Meta(*store_, kMetaIndexFingerprint), search::IndexFingerprint());
 }
 
+// The full-text index's segment bytes and segment count, read beside the open store.
+struct TextIndexSize {
+  int64_t bytes = -1;
+  int64_t blocks = -1;
+};
+TextIndexSize TextIndexOf(const SqliteStore& store) {
+  TextIndexSize size;
+  Result<std::unique_ptr<store::sqlite::Connection>> c = store::sqlite::Connection::Open(
+      store.database_path(), store::sqlite::Connection::Mode::kReadOnly, "", 1000);
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  if (!c.ok()) return size;
+  Result<int64_t> bytes =
+      (*c)->QueryInt("SELECT coalesce(sum(length(block)), 0) FROM idx_text_data");
+  Result<int64_t> blocks = (*c)->QueryInt("SELECT count(*) FROM idx_text_data");
+  if (bytes.ok()) size.bytes = *bytes;
+  if (blocks.ok()) size.blocks = *blocks;
+  return size;
+}
+
+Result<bool> CompactStep(Store& store, int64_t pages = 16) {
+  bool more = false;
+  Status status = store.WriteAndWait([&more, pages](StoreTxn& txn) -> Status {
+    Result<bool> step = txn.CompactSearchIndex(pages);
+    if (!step.ok()) return step.take_status();
+    more = *step;
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return more;
+}
+
+std::set<std::string> ContentMatches(Store& store, const std::string& word) {
+  search::QueryOptions options;
+  options.max_count = 1000;
+  Result<search::Query> query =
+      search::ParseQuery({"Patient"}, {{"_content", word}, {"_count", "1000"}}, options);
+  EXPECT_TRUE(query.ok()) << query.status().message();
+  if (!query.ok()) return {"<error>"};
+  Result<SearchPage> page = store.Search(kDefaultTenant, *query);
+  EXPECT_TRUE(page.ok()) << page.status().message();
+  if (!page.ok()) return {"<error>"};
+  std::set<std::string> ids;
+  for (const StoredResource& r : page->matches) ids.insert(r.info.id);
+  return ids;
+}
+
+TEST_F(ReindexerTest, CompactingTheSearchIndexMergesWhatRewritesLeftBehind) {
+  // One large load (one big full-text segment), then every row rewritten by many small commits:
+  // FTS5 keeps the old terms, and tombstones for them, in segments its automatic merges leave
+  // apart from the big one, as after a rebuild.
+  constexpr int kPatients = 2000;
+  auto save_range = [&](int from, int to, int round) {
+    return store_->WriteAndWait([&](StoreTxn& txn) -> Status {
+      for (int i = from; i < to; ++i) {
+        const std::string id = store::sqlite::testing::Numbered("p", i);
+        Result<std::optional<StoredResource>> latest = txn.ReadLatest(Key("Patient", id));
+        if (!latest.ok()) return latest.take_status();
+        const int64_t version = *latest ? (*latest)->info.version + 1 : 1;
+        std::string json = PatientJson(id, "Name" + std::to_string(round * 10000 + i));
+        Result<std::vector<search::IndexEntry>> index = search::ExtractIndexFromJson(json);
+        if (!index.ok()) return index.take_status();
+        StoredResource v = store::sqlite::testing::Version(
+            "Patient", id, version, txn.NextTimestamp(), json,
+            version == 1 ? WriteMethod::kCreate : WriteMethod::kUpdate);
+        if (Status s = txn.Append(kDefaultTenant, v, &*index); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+  };
+  ASSERT_TRUE(save_range(0, kPatients, 0).ok());
+  for (int from = 0; from < kPatients; from += 50) ASSERT_TRUE(save_range(from, from + 50, 1).ok());
+  const TextIndexSize before = TextIndexOf(*store_);
+  int steps = 0;
+  for (;;) {
+    Result<bool> more = CompactStep(*store_, /*pages=*/1);
+    ASSERT_TRUE(more.ok()) << more.status().message();
+    ++steps;
+    ASSERT_LT(steps, 1000) << "compaction does not end";
+    if (!*more) break;
+  }
+  const TextIndexSize after = TextIndexOf(*store_);
+  EXPECT_GT(steps, 2) << "one page a step: it takes several";
+  EXPECT_LT(after.bytes * 2, before.bytes) << before.bytes << " -> " << after.bytes;
+  EXPECT_LT(after.blocks, before.blocks);
+  // Nothing left: the next step does nothing.
+  Result<bool> again = CompactStep(*store_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+  // Only the last round's words are found, each on its resource.
+  EXPECT_EQ(ContentMatches(*store_, "name10007"), std::set<std::string>({"p7"}));
+  EXPECT_TRUE(ContentMatches(*store_, "name7").empty());
+  EXPECT_EQ(FamilyMatches(*store_, "name11999"), std::set<std::string>({"p1999"}));
+}
+
+TEST_F(ReindexerTest, AFinishedRebuildLeavesTheSearchIndexCompacted) {
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(
+        SavePatient(*store_, store::sqlite::testing::Numbered("p", i), "Name" + std::to_string(i))
+            .ok());
+  }
+  Result<ReindexPlan> plan = PlanReindex(*store_, /*force=*/true);
+  ASSERT_TRUE(plan.ok());
+  ReindexOptions options;
+  options.batch_size = 10;  // 30 batches: 30 commits rewriting full-text rows
+  Reindexer reindexer(*store_, options);
+  ASSERT_TRUE(reindexer.Run(*plan).ok());
+  EXPECT_TRUE(reindexer.finished());
+  Result<bool> more = CompactStep(*store_);
+  ASSERT_TRUE(more.ok()) << more.status().message();
+  EXPECT_FALSE(*more) << "the rebuild left the full-text index to merge";
+  EXPECT_EQ(ContentMatches(*store_, "name123"), std::set<std::string>({"p123"}));
+}
+
 TEST(ReindexUpgradeTest, ADatabaseFromSchemaOneGetsItsIndexRowsBuilt) {
   TempDir dir;
   {
