@@ -50,6 +50,13 @@ bool Checkpointer::AfterCommit(int64_t log_frames) {
   return false;
 }
 
+void Checkpointer::RequestPass() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_ || state_ == State::kRequested || state_ == State::kRunning) return;
+  state_ = State::kRequested;
+  cv_.notify_one();
+}
+
 void Checkpointer::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {

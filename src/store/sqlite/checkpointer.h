@@ -59,6 +59,11 @@ class Checkpointer {
   // sqlite3_wal_hook). True: the writer should run a PASSIVE checkpoint itself now.
   bool AfterCommit(int64_t log_frames);
 
+  // Starts a background pass now unless one is already asked for or running, whatever the log's
+  // size: for a writer between the large transactions of an index build (deferred_indexes.h),
+  // whose frames can then be copied while it builds the next index.
+  void RequestPass();
+
   // Waits for a running pass and ends the thread. Idempotent.
   void Stop();
 

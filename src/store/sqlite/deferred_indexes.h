@@ -15,6 +15,8 @@
 // the connection during the call.
 #pragma once
 
+#include <functional>
+
 #include "kiln/status.h"
 #include "store/sqlite/connection.h"
 
@@ -25,9 +27,13 @@ namespace kiln::store::sqlite {
 // are deferred now.
 Result<int> DeferValueIndexes(Connection& connection);
 
-// Builds every recorded index and forgets it, in one transaction. Returns how many were built
-// (0 when none was deferred).
-Result<int> BuildDeferredIndexes(Connection& connection);
+// Builds every recorded index and forgets it, each in a transaction of its own, those of the
+// largest tables first; `after_each` (if any) runs after each commit (the store starts copying
+// the log into the database file there while the next index builds). Stops at the first failure:
+// the indexes built before it stay built, it and the rest stay recorded. Returns how many were
+// built (0 when none was deferred).
+Result<int> BuildDeferredIndexes(Connection& connection,
+                                 const std::function<void()>& after_each = {});
 
 // How many indexes are recorded as deferred.
 Result<int> DeferredIndexCount(Connection& connection);

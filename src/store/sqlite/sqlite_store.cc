@@ -781,7 +781,12 @@ DeferredIndexBuild SqliteStoreImpl::BuildValueIndexes() {
   std::string setup =
       "PRAGMA threads = " + std::to_string(cores > 1 ? cores : 1) + "; PRAGMA cache_size = -16384";
   (void)writer_->Exec(setup.c_str());
-  Result<int> built = BuildDeferredIndexes(*writer_);
+  // After each index, the checkpointer (when it runs: at Close(), not at an open) copies that
+  // index's pages into the database file while the next one builds, on the core the build leaves
+  // idle; what the final checkpoint has left to copy is then the last, smallest indexes.
+  Result<int> built = BuildDeferredIndexes(*writer_, [this] {
+    if (checkpointer_) checkpointer_->RequestPass();
+  });
   std::string restore =
       "PRAGMA threads = 0; PRAGMA cache_size = -" + std::to_string(WriterCacheKib());
   (void)writer_->Exec(restore.c_str());
@@ -1592,10 +1597,10 @@ void SqliteStoreImpl::Close() {
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
   if (syncer_) syncer_->Stop();  // acknowledges the last groups
-  if (checkpointer_) checkpointer_->Stop();
   readers_.Close();
   if (writer_ && opened_ && options_.defer_value_indexes) {
-    // Before the final checkpoint, which then folds the new index pages into the file too.
+    // Before the final checkpoint, which then folds the new index pages into the file too. The
+    // checkpointer still runs: it copies each index built while the next one builds.
     deferred_build_ = BuildValueIndexes();
     if (deferred_build_.status.ok()) {
       core::LogInfo("deferred value indexes built",
@@ -1606,6 +1611,7 @@ void SqliteStoreImpl::Close() {
                      {{"error", deferred_build_.status.message()}});
     }
   }
+  if (checkpointer_) checkpointer_->Stop();
   if (writer_ && opened_) {
     // Folds the log into the database file and truncates it, so a closed data directory is one
     // self-contained file (easy to copy) and the next open has no log to replay. Best effort: a

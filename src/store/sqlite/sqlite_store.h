@@ -72,9 +72,9 @@ struct SqliteOptions {
 // What building deferred value indexes did (at an open after an interrupted bulk load, or at the
 // Close() of a bulk load).
 struct DeferredIndexBuild {
-  Status status;          // a failure leaves them recorded: the next open builds them
-  int indexes = 0;        // indexes built
-  double seconds = 0;     // time it took
+  Status status;       // a failure leaves it and those after recorded: the next open builds them
+  int indexes = 0;     // indexes built
+  double seconds = 0;  // time it took
 };
 
 // What the writer has done since the store was opened.
