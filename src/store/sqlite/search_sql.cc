@@ -544,7 +544,11 @@ Result<std::string> NearCondition(Params& p, const Criterion& c, const std::stri
 // are the driving set; each further component is an EXISTS over the same resource's rows (its
 // key range) with the same group. A composite made of its components' own parameters
 // (search::ComposedOfOwnParams: the resource is its one composite value) has no rows of its own:
-// its components match those parameters' rows of the same resource, in any group.
+// its components match those parameters' rows of the same resource, in any group. There the
+// further components' param is a constant: the unary + keeps SQLite on the candidate's key range,
+// which it otherwise left for the (param, value) index, testing every Observation with a heart
+// rate against every quantity row above 100 (minutes on the 1M population, instead of a
+// fraction of a second).
 Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
   std::vector<const char*> tables;
@@ -566,7 +570,7 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
       for (size_t i = 1; i < c.components.size(); ++i) {
         std::string part_alias = "c" + std::to_string(i);
         rows += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
-                " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " + part_alias +
+                " WHERE " + RowsOf(part_alias, "c0.rid") + " AND +" + part_alias +
                 ".param = " + p.Text(std::string(c.components[i].def->code())) + ")";
       }
     }
@@ -594,7 +598,7 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
         sql += i == 0 ? "SELECT c0.rid FROM " + std::string(tables[0]) +
                             " AS c0 WHERE c0.param = " + param + " AND (" + *condition + ")"
                       : " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " +
-                            part_alias + " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " +
+                            part_alias + " WHERE " + RowsOf(part_alias, "c0.rid") + " AND +" +
                             part_alias + ".param = " + param + " AND (" + *condition + "))";
         continue;
       }

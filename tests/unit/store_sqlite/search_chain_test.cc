@@ -313,7 +313,8 @@ TEST_F(SqliteChainTest, LastUpdatedIsAnsweredFromTheResourceRow) {
   EXPECT_EQ(IdSet("Patient", "_lastUpdated=ne2000-01-01&_id=pa"), Set({"pa"}));
   EXPECT_EQ(IdSet("Patient", "_lastUpdated:missing=false"), Set({"pa", "pb", "pc", "pd"}));
   // Written pa, pb, pc, pd in that order.
-  EXPECT_EQ(Ids("Patient", "_sort=-_lastUpdated"), (std::vector<std::string>{"pd", "pc", "pb", "pa"}));
+  EXPECT_EQ(Ids("Patient", "_sort=-_lastUpdated"),
+            (std::vector<std::string>{"pd", "pc", "pb", "pa"}));
   EXPECT_EQ(Ids("Patient", "_sort=_lastUpdated&_count=2"), (std::vector<std::string>{"pa", "pb"}));
   std::string plan = Plan("Patient", "_lastUpdated=gt2000-01-01");
   EXPECT_NE(plan.find("resource_by_updated"), std::string::npos) << plan;
@@ -335,10 +336,22 @@ TEST_F(SqliteChainTest, UnionParametersMatchTheirMembersRows) {
   EXPECT_EQ(IdSet("Observation", "combo-code=8480-6&subject=Patient/pa"), Set({"bp"}));
   EXPECT_EQ(IdSet("Observation", "combo-value-quantity:missing=false"), Set({"bp"}));
   EXPECT_EQ(IdSet("Observation", "combo-code:missing=true"), Set());
-  EXPECT_EQ(Ids("Observation", "combo-code=8480-6,8302-2&_sort=-combo-code"),
-            (std::vector<std::string>{"bp", "ob2"}));  // by each one's greatest code: 8480-6, 8302-2
+  EXPECT_EQ(
+      Ids("Observation", "combo-code=8480-6,8302-2&_sort=-combo-code"),
+      (std::vector<std::string>{"bp", "ob2"}));  // by each one's greatest code: 8480-6, 8302-2
   std::string plan = Plan("Observation", "combo-code=8480-6");
   EXPECT_NE(plan.find("idx_token_by_value"), std::string::npos) << plan;
+}
+
+TEST_F(SqliteChainTest, ACompositeOfOwnParametersTestsItsSecondComponentPerCandidate) {
+  // code-value-quantity has no rows of its own (search::ComposedOfOwnParams): the code's rows
+  // drive, and the value is tested on each candidate's own quantity rows (key range), never by
+  // going through every quantity row of the value's range.
+  std::string plan = Plan("Observation", "code-value-quantity=http://loinc.org|8867-4$gt100");
+  EXPECT_NE(plan.find("idx_token_by_value"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("idx_quantity_by_value"), std::string::npos) << plan;
+  plan = Plan("Observation", "code-value-quantity=8867-4$gt100&_count=0");
+  EXPECT_EQ(plan.find("idx_quantity_by_value"), std::string::npos) << plan;
 }
 
 TEST_F(SqliteChainTest, AbsoluteReferencesUseThePartialUrlIndex) {
