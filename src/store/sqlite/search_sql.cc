@@ -544,11 +544,11 @@ Result<std::string> NearCondition(Params& p, const Criterion& c, const std::stri
 // are the driving set; each further component is an EXISTS over the same resource's rows (its
 // key range) with the same group. A composite made of its components' own parameters
 // (search::ComposedOfOwnParams: the resource is its one composite value) has no rows of its own:
-// its components match those parameters' rows of the same resource, in any group. There the
-// further components' param is a constant: the unary + keeps SQLite on the candidate's key range,
-// which it otherwise left for the (param, value) index, testing every Observation with a heart
-// rate against every quantity row above 100 (minutes on the 1M population, instead of a
-// fraction of a second).
+// its components match those parameters' rows of the same resource, in any group. Either way
+// the unary + on a further component's param keeps SQLite on the candidate's key range, which it
+// otherwise left for the (param, value) index: each Observation with a heart rate was tested
+// against every quantity row of the parameter above 100 (over a minute on the 1M population,
+// instead of a fraction of a second).
 Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
   std::vector<const char*> tables;
@@ -609,7 +609,7 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
       } else {
         // Unqualified columns in the condition resolve to the innermost table, this one.
         sql += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
-               " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " + part_alias +
+               " WHERE " + RowsOf(part_alias, "c0.rid") + " AND +" + part_alias +
                ".param = c0.param AND " + part_alias + ".grp = c0.grp AND " + part_alias +
                ".component = " + std::to_string(i) + " AND (" + *condition + "))";
       }

@@ -343,7 +343,7 @@ TEST_F(SqliteChainTest, UnionParametersMatchTheirMembersRows) {
   EXPECT_NE(plan.find("idx_token_by_value"), std::string::npos) << plan;
 }
 
-TEST_F(SqliteChainTest, ACompositeOfOwnParametersTestsItsSecondComponentPerCandidate) {
+TEST_F(SqliteChainTest, ACompositeTestsItsSecondComponentPerCandidate) {
   // code-value-quantity has no rows of its own (search::ComposedOfOwnParams): the code's rows
   // drive, and the value is tested on each candidate's own quantity rows (key range), never by
   // going through every quantity row of the value's range.
@@ -351,6 +351,10 @@ TEST_F(SqliteChainTest, ACompositeOfOwnParametersTestsItsSecondComponentPerCandi
   EXPECT_NE(plan.find("idx_token_by_value"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("idx_quantity_by_value"), std::string::npos) << plan;
   plan = Plan("Observation", "code-value-quantity=8867-4$gt100&_count=0");
+  EXPECT_EQ(plan.find("idx_quantity_by_value"), std::string::npos) << plan;
+  // The same for a composite over Observation.component, whose rows are grouped.
+  plan = Plan("Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt120");
+  EXPECT_NE(plan.find("idx_token_by_value"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("idx_quantity_by_value"), std::string::npos) << plan;
 }
 
