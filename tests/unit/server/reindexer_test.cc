@@ -53,11 +53,12 @@ Status SavePatient(Store& store, const std::string& id, const std::string& famil
   });
 }
 
-std::set<std::string> FamilyMatches(Store& store, const std::string& family) {
+// The ids of the Patients matching `param`=`value`.
+std::set<std::string> Matches(Store& store, const std::string& param, const std::string& value) {
   search::QueryOptions options;
   options.max_count = 1000;
   Result<search::Query> query =
-      search::ParseQuery({"Patient"}, {{"family", family}, {"_count", "1000"}}, options);
+      search::ParseQuery({"Patient"}, {{param, value}, {"_count", "1000"}}, options);
   EXPECT_TRUE(query.ok()) << query.status().message();
   if (!query.ok()) return {"<error>"};
   Result<SearchPage> page = store.Search(kDefaultTenant, *query);
@@ -66,6 +67,10 @@ std::set<std::string> FamilyMatches(Store& store, const std::string& family) {
   std::set<std::string> ids;
   for (const StoredResource& r : page->matches) ids.insert(r.info.id);
   return ids;
+}
+
+std::set<std::string> FamilyMatches(Store& store, const std::string& family) {
+  return Matches(store, "family", family);
 }
 
 std::optional<int64_t> Meta(Store& store, const char* key) {
@@ -301,18 +306,7 @@ Result<bool> CompactStep(Store& store, int64_t pages = 16) {
 }
 
 std::set<std::string> ContentMatches(Store& store, const std::string& word) {
-  search::QueryOptions options;
-  options.max_count = 1000;
-  Result<search::Query> query =
-      search::ParseQuery({"Patient"}, {{"_content", word}, {"_count", "1000"}}, options);
-  EXPECT_TRUE(query.ok()) << query.status().message();
-  if (!query.ok()) return {"<error>"};
-  Result<SearchPage> page = store.Search(kDefaultTenant, *query);
-  EXPECT_TRUE(page.ok()) << page.status().message();
-  if (!page.ok()) return {"<error>"};
-  std::set<std::string> ids;
-  for (const StoredResource& r : page->matches) ids.insert(r.info.id);
-  return ids;
+  return Matches(store, "_content", word);
 }
 
 TEST_F(ReindexerTest, CompactingTheSearchIndexMergesWhatRewritesLeftBehind) {
