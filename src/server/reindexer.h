@@ -103,7 +103,8 @@ class Reindexer {
 
   Status RunBatches(int64_t cursor);
   // After a finished rebuild: StoreTxn::CompactSearchIndex until nothing is left or Stop(), one
-  // write per step, pausing between steps as between batches.
+  // write per step, pausing between steps as between batches. Best effort: a failure is logged,
+  // not returned (the rebuild is done either way).
   Status CompactIndex();
   // Waits up to `duration`; false if Stop() was called meanwhile.
   bool Sleep(std::chrono::milliseconds duration);

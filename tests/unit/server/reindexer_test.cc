@@ -376,6 +376,61 @@ TEST_F(ReindexerTest, AFinishedRebuildLeavesTheSearchIndexCompacted) {
   EXPECT_EQ(ContentMatches(*store_, "name123"), std::set<std::string>({"p123"}));
 }
 
+// A store whose write transactions fail every compaction step (a full disk, say).
+class FailingCompactionStore : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  void Write(WriteFn fn, WriteDone done) override {
+    StoreWrapper::Write(
+        [fn = std::move(fn)](StoreTxn& txn) {
+          FailingCompaction failing(txn);
+          return fn(failing);
+        },
+        std::move(done));
+  }
+
+ private:
+  class FailingCompaction : public StoreTxn {
+   public:
+    explicit FailingCompaction(StoreTxn& txn) : txn_(txn) {}
+    Result<std::optional<StoredResource>> ReadLatest(const ResourceKey& key) override {
+      return txn_.ReadLatest(key);
+    }
+    Status Append(const std::string& tenant, StoredResource& version,
+                  const std::vector<search::IndexEntry>* index) override {
+      return txn_.Append(tenant, version, index);
+    }
+    int64_t NextTimestamp() override { return txn_.NextTimestamp(); }
+    Result<SearchPage> Search(const std::string& tenant, const search::Query& query) override {
+      return txn_.Search(tenant, query);
+    }
+    Result<bool> ReplaceIndex(const ResourceKey& key, int64_t expected_version,
+                              const std::vector<search::IndexEntry>& entries) override {
+      return txn_.ReplaceIndex(key, expected_version, entries);
+    }
+    Status SetMeta(const std::string& key, std::optional<int64_t> value) override {
+      return txn_.SetMeta(key, value);
+    }
+    Result<bool> CompactSearchIndex(int64_t) override {
+      return Status::Unavailable("disk full (injected)");
+    }
+
+   private:
+    StoreTxn& txn_;
+  };
+};
+
+TEST_F(ReindexerTest, AFailedCompactionLeavesTheRebuildFinished) {
+  AddUnindexed(5);
+  FailingCompactionStore failing(*store_);
+  Reindexer reindexer(failing, {});
+  Status status = reindexer.Run(*PlanReindex(failing, true));
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_TRUE(reindexer.finished());
+  EXPECT_EQ(FamilyMatches(*store_, "family").size(), 5u);
+  EXPECT_EQ(Meta(*store_, kMetaIndexFingerprint), search::IndexFingerprint());
+}
+
 TEST(ReindexUpgradeTest, ADatabaseFromSchemaOneGetsItsIndexRowsBuilt) {
   TempDir dir;
   {
