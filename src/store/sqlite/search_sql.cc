@@ -549,6 +549,33 @@ Result<std::string> NearCondition(Params& p, const Criterion& c, const std::stri
 // otherwise left for the (param, value) index: each Observation with a heart rate was tested
 // against every quantity row of the parameter above 100 (over a minute on the 1M population,
 // instead of a fraction of a second).
+//
+// CompositeRows: the rids of the resources holding one composite value whose component i matches
+// `conditions[i]` ("": any value); `own_params` as above.
+std::string CompositeRows(Params& p, const Criterion& c, const std::vector<const char*>& tables,
+                          const std::vector<std::string>& conditions, bool own_params) {
+  std::string sql;
+  for (size_t i = 0; i < c.components.size(); ++i) {
+    const std::string part_alias = "c" + std::to_string(i);
+    std::string rows;
+    if (own_params) {
+      rows = (i == 0 ? "" : "+") + part_alias +
+             ".param = " + p.Text(std::string(c.components[i].def->code()));
+    } else if (i == 0) {
+      rows = "c0.param = " + p.Text(c.code) + " AND c0.component = 0";
+    } else {
+      rows = "+" + part_alias + ".param = c0.param AND " + part_alias + ".grp = c0.grp AND " +
+             part_alias + ".component = " + std::to_string(i);
+    }
+    // Unqualified columns in the condition resolve to the innermost table, this one.
+    if (!conditions[i].empty()) rows += " AND (" + conditions[i] + ")";
+    sql += i == 0 ? "SELECT c0.rid FROM " + std::string(tables[0]) + " AS c0 WHERE " + rows
+                  : " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
+                        " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " + rows + ")";
+  }
+  return sql;
+}
+
 Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
   std::vector<const char*> tables;
@@ -559,21 +586,12 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
   }
   const bool own_params = search::ComposedOfOwnParams(c.code);
   if (c.kind == Criterion::Kind::kMissing) {
-    std::string rows;
-    if (!own_params) {
-      rows = std::string("SELECT rid FROM ") + tables[0] + " WHERE param = " + p.Text(c.code) +
-             " AND component = 0";
-    } else {
-      // A value needs every component: rows of each component's parameter.
-      rows = std::string("SELECT c0.rid FROM ") + tables[0] +
-             " AS c0 WHERE c0.param = " + p.Text(std::string(c.components[0].def->code()));
-      for (size_t i = 1; i < c.components.size(); ++i) {
-        std::string part_alias = "c" + std::to_string(i);
-        rows += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
-                " WHERE " + RowsOf(part_alias, "c0.rid") + " AND +" + part_alias +
-                ".param = " + p.Text(std::string(c.components[i].def->code())) + ")";
-      }
-    }
+    // A grouped composite has rows only for complete values: component 0's say it. Otherwise a
+    // value needs rows of every component's parameter.
+    const std::string rows =
+        own_params ? CompositeRows(p, c, tables, std::vector<std::string>(tables.size()), true)
+                   : std::string("SELECT rid FROM ") + tables[0] +
+                         " WHERE param = " + p.Text(c.code) + " AND component = 0";
     return alias + (c.missing ? ".rid NOT IN (" : ".rid IN (") + rows + ")";
   }
   std::string any;
@@ -582,7 +600,7 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
     if (composite == nullptr || composite->components.size() != c.components.size()) {
       return Unsupported(c, "this composite value");
     }
-    std::string sql;
+    std::vector<std::string> conditions;
     for (size_t i = 0; i < c.components.size(); ++i) {
       // The component's own parameter decides how its value matches.
       Criterion part;
@@ -592,30 +610,10 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
           std::visit([](const auto& t) { return search::Term(t); }, composite->components[i]);
       Result<std::string> condition = TermCondition(p, part, part_term);
       if (!condition.ok()) return condition.take_status();
-      std::string part_alias = "c" + std::to_string(i);
-      if (own_params) {
-        const std::string param = p.Text(std::string(c.components[i].def->code()));
-        sql += i == 0 ? "SELECT c0.rid FROM " + std::string(tables[0]) +
-                            " AS c0 WHERE c0.param = " + param + " AND (" + *condition + ")"
-                      : " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " +
-                            part_alias + " WHERE " + RowsOf(part_alias, "c0.rid") + " AND +" +
-                            part_alias + ".param = " + param + " AND (" + *condition + "))";
-        continue;
-      }
-      if (i == 0) {
-        sql = "SELECT c0.rid FROM " + std::string(tables[0]) +
-              " AS c0 WHERE c0.param = " + p.Text(c.code) + " AND c0.component = 0 AND (" +
-              *condition + ")";
-      } else {
-        // Unqualified columns in the condition resolve to the innermost table, this one.
-        sql += " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
-               " WHERE " + RowsOf(part_alias, "c0.rid") + " AND +" + part_alias +
-               ".param = c0.param AND " + part_alias + ".grp = c0.grp AND " + part_alias +
-               ".component = " + std::to_string(i) + " AND (" + *condition + "))";
-      }
+      conditions.push_back(std::move(condition).value());
     }
     if (!any.empty()) any += " OR ";
-    any += alias + ".rid IN (" + sql + ")";
+    any += alias + ".rid IN (" + CompositeRows(p, c, tables, conditions, own_params) + ")";
   }
   if (any.empty()) return Unsupported(c, "a criterion without values");
   return "(" + any + ")";
