@@ -29,7 +29,9 @@ namespace kiln::search {
 // 7: union parameters (UnionMembers: Observation combo-code ...) get no entries of their own.
 // 8: nor do composites made of their components' own parameters (ComposedOfOwnParams:
 //    Observation code-value-quantity, code-value-concept).
-inline constexpr int64_t kIndexExtractorVersion = 8;
+// 9: nor do composites that are the union of other composites (CompositeUnionMembers:
+//    Observation combo-code-value-quantity, combo-code-value-concept).
+inline constexpr int64_t kIndexExtractorVersion = 9;
 
 // Incremental FNV-1a (64-bit). Each Add*() is length- or type-delimited, so ("ab","c") and
 // ("a","bc") hash differently. Value type.

@@ -368,6 +368,7 @@ TypePlan BuildPlan(const fhir::TypeDef& type) {
       if (def.code() == "_id" || def.code() == "_lastUpdated") continue;
       if (!UnionMembers(def.code()).empty()) continue;  // its members' entries stand for it
       if (ComposedOfOwnParams(def.code())) continue;    // its components' parameters' entries do
+      if (!CompositeUnionMembers(def.code()).empty()) continue;  // its member composites' do
       std::vector<std::string_view> terms = TermsFor(def.expression(), type.name());
       if (terms.empty()) continue;
       std::string text = Join(terms);
@@ -672,7 +673,85 @@ std::set<std::string, std::less<>> BuildComposedOfOwnParams() {
   return composed;
 }
 
+// Whether composites `a` and `b` make their values alike: the same number of components, each
+// pair selecting the same paths (casts spelled alike) as values of the same kind. A composite's
+// entries depend on nothing else of its components' definitions (ExtractIndexWith adds them by
+// kind, without a bound value set).
+bool SameComponents(const fhir::SearchParamDef& a, const fhir::SearchParamDef& b) {
+  if (a.components().empty() || a.components().size() != b.components().size()) return false;
+  for (size_t i = 0; i < a.components().size(); ++i) {
+    const fhir::SearchParamComponent& ca = a.components()[i];
+    const fhir::SearchParamComponent& cb = b.components()[i];
+    const fhir::SearchParamDef* qa = fhir::FindSearchParamByUrl(ca.definition());
+    const fhir::SearchParamDef* qb = fhir::FindSearchParamByUrl(cb.definition());
+    if (qa == nullptr || qb == nullptr || qa->type() != qb->type()) return false;
+    std::set<std::string> pa;
+    std::set<std::string> pb;
+    for (std::string_view term : UnionTerms(ca.expression())) pa.insert(PathForm(term));
+    for (std::string_view term : UnionTerms(cb.expression())) pb.insert(PathForm(term));
+    if (pa != pb) return false;
+  }
+  return true;
+}
+
+using CompositeUnionMap =
+    std::map<std::string, std::vector<const fhir::SearchParamDef*>, std::less<>>;
+
+// See CompositeUnionMembers() in index.h. Per type, each term of the composite's expression must
+// be the one term of another composite of the type with the same components; kept only with the
+// same members (by definition) on every type that has it.
+CompositeUnionMap BuildCompositeUnions() {
+  CompositeUnionMap unions;
+  std::set<std::string, std::less<>> rejected;
+  for (const fhir::TypeDef& type : fhir::ResourceTypes()) {
+    for (const fhir::SearchParamDef& def : type.search_params()) {
+      if (def.type() != SearchParamType::kComposite) continue;
+      std::string code(def.code());
+      std::vector<std::string_view> terms = TermsFor(def.expression(), type.name());
+      std::vector<const fhir::SearchParamDef*> members;
+      for (std::string_view term : terms) {
+        const fhir::SearchParamDef* found = nullptr;
+        for (const fhir::SearchParamDef& q : type.search_params()) {
+          if (&q == &def || q.type() != SearchParamType::kComposite) continue;
+          std::vector<std::string_view> q_terms = TermsFor(q.expression(), type.name());
+          if (q_terms.size() == 1 && BareTerm(q_terms[0]) == BareTerm(term) &&
+              SameComponents(def, q)) {
+            found = &q;
+            break;
+          }
+        }
+        if (found == nullptr) {
+          members.clear();
+          break;
+        }
+        members.push_back(found);
+      }
+      if (terms.size() < 2 || members.empty()) {
+        rejected.insert(std::move(code));
+        continue;
+      }
+      auto [it, inserted] = unions.try_emplace(code, members);
+      auto same_url = [](const fhir::SearchParamDef* x, const fhir::SearchParamDef* y) {
+        return x->url() == y->url();
+      };
+      if (!inserted && !std::equal(it->second.begin(), it->second.end(), members.begin(),
+                                   members.end(), same_url)) {
+        rejected.insert(std::move(code));
+      }
+    }
+  }
+  for (const std::string& code : rejected) unions.erase(code);
+  return unions;
+}
+
 }  // namespace
+
+const std::vector<const fhir::SearchParamDef*>& CompositeUnionMembers(std::string_view code) {
+  static const auto* unions = new CompositeUnionMap(BuildCompositeUnions());
+  static const std::vector<const fhir::SearchParamDef*> kNone;
+  auto it = unions->find(code);
+  return it == unions->end() ? kNone : it->second;
+}
 
 bool ComposedOfOwnParams(std::string_view code) {
   static const auto* composed = new std::set<std::string, std::less<>>(BuildComposedOfOwnParams());

@@ -94,6 +94,10 @@
 
 #include "kiln/status.h"
 
+namespace kiln::fhir {
+struct SearchParamDef;
+}  // namespace kiln::fhir
+
 namespace kiln::search {
 
 // What an entry holds; the order of IndexValue's alternatives.
@@ -224,6 +228,16 @@ const std::vector<std::string>& UnionMembers(std::string_view code);
 // those whose components select other values than the named parameter (code-value-string: value-
 // string also indexes CodeableConcept.text) keep their own grouped entries.
 bool ComposedOfOwnParams(std::string_view code);
+
+// The composites a composite parameter is the union of, empty for any other: on every type that
+// has it, each term of its expression is the one term of another composite of the type with the
+// same components (the same paths, values of the same kinds), so its composite values are exactly
+// theirs. Observation's combo-code-value-quantity is code-value-quantity (the Observation's own
+// code and value) and component-code-value-quantity (each component's); combo-code-value-concept
+// likewise. Found from the definitions, not listed by hand. Such a parameter gets no index entries
+// of its own, and stores match it as any of its members (a member may be ComposedOfOwnParams).
+// The definitions are the members' on every type that has the parameter.
+const std::vector<const fhir::SearchParamDef*>& CompositeUnionMembers(std::string_view code);
 
 // Compiles every search parameter expression of every resource type now rather than on first
 // use (start-up warm-up, and the test that all of R4's expressions compile). Returns the first

@@ -576,8 +576,36 @@ std::string CompositeRows(Params& p, const Criterion& c, const std::vector<const
   return sql;
 }
 
+Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias);
+
+// A composite that is the union of other composites (search::CompositeUnionMembers) has no rows
+// of its own: a value matches if it is a value of any member, :missing=true if it is missing from
+// every member. Each member is searched as itself (its code, its components' definitions), with
+// the criterion's values, which parse alike (the components are of the same kinds).
+Result<std::string> CompositeUnionCondition(
+    Params& p, const Criterion& c, const std::string& alias,
+    const std::vector<const fhir::SearchParamDef*>& members) {
+  const bool all = c.kind == Criterion::Kind::kMissing && c.missing;
+  std::string sql;
+  for (const fhir::SearchParamDef* member : members) {
+    Criterion m = c;
+    m.code = std::string(member->code());
+    m.components.clear();
+    for (const fhir::SearchParamComponent& component : member->components()) {
+      m.components.push_back(
+          {fhir::FindSearchParamByUrl(component.definition()), component.expression()});
+    }
+    Result<std::string> condition = CompositeCondition(p, m, alias);
+    if (!condition.ok()) return condition.take_status();
+    sql += (sql.empty() ? "" : all ? " AND " : " OR ") + *condition;
+  }
+  return "(" + sql + ")";
+}
+
 Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
+  const std::vector<const fhir::SearchParamDef*>& members = search::CompositeUnionMembers(c.code);
+  if (!members.empty()) return CompositeUnionCondition(p, c, alias, members);
   std::vector<const char*> tables;
   for (const search::CompositeComponent& component : c.components) {
     const char* table = component.def != nullptr ? TableFor(component.def->type()) : nullptr;

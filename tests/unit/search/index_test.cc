@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "fhir/definitions.h"
 #include "fhirpath/fhirpath.h"
 
 namespace kiln::search {
@@ -31,6 +32,7 @@ namespace {
 namespace json = boost::json;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
@@ -281,22 +283,11 @@ TEST(IndexTest, ObservationExample) {
   EXPECT_THAT(Values<TokenValue>(entries, "status"),
               ElementsAre(Token("http://hl7.org/fhir/observation-status", "final")));
 
-  // code-value-quantity is made of code and value-quantity (ComposedOfOwnParams): no entries of
-  // its own. combo-code-value-quantity (Observation | Observation.component) keeps one group
-  // holding the codes (component 0) and the value (component 1).
+  // code-value-quantity is made of code and value-quantity (ComposedOfOwnParams), and
+  // combo-code-value-quantity is the union of code-value-quantity and component-code-value-quantity
+  // (CompositeUnionMembers): neither has entries of its own.
   EXPECT_THAT(Debug(entries, "code-value-quantity"), IsEmpty());
-  std::vector<IndexEntry> combo;
-  for (const IndexEntry& e : entries) {
-    if (e.param == "combo-code-value-quantity") combo.push_back(e);
-  }
-  ASSERT_EQ(combo.size(), 5u);
-  for (const IndexEntry& e : combo) EXPECT_EQ(e.group, combo[0].group);
-  EXPECT_NE(combo[0].group, 0u);
-  EXPECT_EQ(combo[0].component, 0);
-  EXPECT_EQ(std::get<TokenValue>(combo[0].value),
-            Token("http://loinc.org", "29463-7", "body weight"));
-  EXPECT_EQ(combo[4].component, 1);
-  EXPECT_EQ(std::get<QuantityValue>(combo[4].value), weight);
+  EXPECT_THAT(Debug(entries, "combo-code-value-quantity"), IsEmpty());
   // No components in this Observation: no component-* groups.
   EXPECT_THAT(Debug(entries, "component-code-value-quantity"), IsEmpty());
   EXPECT_THAT(Debug(entries, "code-value-concept"), IsEmpty());
@@ -321,6 +312,27 @@ TEST(IndexTest, ObservationComponentsAreGroupedSeparately) {
   EXPECT_THAT(groups.rbegin()->second, ::testing::Contains("0:8462-4"));
   EXPECT_THAT(groups.rbegin()->second, ::testing::Contains("1:60"));
   EXPECT_THAT(groups.rbegin()->second, ::testing::Not(::testing::Contains("1:107")));
+}
+
+TEST(IndexTest, ACompositeOverTheResourceItselfHasOneGroup) {
+  // code-value-string keeps entries of its own (value-string also indexes CodeableConcept.text):
+  // the Observation is its one composite value, holding the codes (component 0) and the string.
+  const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",
+      "code":{"coding":[{"system":"http://loinc.org","code":"72166-2"},
+                        {"system":"http://snomed.info/sct","code":"229819007"}]},
+      "valueString":"never smoked"})");
+  std::vector<IndexEntry> composite;
+  for (const IndexEntry& e : entries) {
+    if (e.param == "code-value-string") composite.push_back(e);
+  }
+  ASSERT_EQ(composite.size(), 3u);
+  for (const IndexEntry& e : composite) EXPECT_EQ(e.group, composite[0].group);
+  EXPECT_NE(composite[0].group, 0u);
+  EXPECT_EQ(composite[0].component, 0);
+  EXPECT_EQ(std::get<TokenValue>(composite[0].value), Token("http://loinc.org", "72166-2"));
+  EXPECT_EQ(composite[1].component, 0);
+  EXPECT_EQ(composite[2].component, 1);
+  EXPECT_EQ(std::get<StringValue>(composite[2].value).exact, "never smoked");
 }
 
 TEST(IndexTest, NumberFromRiskAssessment) {
@@ -595,6 +607,7 @@ TEST(IndexTest, CompositesMadeOfTheirComponentsOwnParametersAreFoundAndGetNoEntr
   // value.as(DateTime) is not spelled as value-date's (Observation.value as dateTime).
   EXPECT_FALSE(ComposedOfOwnParams("code-value-date"));
   EXPECT_FALSE(ComposedOfOwnParams("code"));
+  // combo-code-value-quantity is a union of composites instead (next test).
   const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",
       "code":{"coding":[{"system":"http://loinc.org","code":"72166-2"}]},
       "valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"266919005"}]}})");
@@ -603,6 +616,39 @@ TEST(IndexTest, CompositesMadeOfTheirComponentsOwnParametersAreFoundAndGetNoEntr
               ElementsAre(Token("http://loinc.org", "72166-2")));
   EXPECT_THAT(Values<TokenValue>(entries, "value-concept"),
               ElementsAre(Token("http://snomed.info/sct", "266919005")));
+}
+
+TEST(IndexTest, CompositesThatAreUnionsOfCompositesAreFoundAndGetNoEntries) {
+  // Observation | Observation.component: the Observation's own pair and each component's.
+  auto codes = [](std::string_view code) {
+    std::vector<std::string> out;
+    for (const auto* def : CompositeUnionMembers(code)) out.emplace_back(def->code());
+    return out;
+  };
+  EXPECT_THAT(codes("combo-code-value-quantity"),
+              ElementsAre("code-value-quantity", "component-code-value-quantity"));
+  EXPECT_THAT(codes("combo-code-value-concept"),
+              ElementsAre("code-value-concept", "component-code-value-concept"));
+  // One term each, or no composite of the same components for a term.
+  EXPECT_THAT(codes("code-value-quantity"), IsEmpty());
+  EXPECT_THAT(codes("component-code-value-quantity"), IsEmpty());
+  EXPECT_THAT(codes("code-value-string"), IsEmpty());
+  EXPECT_THAT(codes("combo-code"), IsEmpty());  // a union, but not of composites
+  const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",
+      "code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
+      "valueQuantity":{"value":1,"system":"http://unitsofmeasure.org","code":"1"},
+      "component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},
+        "valueQuantity":{"value":120,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}},
+        {"code":{"coding":[{"system":"http://loinc.org","code":"8517-0"}]},
+        "valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"1"}]}}]})");
+  EXPECT_THAT(Debug(entries, "combo-code-value-quantity"), IsEmpty());
+  EXPECT_THAT(Debug(entries, "combo-code-value-concept"), IsEmpty());
+  // The members' entries are there: the component's group, the Observation's own code and value.
+  EXPECT_THAT(Debug(entries, "component-code-value-quantity"), SizeIs(2));
+  EXPECT_THAT(Debug(entries, "component-code-value-concept"), SizeIs(2));
+  EXPECT_THAT(Values<TokenValue>(entries, "code"),
+              ElementsAre(Token("http://loinc.org", "85354-9")));
+  EXPECT_THAT(Values<QuantityValue>(entries, "value-quantity"), SizeIs(1));
 }
 
 TEST(IndexTest, ATextThatRepeatsADisplayGetsNoEntryOfItsOwn) {
