@@ -101,7 +101,10 @@ class StatementScope {
 
 // Binding helpers. Text is bound SQLITE_STATIC: the caller's strings outlive the statement's use.
 inline void BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
-  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  // '' rather than NULL for an empty view without storage (sqlite3_bind_text binds NULL for
+  // nullptr), as BindBlob does.
+  sqlite3_bind_text(stmt, index, text.data() == nullptr ? "" : text.data(),
+                    static_cast<int>(text.size()), SQLITE_STATIC);
 }
 inline void BindBlob(sqlite3_stmt* stmt, int index, std::string_view bytes) {
   // A zero-length blob, not NULL, for an empty string (sqlite3_bind_blob binds NULL for nullptr).

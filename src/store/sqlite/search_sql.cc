@@ -905,7 +905,8 @@ Result<std::string> SortExpression(Params& p, const search::SortKey& key) {
       column = "coalesce(value, low)";
       break;
     case ParamType::kReference:
-      column = "url";
+      // Local rows keep no url (sqlite_store.cc WriteIndex); older rows may still have one.
+      column = "CASE kind WHEN 0 THEN type || '/' || id ELSE url END";
       break;
     case ParamType::kUri:
       column = "uri";

@@ -43,12 +43,13 @@ class SqliteSearchTest : public testing::SearchTestBase {
                      R"("generalPractitioner":[{"reference":"Organization/o1"}])",
                      int64_t{1614592800000000} /* 2021-03-01T10:00Z */)
                     .ok());
-    ASSERT_TRUE(Save(*store_, "Patient", "p3",
-                     R"("name":[{"family":"Smith"}],"gender":"female","birthDate":"1980-06-01",)"
-                     R"("identifier":[{"value":"Z9"}],)"
-                     R"("generalPractitioner":[{"reference":"http://remote/fhir/Practitioner/d1"}])",
-                     int64_t{1646128800000000} /* 2022-03-01T10:00Z */)
-                    .ok());
+    ASSERT_TRUE(
+        Save(*store_, "Patient", "p3",
+             R"("name":[{"family":"Smith"}],"gender":"female","birthDate":"1980-06-01",)"
+             R"("identifier":[{"value":"Z9"}],)"
+             R"("generalPractitioner":[{"reference":"http://remote/fhir/Practitioner/d1"}])",
+             int64_t{1646128800000000} /* 2022-03-01T10:00Z */)
+            .ok());
     ASSERT_TRUE(Save(*store_, "Patient", "p4", R"("name":[{"family":"Zed"}])").ok());
   }
 };
@@ -73,8 +74,7 @@ TEST_F(SqliteSearchTest, StringDefaultExactContains) {
 TEST_F(SqliteSearchTest, TokenForms) {
   AddPatients();
   EXPECT_EQ(IdSet("Patient", "gender=female"), Set({"p1", "p3"}));
-  EXPECT_EQ(IdSet("Patient", "gender=http://hl7.org/fhir/administrative-gender|male"),
-            Set({"p2"}));
+  EXPECT_EQ(IdSet("Patient", "gender=http://hl7.org/fhir/administrative-gender|male"), Set({"p2"}));
   EXPECT_EQ(IdSet("Patient", "gender=http://other|male"), Set());
   EXPECT_EQ(IdSet("Patient", "identifier=A1"), Set({"p1", "p2"}));
   EXPECT_EQ(IdSet("Patient", "identifier=http://mrn|A1"), Set({"p1"}));
@@ -158,6 +158,15 @@ TEST_F(SqliteSearchTest, ReferenceAndUriForms) {
   EXPECT_EQ(IdSet("Patient", "general-practitioner=http://remote/fhir/Practitioner/d1"),
             Set({"p3"}));
   EXPECT_EQ(IdSet("Patient", "general-practitioner:missing=true"), Set({"p4"}));
+  {
+    // A local reference's row keeps type and id, not its "Type/id" url again.
+    Result<std::unique_ptr<Connection>> db = Connection::Open(
+        dir_.path() + "/" + kDatabaseFileName, Connection::Mode::kReadOnly, "", 1000);
+    ASSERT_TRUE(db.ok());
+    EXPECT_EQ(*(*db)->QueryInt("SELECT count(*) FROM idx_reference WHERE kind = 0"), 2);
+    EXPECT_EQ(*(*db)->QueryInt("SELECT count(*) FROM idx_reference WHERE kind = 0 AND url <> ''"),
+              0);
+  }
 
   ASSERT_TRUE(
       Save(*store_, "ValueSet", "v1", R"("status":"active","url":"http://x.org/vs/colors")").ok());
@@ -186,6 +195,11 @@ TEST_F(SqliteSearchTest, SortAscendingDescendingWithTies) {
   EXPECT_EQ(Ids("Patient", "_sort=gender"), (std::vector<std::string>{"p1", "p3", "p2", "p4"}));
   EXPECT_EQ(Ids("Patient", "_sort=-gender,-_id"),
             (std::vector<std::string>{"p2", "p3", "p1", "p4"}));
+  // By a reference as written: "Organization/o1" < "Practitioner/d1" < "http://remote/...".
+  EXPECT_EQ(Ids("Patient", "_sort=general-practitioner"),
+            (std::vector<std::string>{"p2", "p1", "p3", "p4"}));
+  EXPECT_EQ(Ids("Patient", "_sort=-general-practitioner"),
+            (std::vector<std::string>{"p3", "p1", "p2", "p4"}));
   EXPECT_EQ(Ids("Patient", "_sort=-_lastUpdated"),
             (std::vector<std::string>{"p4", "p3", "p2", "p1"}));
   EXPECT_EQ(Ids("Patient", ""), (std::vector<std::string>{"p1", "p2", "p3", "p4"}));
@@ -206,7 +220,8 @@ TEST_F(SqliteSearchTest, TotalAndCount) {
   EXPECT_EQ(IdsOf(*page), (std::vector<std::string>{"p1", "p3"}));
   EXPECT_TRUE(page->next_cursor.empty());
 
-  page = store_->Search(kDefaultTenant, QueryOf("Patient", "gender=female&_count=0&_total=accurate"));
+  page =
+      store_->Search(kDefaultTenant, QueryOf("Patient", "gender=female&_count=0&_total=accurate"));
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE(page->matches.empty());
   EXPECT_EQ(page->total, 2);
@@ -254,10 +269,10 @@ TEST_F(SqliteSearchTest, PagingNeverRepeatsOrSkipsWhileWritesGoOn) {
 TEST_F(SqliteSearchTest, PagingWithSortMatchesOnePage) {
   const char* families[] = {"Lee", "Kim", "Lee", "Ng", "Kim", "Lee", "Abe"};
   for (int i = 0; i < 14; ++i) {
-    std::string members = i % 5 == 4 ? R"("active":true)"
-                                      : std::string(R"("name":[{"family":")") + families[i % 7] +
-                                            R"("}],"birthDate":"19)" + std::to_string(70 + i % 3) +
-                                            "\"";
+    std::string members = i % 5 == 4
+                              ? R"("active":true)"
+                              : std::string(R"("name":[{"family":")") + families[i % 7] +
+                                    R"("}],"birthDate":"19)" + std::to_string(70 + i % 3) + "\"";
     ASSERT_TRUE(Save(*store_, "Patient", testing::Numbered("s", i), members).ok());
   }
   for (const char* sort : {"_sort=family", "_sort=-family", "_sort=-birthdate,family",
@@ -290,8 +305,8 @@ TEST_F(SqliteSearchTest, DeletionAndUpdateReplaceIndexRows) {
   EXPECT_EQ(IdSet("Patient", "name=back"), Set({"p1"}));
 
   // Without index entries, an update leaves the rows as they were.
-  ASSERT_TRUE(testing::Put(*store_, "Patient", "p3", R"({"resourceType":"Patient","id":"p3"})")
-                  .ok());
+  ASSERT_TRUE(
+      testing::Put(*store_, "Patient", "p3", R"({"resourceType":"Patient","id":"p3"})").ok());
   EXPECT_EQ(IdSet("Patient", "name=smith"), Set({"p3"}));
 }
 
@@ -311,8 +326,8 @@ TEST_F(SqliteSearchTest, UnsupportedIsNotImplemented) {
   EXPECT_EQ(ErrorOf("Observation", "code-value-quantity=http://loinc.org|1$5"), ErrorCode::kOk);
   // A system search over every type is supported (scope_test.cc).
   EXPECT_TRUE(store_->Search(kDefaultTenant, search::Query()).ok());
-  Status status = store_->Search(kDefaultTenant, QueryOf("Patient", "gender:in=http://x.org/vs"))
-                      .status();
+  Status status =
+      store_->Search(kDefaultTenant, QueryOf("Patient", "gender:in=http://x.org/vs")).status();
   EXPECT_NE(status.message().find("gender"), std::string::npos) << status.message();
 
   search::Query bad = QueryOf("Patient", "");
@@ -339,9 +354,9 @@ TEST(SqliteSearchMigration, UpgradesSchemaOneInPlace) {
         std::string(kDefaultTenant) + "', 'Patient', 'old', 1, 1, 0, 5)";
     ASSERT_TRUE((*connection)->Exec(insert.c_str()).ok());
     EXPECT_EQ(*SchemaVersion(**connection), 1);
-    EXPECT_EQ(*(*connection)->QueryInt(
-                  "SELECT count(*) FROM sqlite_schema WHERE name = 'idx_string'"),
-              0);
+    EXPECT_EQ(
+        *(*connection)->QueryInt("SELECT count(*) FROM sqlite_schema WHERE name = 'idx_string'"),
+        0);
   }
   {
     auto store = OpenOrDie(dir.path());
@@ -378,10 +393,13 @@ TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
     std::string t = std::string(kDefaultTenant);
     std::string insert =
         "INSERT INTO resource_version (seq, tenant, type, id, version, last_updated, deleted, "
-        "method, json) VALUES (1, '" + t + "', 'Patient', 'a', 1, 5, 0, 0, '{}'), (2, '" + t +
+        "method, json) VALUES (1, '" +
+        t + "', 'Patient', 'a', 1, 5, 0, 0, '{}'), (2, '" + t +
         "', 'Patient', 'b', 1, 6, 0, 0, '{}');"
         "INSERT INTO resource (rid, tenant, type, id, version, seq, deleted, last_updated) VALUES "
-        "(1, '" + t + "', 'Patient', 'a', 1, 1, 0, 5), (2, '" + t + "', 'Patient', 'b', 1, 2, 0, 6);"
+        "(1, '" +
+        t + "', 'Patient', 'a', 1, 1, 0, 5), (2, '" + t +
+        "', 'Patient', 'b', 1, 2, 0, 6);"
         "INSERT INTO idx_string (rid, n, param, grp, component, normalized, exact) VALUES "
         "(1, 0, 'family', 0, 0, 'zed', 'Zed'), (2, 0, 'family', 0, 0, 'adams', 'Adams'),"
         "(2, 1, 'given', 0, 0, 'ann', 'Ann');"
@@ -402,7 +420,9 @@ TEST(SqliteSearchMigration, SchemaThreeKeepsTheIndexRowsOfSchemaTwo) {
   ASSERT_TRUE(page.ok()) << page.status().message();
   EXPECT_EQ(IdsOf(*page), (std::vector<std::string>{"b", "a"}));
   // References survive migration 5 (the url index keeps only absolute and canonical ones).
-  page = store->Search(kDefaultTenant, QueryOf("Patient", "general-practitioner=http://remote/fhir/Practitioner/d1"));
+  page =
+      store->Search(kDefaultTenant,
+                    QueryOf("Patient", "general-practitioner=http://remote/fhir/Practitioner/d1"));
   ASSERT_TRUE(page.ok()) << page.status().message();
   EXPECT_EQ(IdsOf(*page), std::vector<std::string>{"a"});
   page = store->Search(kDefaultTenant, QueryOf("Patient", "general-practitioner=Practitioner/d2"));
