@@ -579,7 +579,8 @@ TEST(IndexTest, UnionParametersAreFoundFromTheExpressionsAndGetNoEntries) {
   EXPECT_THAT(UnionMembers("combo-data-absent-reason"),
               ElementsAre("component-data-absent-reason", "data-absent-reason"));
   EXPECT_THAT(UnionMembers("code"), IsEmpty());
-  // Composites are not unions, even the combo- ones.
+  // Composites are not unions of plain parameters, even the combo- ones (some are unions of
+  // composites: CompositeUnionMembers).
   EXPECT_THAT(UnionMembers("combo-code-value-quantity"), IsEmpty());
   const auto entries = IndexJson(R"({"resourceType":"Observation","status":"final",
       "code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
