@@ -250,8 +250,10 @@ const char* kImportUsage =
     "  --group-writes N       most writes per store transaction (default 5000)\n"
     "  --cache-mib N          SQLite page cache of the writer, in MiB (default 512)\n"
     "  --defer-indexes MODE   auto (default), on or off: build the search value indexes once at\n"
-    "                         the end instead of row by row; auto does when every file is NDJSON\n"
-    "                         and the data directory holds less than the files (docs/import.md)\n"
+    "                         the end instead of row by row; auto does when no file can make\n"
+    "                         the import search the store (NDJSON never does; a Bundle with\n"
+    "                         conditional requests or references does) and the data directory\n"
+    "                         holds less than the files (docs/import.md)\n"
     "  --stop-on-error        stop at the first failure: what precedes it is stored\n"
     "  --quiet                no progress line\n";
 
@@ -273,6 +275,18 @@ bool IsNdjsonFile(const std::string& path) {
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(in.gcount()));
   return kiln::importer::DetectKind(path, head) == kiln::importer::FileKind::kNdjson;
+}
+
+// Whether importing `path` might search the store: a JSON file (a Bundle run as a transaction or
+// batch) with conditional requests or references, or reads (importer::MaySearchStore). Read whole,
+// as the import reads it.
+bool MaySearchStore(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::string text(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
+  in.seekg(0);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return kiln::importer::MaySearchStore(text);
 }
 
 // Bytes of the data directory's database and its log (0 for a new directory).
@@ -407,7 +421,7 @@ int Import(const std::vector<std::string>& args) {
   }
   // Every file is checked before the store is touched: a typo does not leave half an import.
   int64_t total_bytes = 0;
-  bool all_ndjson = true;
+  std::vector<std::string> json_files;
   for (const std::string& f : files) {
     auto size = InputSize(f);
     if (!size.ok()) {
@@ -415,15 +429,17 @@ int Import(const std::vector<std::string>& args) {
       return 2;
     }
     total_bytes += *size;
-    all_ndjson = all_ndjson && IsNdjsonFile(f);
+    if (!IsNdjsonFile(f)) json_files.push_back(f);
   }
   // Building the value indexes at the end sorts every row of the store, old ones included; row by
   // row, each new row costs a b-tree insert. Sorting wins when the import brings more than the
-  // store holds. Executed Bundles may search (conditional references, ifNoneExist), which without
-  // the value indexes scans: auto leaves those imports alone.
-  const bool defer =
-      defer_indexes == "on" ||
-      (defer_indexes == "auto" && all_ndjson && StoreBytes(config->data_dir) < total_bytes);
+  // store holds. Executed Bundles may search (conditional references, ifNoneExist, GET entries),
+  // which without the value indexes scans: auto leaves imports with such files alone.
+  bool defer = defer_indexes == "on";
+  if (defer_indexes == "auto" && StoreBytes(config->data_dir) < total_bytes) {
+    defer = std::none_of(json_files.begin(), json_files.end(),
+                         [](const std::string& f) { return MaySearchStore(f); });
+  }
 
   kiln::core::LogLevel level = kiln::core::LogLevel::kWarn;
   if (log_level_given || std::getenv("KILN_LOG_LEVEL") != nullptr)

@@ -46,7 +46,53 @@ size_t ObjectEnd(std::string_view text, size_t p) {
   return std::string_view::npos;
 }
 
+bool IsBlankChar(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Whether the string that starts at text[open] (its opening quote) is the value of a member
+// called `key`: before it, optional blanks, a colon, optional blanks and "key".
+bool IsValueOf(std::string_view text, size_t open, std::string_view key) {
+  size_t p = open;
+  while (p > 0 && IsBlankChar(text[p - 1])) --p;
+  if (p == 0 || text[p - 1] != ':') return false;
+  --p;
+  while (p > 0 && IsBlankChar(text[p - 1])) --p;
+  if (p < key.size() + 2 || text[p - 1] != '"' || text[p - key.size() - 2] != '"') return false;
+  return text.substr(p - key.size() - 1, key.size()) == key;
+}
+
+// Where `needle` occurs in `text` from `from` on (memmem: fast on long texts), or npos.
+size_t Find(std::string_view text, std::string_view needle, size_t from = 0) {
+  if (from >= text.size()) return std::string_view::npos;
+  const void* hit = memmem(text.data() + from, text.size() - from, needle.data(), needle.size());
+  return hit == nullptr ? std::string_view::npos
+                        : static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+}
+
 }  // namespace
+
+bool MaySearchStore(std::string_view text) {
+  if (Find(text, "ifNoneExist\"") != std::string_view::npos) return true;
+  // A '?' is only ever inside a string: the nearest unescaped quote before it opens that string.
+  for (size_t q = Find(text, "?"); q != std::string_view::npos; q = Find(text, "?", q + 1)) {
+    size_t open = q;
+    while (open > 0) {
+      --open;
+      if (text[open] != '"') continue;
+      size_t backslashes = 0;
+      while (open > backslashes && text[open - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) break;
+    }
+    if (text[open] == '"' && (IsValueOf(text, open, "url") || IsValueOf(text, open, "reference"))) {
+      return true;
+    }
+  }
+  for (std::string_view read : {"\"GET\"", "\"HEAD\""}) {
+    for (size_t p = Find(text, read); p != std::string_view::npos; p = Find(text, read, p + 1)) {
+      if (IsValueOf(text, p, "method")) return true;
+    }
+  }
+  return false;
+}
 
 FileKind DetectKind(std::string_view path, std::string_view head) {
   if (EndsWith(path, ".ndjson") || EndsWith(path, ".jsonl")) return FileKind::kNdjson;

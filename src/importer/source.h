@@ -29,6 +29,14 @@ enum class FileKind {
 // and more text follows it, one document otherwise.
 FileKind DetectKind(std::string_view path, std::string_view head);
 
+// Whether running `document` (a JSON file's whole text) as a Bundle might search the store: it
+// has a conditional request (`ifNoneExist`, a `url` with a query), a conditional reference (a
+// `reference` with a query), or a GET or HEAD entry (a search, a compartment, an operation). Found
+// in the text without parsing it, erring towards yes: any `url` or `reference` string with a '?'
+// counts, wherever it is. Synthea's transaction Bundles (POST entries linked by urn:uuid) never
+// search. A search during a bulk load with deferred value indexes is right but scans the tables.
+bool MaySearchStore(std::string_view document);
+
 // One non-blank line of an NDJSON file; `text` points into its LineBatch::text (without the line
 // break or a trailing '\r').
 struct Line {
@@ -63,7 +71,7 @@ class NdjsonReader {
 
   int fd_;
   std::string path_;
-  std::string carry_;    // the start of a line whose end has not been read yet
+  std::string carry_;  // the start of a line whose end has not been read yet
   int64_t next_line_ = 1;
   int64_t bytes_read_ = 0;
   bool eof_ = false;

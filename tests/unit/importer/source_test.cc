@@ -95,5 +95,33 @@ TEST(DetectKind, ByNameThenByContent) {
   EXPECT_EQ(DetectKind("x.dat", ""), FileKind::kJson);
 }
 
+TEST(MaySearchStore, ConditionalRequestsReferencesAndReadsDo) {
+  // Synthea's shape: POST entries linked by urn:uuid.
+  EXPECT_FALSE(MaySearchStore(R"({"resourceType":"Bundle","type":"transaction","entry":[
+      {"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient"},
+       "request":{"method":"POST","url":"Patient"}},
+      {"resource":{"resourceType":"Observation","subject":{"reference":"urn:uuid:1"},
+        "extension":[{"url":"http://x.org/ext","valueString":"a \"quoted?\" word"}]},
+       "request":{"method" : "POST", "url" : "Observation"}}]})"));
+  EXPECT_FALSE(MaySearchStore(R"({"resourceType":"Patient","id":"p1"})"));
+  EXPECT_TRUE(MaySearchStore(R"({"entry":[{"request":{"method":"POST","url":"Patient",
+      "ifNoneExist":"identifier=a|b"}}]})"));
+  EXPECT_TRUE(MaySearchStore(R"({"entry":[{"request":{"method":"PUT",
+      "url":"Patient?identifier=a|b"}}]})"));
+  EXPECT_TRUE(MaySearchStore(R"({"entry":[{"resource":{"resourceType":"Observation",
+      "subject":{"reference" :
+        "Patient?identifier=a|b"}}}]})"));
+  EXPECT_TRUE(
+      MaySearchStore(R"({"entry":[{"request":{"method":"GET","url":"Patient/1/Observation"}}]})"));
+  EXPECT_TRUE(MaySearchStore(R"({"entry":[{"request":{"method":"HEAD","url":"Patient/1"}}]})"));
+  // A '?' counts only in the value of a url or reference, escaped quotes and all.
+  EXPECT_FALSE(
+      MaySearchStore(R"({"resourceType":"Observation","valueString":"why? \"url\": x?"})"));
+  EXPECT_TRUE(MaySearchStore(R"({"entry":[{"request":{"method":"DELETE",
+      "url":"Patient?name=\"a?\""}}]})"));
+  // Errs towards yes: an extension URL with a query counts too.
+  EXPECT_TRUE(MaySearchStore(R"({"resourceType":"Patient","extension":[{"url":"http://x?y=1"}]})"));
+}
+
 }  // namespace
 }  // namespace kiln::importer
