@@ -72,19 +72,24 @@ size_t Find(std::string_view text, std::string_view needle, size_t from = 0) {
 
 bool MaySearchStore(std::string_view text) {
   if (Find(text, "ifNoneExist\"") != std::string_view::npos) return true;
-  // A '?' is only ever inside a string: the nearest unescaped quote before it opens that string.
-  for (size_t q = Find(text, "?"); q != std::string_view::npos; q = Find(text, "?", q + 1)) {
+  // A '?' is only ever inside a string: the nearest unescaped quote before it opens that string,
+  // the next one closes it. The search goes on after the string, so that each string is walked
+  // once however many '?' it holds.
+  auto unescaped = [&](size_t quote) {
+    size_t backslashes = 0;
+    while (quote > backslashes && text[quote - 1 - backslashes] == '\\') ++backslashes;
+    return backslashes % 2 == 0;
+  };
+  for (size_t q = Find(text, "?"); q != std::string_view::npos;) {
     size_t open = q;
-    while (open > 0) {
-      --open;
-      if (text[open] != '"') continue;
-      size_t backslashes = 0;
-      while (open > backslashes && text[open - 1 - backslashes] == '\\') ++backslashes;
-      if (backslashes % 2 == 0) break;
+    while (open > 0 && !(text[--open] == '"' && unescaped(open))) {
     }
     if (text[open] == '"' && (IsValueOf(text, open, "url") || IsValueOf(text, open, "reference"))) {
       return true;
     }
+    size_t close = q;
+    while (close < text.size() && !(text[close] == '"' && unescaped(close))) ++close;
+    q = Find(text, "?", close + 1);
   }
   for (std::string_view read : {"\"GET\"", "\"HEAD\""}) {
     for (size_t p = Find(text, read); p != std::string_view::npos; p = Find(text, read, p + 1)) {

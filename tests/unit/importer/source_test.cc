@@ -119,6 +119,11 @@ TEST(MaySearchStore, ConditionalRequestsReferencesAndReadsDo) {
       MaySearchStore(R"({"resourceType":"Observation","valueString":"why? \"url\": x?"})"));
   EXPECT_TRUE(MaySearchStore(R"({"entry":[{"request":{"method":"DELETE",
       "url":"Patient?name=\"a?\""}}]})"));
+  // Each string is walked once, however many '?' it holds (a narrative of 400,000 of them).
+  const std::string many = R"({"resourceType":"Patient","text":{"div":")" +
+                           std::string(400000, '?') +
+                           R"("},"link":[{"other":{"reference":"Patient?x"}}]})";
+  EXPECT_TRUE(MaySearchStore(many));
   // Errs towards yes: an extension URL with a query counts too.
   EXPECT_TRUE(MaySearchStore(R"({"resourceType":"Patient","extension":[{"url":"http://x?y=1"}]})"));
 }
