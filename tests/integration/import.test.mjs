@@ -160,6 +160,41 @@ test('kiln import: a transaction Bundle file; its urn:uuid references resolve wh
   }
 });
 
+test('kiln import: with deferred value indexes, a failing transaction Bundle stores nothing and the others are whole', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'kiln-import-'));
+  const dataDir = join(work, 'data');
+  try {
+    const tx = (name, gender) => ({ resourceType: 'Bundle', type: 'transaction', entry: [
+      { fullUrl: `urn:uuid:${name}`, resource: { resourceType: 'Patient', name: [{ family: name }], gender },
+        request: { method: 'POST', url: 'Patient' } },
+      { resource: { resourceType: 'Observation', status: 'final', code: { text: name },
+        subject: { reference: `urn:uuid:${name}` } }, request: { method: 'POST', url: 'Observation' } },
+    ] });
+    const files = [['a', 'female'], ['b', 'robot'], ['c', 'male']].map(([name, gender]) => {
+      const f = join(work, `${name}.json`);
+      writeFileSync(f, JSON.stringify(tx(`0d4c7b1e-7a5e-4f0e-9a51-00000000000${name}`, gender)));
+      return f;
+    });
+    const run = await runKiln(['import', ...files, '--data', dataDir], { timeoutMs: 120000 });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /building the search value indexes took/);
+    assert.match(run.stdout, /^Imported 4 resources in .*; 1 failed\.$/m);
+    assert.match(run.stdout, /b\.json entry 0: .*robot.*\(the transaction was rolled back: none of its entries were stored\)/);
+    const kiln = await startKiln({ dataDir });
+    try {
+      assert.equal(await countOf(kiln, 'Patient'), 2);
+      assert.equal(await countOf(kiln, 'Observation'), 2);
+      const found = await kiln.request('GET', '/Observation?subject.gender=male');
+      assert.equal(found.json.entry.length, 1);
+      assert.equal(found.json.entry[0].resource.code.text, '0d4c7b1e-7a5e-4f0e-9a51-00000000000c');
+    } finally {
+      assert.equal(await kiln.stop(), 0);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
 test('kiln import: a Bundle that searches the store (conditional requests) keeps the value indexes', async () => {
   const work = mkdtempSync(join(tmpdir(), 'kiln-import-'));
   const dataDir = join(work, 'data');
