@@ -79,6 +79,7 @@ enum Slot : size_t {
   kReadMeta,
   kUpsertMeta,
   kDeleteMeta,
+  kMergeText,
   kSlotCount,
 };
 
@@ -1467,14 +1468,13 @@ Result<bool> SqliteStoreImpl::MergeText(int64_t pages) {
   if (pages < 1) return Status::Invalid("a compaction step needs at least one page");
   if (Status status = FlushText(); !status.ok()) return status;
   Connection& db = *writer_;
-  sqlite3_stmt* stmt = nullptr;
   const char* sql = "INSERT INTO idx_text (idx_text, rank) VALUES ('merge', ?1)";
-  int rc = sqlite3_prepare_v2(db.db(), sql, -1, &stmt, nullptr);
-  if (rc != SQLITE_OK) return db.Error(rc, sql);
+  Result<sqlite3_stmt*> prepared = db.Statement(kMergeText, sql);
+  if (!prepared.ok()) return prepared.take_status();
+  StatementScope scope(*prepared);
   const sqlite3_int64 before = sqlite3_total_changes64(db.db());
-  sqlite3_bind_int64(stmt, 1, -pages);
-  rc = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
+  sqlite3_bind_int64(*prepared, 1, -pages);
+  int rc = sqlite3_step(*prepared);
   if (rc != SQLITE_DONE) return db.Error(rc, sql);
   return sqlite3_total_changes64(db.db()) - before >= 2;
 }
