@@ -551,7 +551,7 @@ Result<std::string> NearCondition(Params& p, const Criterion& c, const std::stri
 // instead of a fraction of a second).
 //
 // CompositeRows: the rids of the resources holding one composite value whose component i matches
-// `conditions[i]` ("": any value); `own_params` as above.
+// `conditions[i]`; `own_params` as above.
 std::string CompositeRows(Params& p, const Criterion& c, const std::vector<const char*>& tables,
                           const std::vector<std::string>& conditions, bool own_params) {
   std::string sql;
@@ -568,7 +568,7 @@ std::string CompositeRows(Params& p, const Criterion& c, const std::vector<const
              part_alias + ".component = " + std::to_string(i);
     }
     // Unqualified columns in the condition resolve to the innermost table, this one.
-    if (!conditions[i].empty()) rows += " AND (" + conditions[i] + ")";
+    rows += " AND (" + conditions[i] + ")";
     sql += i == 0 ? "SELECT c0.rid FROM " + std::string(tables[0]) + " AS c0 WHERE " + rows
                   : " AND EXISTS (SELECT 1 FROM " + std::string(tables[i]) + " AS " + part_alias +
                         " WHERE " + RowsOf(part_alias, "c0.rid") + " AND " + rows + ")";
@@ -579,13 +579,12 @@ std::string CompositeRows(Params& p, const Criterion& c, const std::vector<const
 Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias);
 
 // A composite that is the union of other composites (search::CompositeUnionMembers) has no rows
-// of its own: a value matches if it is a value of any member, :missing=true if it is missing from
-// every member. Each member is searched as itself (its code, its components' definitions), with
-// the criterion's values, which parse alike (the components are of the same kinds).
+// of its own: a value matches if it is a value of any member. Each member is searched as itself
+// (its code, its components' definitions), with the criterion's values, which parse alike (the
+// components are of the same kinds).
 Result<std::string> CompositeUnionCondition(
     Params& p, const Criterion& c, const std::string& alias,
     const std::vector<const fhir::SearchParamDef*>& members) {
-  const bool all = c.kind == Criterion::Kind::kMissing && c.missing;
   std::string sql;
   for (const fhir::SearchParamDef* member : members) {
     Criterion m = c;
@@ -597,13 +596,15 @@ Result<std::string> CompositeUnionCondition(
     }
     Result<std::string> condition = CompositeCondition(p, m, alias);
     if (!condition.ok()) return condition.take_status();
-    sql += (sql.empty() ? "" : all ? " AND " : " OR ") + *condition;
+    sql += (sql.empty() ? "" : " OR ") + *condition;
   }
   return "(" + sql + ")";
 }
 
 Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std::string& alias) {
   if (c.components.empty()) return Unsupported(c, "a composite parameter without components");
+  // R4 3.1.1.4.4: :missing is for every type but composites (the query binder refuses it).
+  if (c.kind != Criterion::Kind::kMatch) return Unsupported(c, ":missing on a composite parameter");
   const std::vector<const fhir::SearchParamDef*>& members = search::CompositeUnionMembers(c.code);
   if (!members.empty()) return CompositeUnionCondition(p, c, alias, members);
   std::vector<const char*> tables;
@@ -613,15 +614,6 @@ Result<std::string> CompositeCondition(Params& p, const Criterion& c, const std:
     tables.push_back(table);
   }
   const bool own_params = search::ComposedOfOwnParams(c.code);
-  if (c.kind == Criterion::Kind::kMissing) {
-    // A grouped composite has rows only for complete values: component 0's say it. Otherwise a
-    // value needs rows of every component's parameter.
-    const std::string rows =
-        own_params ? CompositeRows(p, c, tables, std::vector<std::string>(tables.size()), true)
-                   : std::string("SELECT rid FROM ") + tables[0] +
-                         " WHERE param = " + p.Text(c.code) + " AND component = 0";
-    return alias + (c.missing ? ".rid NOT IN (" : ".rid IN (") + rows + ")";
-  }
   std::string any;
   for (const search::Term& term : c.terms) {
     const auto* composite = std::get_if<search::CompositeTerm>(&term);
