@@ -629,6 +629,16 @@ std::set<std::string> IndexedPaths(const fhir::SearchParamDef& q, std::string_vi
   return paths;
 }
 
+// A composite component's terms in PathForm, each after `prefix` ("" or "Type.").
+std::set<std::string> ComponentPaths(const fhir::SearchParamComponent& component,
+                                     const std::string& prefix = "") {
+  std::set<std::string> paths;
+  for (std::string_view term : UnionTerms(component.expression())) {
+    paths.insert(prefix + PathForm(term));
+  }
+  return paths;
+}
+
 // Whether `composite`, on `type`, is ComposedOfOwnParams (index.h): its expression selects the
 // resource itself, and each component's values are exactly those of the parameter the component's
 // definition names, a plain parameter of the same type whose terms on `type` are the component's
@@ -646,11 +656,9 @@ bool ComposedOfOwnParamsOn(const fhir::SearchParamDef& composite, const fhir::Ty
     }
     const fhir::SearchParamDef* own = type.FindSearchParam(q->code());
     if (own == nullptr || own->url() != q->url()) return false;
-    std::set<std::string> component_paths;
-    for (std::string_view term : UnionTerms(c.expression())) {
-      component_paths.insert(std::string(type.name()) + "." + PathForm(term));
+    if (ComponentPaths(c, std::string(type.name()) + ".") != IndexedPaths(*q, type.name())) {
+      return false;
     }
-    if (component_paths != IndexedPaths(*q, type.name())) return false;
     for (std::string_view term : TermsFor(q->expression(), type.name())) {
       if (!CodeValueSet(term, type.name()).empty()) return false;
     }
@@ -685,11 +693,7 @@ bool SameComponents(const fhir::SearchParamDef& a, const fhir::SearchParamDef& b
     const fhir::SearchParamDef* qa = fhir::FindSearchParamByUrl(ca.definition());
     const fhir::SearchParamDef* qb = fhir::FindSearchParamByUrl(cb.definition());
     if (qa == nullptr || qb == nullptr || qa->type() != qb->type()) return false;
-    std::set<std::string> pa;
-    std::set<std::string> pb;
-    for (std::string_view term : UnionTerms(ca.expression())) pa.insert(PathForm(term));
-    for (std::string_view term : UnionTerms(cb.expression())) pb.insert(PathForm(term));
-    if (pa != pb) return false;
+    if (ComponentPaths(ca) != ComponentPaths(cb)) return false;
   }
   return true;
 }
@@ -708,6 +712,10 @@ CompositeUnionMap BuildCompositeUnions() {
       if (def.type() != SearchParamType::kComposite) continue;
       std::string code(def.code());
       std::vector<std::string_view> terms = TermsFor(def.expression(), type.name());
+      if (terms.size() < 2) {
+        rejected.insert(std::move(code));
+        continue;
+      }
       std::vector<const fhir::SearchParamDef*> members;
       for (std::string_view term : terms) {
         const fhir::SearchParamDef* found = nullptr;
@@ -726,7 +734,7 @@ CompositeUnionMap BuildCompositeUnions() {
         }
         members.push_back(found);
       }
-      if (terms.size() < 2 || members.empty()) {
+      if (members.empty()) {
         rejected.insert(std::move(code));
         continue;
       }
