@@ -281,12 +281,8 @@ bool IsNdjsonFile(const std::string& path) {
 // batch) with conditional requests or references, or reads (importer::MaySearchStore). Read whole,
 // as the import reads it.
 bool MaySearchStore(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  std::string text(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
-  in.seekg(0);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return kiln::importer::MaySearchStore(text);
+  kiln::Result<std::string> text = kiln::importer::ReadWholeFile(path);
+  return text.ok() && kiln::importer::MaySearchStore(*text);
 }
 
 // Bytes of the data directory's database and its log (0 for a new directory).

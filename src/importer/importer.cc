@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "core/ids.h"
@@ -78,15 +77,6 @@ Status PrepareOne(std::string_view text, const rest::ValidationPolicy& policy, s
 
 Failure FailureOf(const std::string& file, int64_t line, int64_t entry, const Status& status) {
   return Failure{file, line, entry, ReasonText(status)};
-}
-
-Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::Unavailable("cannot read " + path);
-  return std::move(text).str();
 }
 
 // "Bundle.entry[12].resource..." -> 12, or -1.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace kiln::importer {
 namespace {
@@ -69,6 +70,17 @@ size_t Find(std::string_view text, std::string_view needle, size_t from = 0) {
 }
 
 }  // namespace
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  std::string text(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
+  in.seekg(0);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Status::Unavailable("cannot read " + path);
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
 
 bool MaySearchStore(std::string_view text) {
   if (Find(text, "ifNoneExist\"") != std::string_view::npos) return true;

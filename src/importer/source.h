@@ -29,6 +29,9 @@ enum class FileKind {
 // and more text follows it, one document otherwise.
 FileKind DetectKind(std::string_view path, std::string_view head);
 
+// The whole content of `path`; kUnavailable naming the file and the reason when it cannot be read.
+Result<std::string> ReadWholeFile(const std::string& path);
+
 // Whether running `document` (a JSON file's whole text) as a Bundle might search the store: it
 // has a conditional request (`ifNoneExist`, a `url` with a query), a conditional reference (a
 // `reference` with a query), or a GET or HEAD entry (a search, a compartment, an operation). Found
