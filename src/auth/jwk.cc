@@ -259,6 +259,10 @@ bool PublicKey::Accepts(Algorithm alg) const {
 bool PublicKey::Verify(Algorithm alg, std::string_view signing_input,
                        std::string_view signature) const {
   if (pkey_ == nullptr || !Accepts(alg)) return false;
+  // RFC 8017 8.1.2 and 8.2.2, step 1: an RSA signature is exactly as long as the modulus. OpenSSL
+  // reads a shorter one as a number, so one whose first byte is 0 verified without that byte too.
+  if (type_ == KeyType::kRsa && signature.size() != static_cast<size_t>(EVP_PKEY_get_size(pkey_)))
+    return false;
   std::string der;
   std::string_view sig = signature;
   if (alg == Algorithm::kES256 || alg == Algorithm::kES384) {
